@@ -1,0 +1,12 @@
+"""Official scorers of the six benchmarks: pure functions, no I/O, no global state.
+
+One module per benchmark (``textvqa``, ``mmbench``, ``mme``, ``mmvet``, ``mmmu``, ``mathvista``). Each has
+
+* ``process_result(...) -> dict``: the per-sample record (JSON-serialisable; fields in the module docstring);
+* ``aggregate(records, ...) -> dict``: every score and sub-score from a list of records.
+
+Judge-dependent steps (MM-Vet grading, MathVista answer extraction, MMBench choice extraction) run inside
+``aggregate(records, judge=...)``; with ``judge=None`` they report ``n_ungraded`` instead of guessing.
+Scores are percentages (0-100) except MME (sums of sub-task scores, perception out of 2000 and cognition out
+of 800); fractions are kept beside them where the official tool reports fractions (MMMU, TextVQA).
+"""
