@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from mg_eval.errors import JudgeError
 
-__all__ = ["Judge", "JudgeError"]
+__all__ = ["Judge", "JudgeError", "for_run"]
 
 
 @runtime_checkable
@@ -36,3 +36,16 @@ class Judge(Protocol):
             JudgeError: the judge could not answer (after its own retries).
         """
         ...
+
+
+def for_run(judge: Judge | None, run: int) -> Judge | None:
+    """The judge to use for the ``run``-th independent repetition of a grading pass (0-based).
+
+    MM-Vet grades ``num_run`` times and averages; with a completion cache the repetitions must not
+    share answers. A caching judge provides ``for_run(run)`` (a view with its own cache keys; run 0
+    keeps the single-run keys); any other judge is returned as is.
+    """
+    if judge is None or run == 0:
+        return judge
+    fork = getattr(judge, "for_run", None)
+    return fork(run) if callable(fork) else judge

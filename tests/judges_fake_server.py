@@ -1,0 +1,165 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for the judge tests.
+
+Each request takes the next scripted action (or, when the script is empty, asks ``responder``):
+
+* ``{"content": "0.7"}``                      200 with a chat completion
+* ``{"status": 429, "retry_after": "0.3"}``  an error status (optionally with Retry-After)
+* ``{"status": 401, "echo_key": True}``       an error whose body echoes the request's credentials
+* ``{"sleep": 1.0, "content": "late"}``       answer only after ``sleep`` seconds (client timeout)
+* ``{"raw": b"not json"}``                   200 with an arbitrary body
+* ``{"content": None}``                       200 whose message has no content
+
+The server records every request (path, headers, JSON body, arrival time) and the peak number of
+requests in flight, refuses more than ``max_requests`` (HTTP 503 + a counter the tests assert on),
+and shuts down when the context exits.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Action = dict[str, Any]
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    arrived: float
+
+
+@dataclass
+class FakeChatServer:
+    script: list[Action] = field(default_factory=list)
+    responder: Callable[[dict[str, Any]], Action] | None = None
+    max_requests: int = 200
+    requests: list[Recorded] = field(default_factory=list)
+    refused: int = 0
+    peak_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._queue: deque[Action] = deque(self.script)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @property
+    def root_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def push(self, *actions: Action) -> None:
+        with self._lock:
+            self._queue.extend(actions)
+
+    def __enter__(self) -> FakeChatServer:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # called from handler threads
+    def _next_action(self, recorded: Recorded) -> Action | None:
+        with self._lock:
+            if len(self.requests) >= self.max_requests:
+                self.refused += 1
+                return None
+            self.requests.append(recorded)
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            if self._queue:
+                return self._queue.popleft()
+        if self.responder is not None:
+            return self.responder(recorded.body)
+        return {"status": 500, "error": "script exhausted"}
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+
+def completion_body(content: str | None, model: str = "fake") -> bytes:
+    return json.dumps({
+        "id": "chatcmpl-test", "object": "chat.completion", "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13},
+    }).encode()
+
+
+def _make_handler(server: FakeChatServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default log
+            return
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                body = {"_raw": raw.decode("utf-8", "replace")}
+            recorded = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+            action = server._next_action(recorded)
+            if action is None:
+                self._send(503, b'{"error": "fake server: request budget exhausted"}')
+                return
+            try:
+                self._act(action)
+            finally:
+                server._done()
+
+        def _act(self, action: Action) -> None:
+            if action.get("sleep"):
+                time.sleep(action["sleep"])
+            status = int(action.get("status", 200))
+            headers = {}
+            if "retry_after" in action:
+                headers["Retry-After"] = str(action["retry_after"])
+            if "raw" in action:
+                payload = action["raw"]
+            elif status == 200:
+                payload = completion_body(action.get("content"), self.headers.get("model", "fake"))
+            elif action.get("echo_key"):
+                secret = self.headers.get("Authorization") or self.headers.get("api-key") or ""
+                payload = json.dumps({"error": {"message": f"Incorrect API key provided: {secret}"}}).encode()
+            else:
+                payload = json.dumps({"error": {"message": action.get("error", f"status {status}")}}).encode()
+            self._send(status, payload, headers)
+
+        def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout test)
+
+    return Handler
