@@ -1,0 +1,386 @@
+"""The evaluation loop: models x tasks, batched, resumable, data-parallel.
+
+``evaluate`` checks every input before any expensive work (tasks, checkpoints, output folder, data,
+stored predictions), builds each model once, then for each task:
+
+1. plans the samples: prompt text, per-sample seed and prediction fingerprint for every document;
+2. cuts them into fixed batches (``plan_batches``: a function of the documents and batch size only);
+3. skips batches whose predictions are already stored with the same fingerprint (resume);
+4. streams the remaining batches of this rank through a ``DataLoader`` (workers decode + preprocess),
+   generates, and appends every prediction to the fsync'd store as soon as the batch is done;
+5. gathers the predictions on rank 0, scores them with the task and writes ``results.json`` +
+   ``samples.jsonl`` (``mg_eval.engine.results``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from mg_eval.engine import distributed, results, store
+from mg_eval.engine.data import PlannedSample, SampleDataset, make_loader
+from mg_eval.errors import DataError, UserInputError
+from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
+
+PROTOCOLS = ("mgm", "lmms")
+
+
+@dataclass
+class RunResult:
+    """One finished (model, task, protocol) run. On ranks other than 0, ``results`` is ``None``."""
+
+    model_name: str
+    task_name: str
+    protocol: str
+    run_dir: Path | None
+    results: dict[str, Any] | None
+    n_computed: int = 0
+    n_resumed: int = 0
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ModelSpec:
+    """How to build one model: a checkpoint path, or an already built ``Generator`` (tests, plugins)."""
+
+    name: str
+    path: Path | None = None
+    generator: Generator | None = None
+
+
+def check_output_dir(output_dir: str | os.PathLike) -> Path:
+    """Create ``output_dir`` and prove it is writable, or raise ``UserInputError`` naming it."""
+    folder = Path(output_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"output directory {folder} is not writable ({exc.strerror or exc}); pass "
+                             "--output DIR with a folder you can write to") from None
+    return folder
+
+
+def resolve_task_objects(tasks: Sequence[Any]) -> list[Any]:
+    """Task names / group names / Task objects -> Task objects (unknown names raise ``UserInputError``)."""
+    names = [task for task in tasks if isinstance(task, str)]
+    objects = [task for task in tasks if not isinstance(task, str)]
+    if names:
+        from mg_eval.tasks import resolve_tasks
+
+        objects = list(resolve_tasks(names)) + objects
+    if not objects:
+        raise UserInputError("no tasks given; pass --tasks NAME[,NAME...] (see `mg-eval tasks`)")
+    return objects
+
+
+def generation_for(task: Any, protocol: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The task's generation kwargs for ``protocol`` with ``overrides`` applied (e.g. a max_new_tokens cap)."""
+    generation = {key: value for key, value in dict(task.generation_kwargs(protocol)).items()
+                  if key in GENERATION_KEYS}
+    for key, value in (overrides or {}).items():
+        if key == "max_new_tokens_cap":
+            generation["max_new_tokens"] = min(int(generation.get("max_new_tokens", value)), int(value))
+        else:
+            generation[key] = value
+    return generation
+
+
+def plan_samples(task: Any, docs: Sequence[Mapping[str, Any]], protocol: str, generation: Mapping[str, Any],
+                 identity: Mapping[str, Any]) -> list[PlannedSample]:
+    """Text, seed and fingerprint of every document (cheap: no image is decoded here).
+
+    Raises ``DataError`` on a duplicated ``doc_id`` (it would make resume ambiguous).
+    """
+    seen: set[str] = set()
+    planned = []
+    for index, doc in enumerate(docs):
+        doc_id = str(doc["doc_id"])
+        if doc_id in seen:
+            raise DataError(f"task {task.name}: doc_id {doc_id!r} appears twice; doc_ids must be unique "
+                            "(fix the task's data file)")
+        seen.add(doc_id)
+        text = task.doc_to_text(doc, protocol)
+        seed = sample_seed(generation.get("seed"), doc_id)
+        fingerprint = store.prediction_fingerprint(text=text, generation=dict(generation), seed=seed, **identity)
+        planned.append(PlannedSample(index, doc_id, doc, text, seed, fingerprint))
+    return planned
+
+
+def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: bool) -> list[list[int]]:
+    """Fixed batches of sample indices: longest prompt text first (less padding), ties by document order.
+
+    Depends only on the samples and the batch size, never on the world size or on what is already
+    stored, so every run of the same command builds the same batches. Sampling tasks get batch 1
+    (per-sample seeding; see ``mg_eval.models.base``).
+    """
+    size = 1 if do_sample else max(1, int(batch_size))
+    order = sorted(range(len(samples)), key=lambda i: (-len(samples[i].text), i))
+    return [order[start:start + size] for start in range(0, len(order), size)]
+
+
+def _store_header(model_name: str, task: Any, protocol: str, dtype: str | None) -> dict[str, Any]:
+    return {"model": model_name, "task": task.name, "protocol": protocol, "dtype": dtype}
+
+
+def _generate_batch(generator: Generator, batch: dict[str, Any], samples: Sequence[PlannedSample],
+                    generation: Mapping[str, Any]) -> tuple[list[str], float]:
+    """Responses for one prepared batch and the seconds spent in ``generate``."""
+    started = time.perf_counter()
+    if generation.get("do_sample"):
+        torch.manual_seed(samples[0].seed)  # sampling batches hold one sample (plan_batches)
+    responses = generator.generate(batch["inputs"], dict(generation))
+    return responses, time.perf_counter() - started
+
+
+def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSample], batches: list[list[int]],
+                 generation: Mapping[str, Any], writer: store.PredictionWriter, num_workers: int,
+                 progress: tqdm, stored: Mapping[tuple[str, str], Any]) -> tuple[dict[str, dict[str, Any]], float]:
+    """Generate ``batches``, appending each batch's predictions to the store as soon as they exist.
+
+    A batch is always generated whole (same batch as an uninterrupted run); samples of it that are
+    already stored keep their stored prediction and are not written again.
+    """
+    computed: dict[str, dict[str, Any]] = {}
+    generate_s = 0.0
+    if not batches:
+        return computed, generate_s
+    loader = make_loader(SampleDataset(task, samples, generator), batches, num_workers)
+    for batch in loader:
+        if "error" in batch:
+            raise DataError(batch["error"])
+        batch_samples = [samples[index] for index in batch["indices"]]
+        responses, seconds = _generate_batch(generator, batch, batch_samples, generation)
+        generate_s += seconds
+        records = [{"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompt,
+                    "response": response}
+                   for sample, prompt, response in zip(batch_samples, batch["prompts"], responses)
+                   if (sample.doc_id, sample.fingerprint) not in stored]
+        writer.append(records)
+        computed.update((record["doc_id"], record) for record in records)
+        progress.update(len(records))
+    return computed, generate_s
+
+
+def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
+           judge: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(aggregate scores, per-sample lines for samples.jsonl) in document order."""
+    lines = []
+    for sample in samples:
+        prediction = predictions[sample.doc_id]
+        record = dict(task.process_result(sample.doc, prediction["response"], protocol))
+        record.pop("doc_id", None)
+        lines.append({"doc_id": sample.doc_id, "prompt": prediction["prompt"], "response": prediction["response"],
+                      "fingerprint": sample.fingerprint, **record})
+    scores = dict(task.aggregate(lines, protocol, judge=judge))
+    return scores, lines
+
+
+class _TaskRun:
+    """State of one (model, task) evaluation; ``run()`` does the work."""
+
+    def __init__(self, spec: ModelSpec, generator: Generator, task: Any, docs: list, options: dict[str, Any],
+                 context: distributed.DistContext):
+        self.spec, self.generator, self.task, self.docs = spec, generator, task, docs
+        self.options, self.context = options, context
+        self.task_dir = Path(options["output_dir"]) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
+
+    def run(self) -> RunResult:
+        protocol = self.options["protocol"]
+        started_at = _dt.datetime.now(_dt.timezone.utc)
+        wall_start = time.perf_counter()
+        generation = generation_for(self.task, protocol, self.options.get("generation_overrides"))
+        identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
+                    "task_version": str(self.task.version), "protocol": protocol,
+                    "template": self.generator.template_id}
+        samples = plan_samples(self.task, self.docs, protocol, generation, identity)
+        batches = plan_batches(samples, self.options["batch_size"], bool(generation.get("do_sample")))
+        header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
+        stored = store.load_predictions(self.task_dir, protocol, header)
+        mine = distributed.shard(batches, self.context)
+        todo = [batch for batch in mine
+                if any((samples[i].doc_id, samples[i].fingerprint) not in stored for i in batch)]
+        n_todo = sum((samples[i].doc_id, samples[i].fingerprint) not in stored for batch in todo for i in batch)
+        progress = tqdm(total=n_todo, unit="sample", desc=f"{self.spec.name}/{self.task.name}",
+                        disable=not (self.context.is_main and self.options.get("progress", True)),
+                        dynamic_ncols=True)
+        path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
+        with progress, store.PredictionWriter(path, header) as writer:
+            computed, generate_s = _run_batches(self.generator, self.task, samples, todo, generation, writer,
+                                                self.options["num_workers"], progress, stored)
+        own = {}
+        for batch in mine:
+            for index in batch:
+                sample = samples[index]
+                own[sample.doc_id] = computed.get(sample.doc_id) or stored[(sample.doc_id, sample.fingerprint)]
+        gathered = distributed.gather_to_main(
+            {"predictions": own, "computed": len(computed), "generate_s": generate_s}, self.context)
+        result = RunResult(self.spec.name, self.task.name, protocol, None, None, n_computed=len(computed),
+                           n_resumed=len(own) - len(computed))
+        if gathered is not None:
+            result = self._finish(samples, gathered, generation, started_at, wall_start)
+        distributed.barrier(self.context)
+        return result
+
+    def _finish(self, samples: list[PlannedSample], gathered: list[dict[str, Any]], generation: dict[str, Any],
+                started_at: _dt.datetime, wall_start: float) -> RunResult:
+        """Rank 0: merge, score, write the run directory."""
+        protocol = self.options["protocol"]
+        predictions: dict[str, dict[str, Any]] = {}
+        for part in gathered:
+            predictions.update(part["predictions"])
+        missing = [sample.doc_id for sample in samples if sample.doc_id not in predictions]
+        if missing:
+            raise RuntimeError(f"task {self.task.name}: no prediction for doc_ids {missing[:5]} after gathering "
+                               "(a rank lost its share); rerun the same command to fill them in")
+        judge = self.options.get("judge")
+        scores, lines = _score(self.task, samples, predictions, protocol, judge)
+        n_computed = sum(part["computed"] for part in gathered)
+        wall_s = time.perf_counter() - wall_start
+        timing = {"started_at": started_at.isoformat(timespec="seconds"),
+                  "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                  "wall_s": round(wall_s, 3),
+                  "generate_s": round(sum(part["generate_s"] for part in gathered), 3),
+                  "samples_per_s": round(n_computed / wall_s, 3) if wall_s > 0 and n_computed else None}
+        limit = self.options.get("limit")
+        run_id = results.new_run_id(protocol, limit)
+        record = results.make_results(
+            run_id=run_id,
+            model={key: self.generator.info.get(key) for key in
+                   ("name", "path", "weights_hash", "config", "dtype", "device", "device_map")} | {"name": self.spec.name},
+            task={"name": self.task.name, "benchmark": getattr(self.task, "benchmark", None),
+                  "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
+                  "config": _task_config(self.task), "data_path": self.options.get("data_paths", {}).get(self.task.name)},
+            protocol=protocol,
+            generation=generation | {"stop_strings": list(getattr(getattr(self.generator, "processor", None),
+                                                                   "stop_strings", []) or [])},
+            scores=scores,
+            primary_metric=getattr(self.task, "primary_metric", None),
+            n_samples={"total": len(samples), "computed": n_computed, "resumed": len(samples) - n_computed},
+            limit=limit,
+            judge=getattr(judge, "name", None) if judge is not None else None,
+            seeds={"task_seed": generation.get("seed"), "per_sample": "sha256(task_seed:doc_id) -> 31 bits"},
+            timing=timing,
+            run_config={"batch_size": self.options["batch_size"], "world_size": self.context.world_size,
+                        "num_workers": self.options["num_workers"], "output_dir": str(self.options["output_dir"]),
+                        "limit": limit, "generation_overrides": self.options.get("generation_overrides")},
+            device=self.generator.info.get("device"),
+        )
+        directory = results.write_run(results.run_dir(self.options["output_dir"], self.spec.name, self.task.name, run_id),
+                                      record, lines)
+        return RunResult(self.spec.name, self.task.name, protocol, directory, record, n_computed=n_computed,
+                         n_resumed=len(samples) - n_computed, timing=timing)
+
+
+def _task_config(task: Any) -> Any:
+    """The task's resolved config if it exposes one (``config`` attribute / ``to_dict()``)."""
+    if hasattr(task, "to_dict"):
+        return task.to_dict()
+    config = getattr(task, "config", None)
+    return dict(config) if isinstance(config, Mapping) else None
+
+
+def _model_specs(models: Sequence[Any]) -> list[ModelSpec]:
+    """Paths / Generators -> ``ModelSpec`` with checkpoints checked (missing -> ``UserInputError``)."""
+    from mg_eval.models.mgm import check_checkpoint
+
+    specs = []
+    for model in models:
+        if isinstance(model, Generator):
+            specs.append(ModelSpec(name=str(model.info["name"]), generator=model))
+        else:
+            path = check_checkpoint(model)
+            specs.append(ModelSpec(name=results.model_name_from_path(path), path=path))
+    names = [spec.name for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UserInputError(f"two --model checkpoints share the folder name {duplicates}: their results would "
+                             "land in the same results/<model>/ folder; rename or symlink one of them")
+    return specs
+
+
+def evaluate(
+    model_path: Any,
+    tasks: Sequence[Any],
+    protocol: str = "mgm",
+    batch_size: int = 8,
+    limit: int | None = None,
+    output_dir: str | os.PathLike = "results",
+    judge: Any = None,
+    *,
+    num_workers: int = 2,
+    dtype: str | None = "auto",
+    device: str | None = "auto",
+    device_map: str | None = None,
+    data_paths: Mapping[str, str] | None = None,
+    fresh: bool = False,
+    generation_overrides: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> list[RunResult]:
+    """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
+
+    ``model_path``: a checkpoint path, a ``Generator``, or a list of them. ``tasks``: task or group
+    names (``"mgm_paper"``) or Task objects. ``limit``: first N documents per task (the run is then
+    marked ``for_reporting: false``). ``data_paths``: task name -> local data path. ``fresh``:
+    discard stored predictions first. ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``.
+    Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
+    """
+    context = distributed.init()
+    if protocol not in PROTOCOLS:
+        raise UserInputError(f"unknown --protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
+    if limit is not None and int(limit) < 1:
+        raise UserInputError(f"--limit must be a positive number of samples, got {limit}")
+    if int(batch_size) < 1:
+        raise UserInputError(f"--batch-size must be >= 1, got {batch_size}")
+    models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
+    specs = _model_specs(models)
+    task_objects = resolve_task_objects(tasks)
+    output = check_output_dir(output_dir)
+    data_paths = dict(data_paths or {})
+    docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
+    options = {"protocol": protocol, "batch_size": int(batch_size), "limit": limit, "output_dir": output,
+               "judge": judge, "num_workers": int(num_workers), "data_paths": data_paths,
+               "generation_overrides": dict(generation_overrides) if generation_overrides else None,
+               "progress": progress}
+    from mg_eval.models.mgm import resolve_device, resolve_dtype
+
+    outcomes: list[RunResult] = []
+    for spec in specs:
+        run_dtype = spec.generator.info.get("dtype") if spec.generator else resolve_dtype(dtype, resolve_device(device))
+        _prepare_stores(spec, task_objects, protocol, run_dtype, output, fresh, context)
+        generator = spec.generator or _build_generator(spec, dtype, device, device_map, context)
+        for task in task_objects:
+            outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context).run())
+    return outcomes
+
+
+def _prepare_stores(spec: ModelSpec, tasks: Sequence[Any], protocol: str, dtype: str | None, output: Path,
+                    fresh: bool, context: distributed.DistContext) -> None:
+    """``--fresh``: delete old stores; otherwise check their headers now, before the model is loaded."""
+    for task in tasks:
+        task_dir = output / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
+        if fresh:
+            if context.is_main:
+                store.discard(task_dir, protocol)
+            distributed.barrier(context)
+        else:
+            store.load_predictions(task_dir, protocol, _store_header(spec.name, task, protocol, dtype))
+
+
+def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, device_map: str | None,
+                     context: distributed.DistContext) -> Generator:
+    """Load the checkpoint once; under NCCL each rank uses its local GPU."""
+    from mg_eval.models.mgm import MGMGenerator
+
+    if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not device_map:
+        device = f"cuda:{context.local_rank}"
+    return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map)

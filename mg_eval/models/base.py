@@ -1,0 +1,68 @@
+"""What the engine needs from a model: the ``Generator`` protocol, plus shared helpers.
+
+Batch invariance (what a user can rely on):
+
+* **Greedy and beam search without sampling** are deterministic. Samples are batched with left
+  padding and an attention mask, so a sample's output does not depend on its neighbours in exact
+  arithmetic; in floating point a different batch shape can flip a rare near-tie (LLaVA#1928: 2 of
+  2374 MME answers). The engine therefore fixes batch composition from the task's documents and the
+  batch size alone (``mg_eval.engine.runner.plan_batches``): the same command gives the same batches
+  under 1 or N processes and after a resume, hence bit-identical outputs. Changing ``--batch-size``
+  may change rare answers; the batch size is recorded in ``results.json``.
+* **Sampling** (``do_sample=True``, e.g. MMMU: 5 beams, T=1, seed 42) runs each sample alone after
+  seeding torch with a per-sample seed derived from the task seed and the ``doc_id``. The output is
+  then independent of batch composition, sharding and resume (on the same device and library versions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+#: Generation keys a task may set; everything else in a task's kwargs is ignored by the engine.
+GENERATION_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "num_beams", "seed")
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A model the engine can evaluate. ``MGMGenerator`` is the real one; tests use fakes."""
+
+    #: ``name``, ``path``, ``weights_hash``, ``config``, ``dtype``, ``device`` (recorded in results.json).
+    info: dict[str, Any]
+    #: Identity of the chat template (part of every prediction fingerprint).
+    template_id: str
+
+    def render_prompt(self, text: str, has_image: bool) -> str:
+        """The full prompt string the model sees for one user message."""
+        ...
+
+    def prepare(self, images: list[Image.Image | None], texts: list[str]) -> dict[str, Any]:
+        """Tokenise + preprocess one batch on CPU (runs in DataLoader workers). Tensors are [B, ...]."""
+        ...
+
+    def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
+        """Generate one stripped answer per sample of a prepared batch."""
+        ...
+
+
+def sample_seed(task_seed: int | None, doc_id: str) -> int:
+    """Per-sample seed: a stable 31-bit function of the task seed and ``doc_id`` (not of batch or rank)."""
+    digest = hashlib.sha256(f"{task_seed if task_seed is not None else 0}:{doc_id}".encode()).hexdigest()
+    return int(digest[:8], 16) & 0x7FFFFFFF
+
+
+def hf_generation_kwargs(generation: dict[str, Any]) -> dict[str, Any]:
+    """Map a task's generation dict to ``model.generate`` kwargs (greedy drops temperature/top_p)."""
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": int(generation.get("max_new_tokens", 128)),
+        "num_beams": int(generation.get("num_beams") or 1),
+        "do_sample": bool(generation.get("do_sample", False)),
+    }
+    if kwargs["do_sample"]:
+        if generation.get("temperature") is not None:
+            kwargs["temperature"] = float(generation["temperature"])
+        if generation.get("top_p") is not None:
+            kwargs["top_p"] = float(generation["top_p"])
+    return kwargs

@@ -1,0 +1,140 @@
+"""The adapter from ``mg_model`` to the engine: build ``MGMForCausalLM`` + ``MGMProcessor`` once, generate batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from mg_eval.errors import UserInputError
+from mg_eval.models.base import hf_generation_kwargs
+from mg_eval.models.hashing import weights_hash
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` / ``None`` -> ``cuda`` when available, else ``cpu``."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def resolve_dtype(dtype: str | None, device: str) -> str:
+    """``auto`` -> ``float16`` on GPU (the official scripts' dtype), ``float32`` on CPU."""
+    if dtype in (None, "auto"):
+        return "float32" if device == "cpu" else "float16"
+    if dtype not in _DTYPES:
+        raise UserInputError(f"--dtype {dtype!r} is not supported; use one of {sorted(_DTYPES)} or auto")
+    return dtype
+
+
+def check_checkpoint(path: str | Path) -> Path:
+    """Fail fast (before loading anything) when ``path`` is not a checkpoint directory."""
+    folder = Path(path)
+    if not folder.exists():
+        raise UserInputError(f"checkpoint {folder} does not exist; pass --model PATH of a local checkpoint "
+                             "directory (the hub is not used), or run `mg-eval demo` to build a tiny one")
+    if not (folder / "config.json").is_file():
+        raise UserInputError(f"checkpoint {folder} has no config.json; --model must point at the checkpoint "
+                             "folder itself (the one holding config.json and the weight shards)")
+    return folder
+
+
+class MGMGenerator:
+    """``Generator`` over ``mg_model.MGMForCausalLM`` (see ``mg_eval.models.base`` for batch invariance).
+
+    Build with ``MGMGenerator.from_pretrained(path, dtype="auto", device="auto", device_map=None)``.
+    ``device_map`` (e.g. ``"auto"``) spreads a model too big for one GPU across the GPUs of this rank.
+    """
+
+    def __init__(self, model: Any, processor: Any, info: dict[str, Any]):
+        self.model = model
+        self.processor = processor
+        self.info = info
+        self.template_id = hashlib.sha256(
+            (processor.render_prompt("\x00TEXT\x00", has_image=True) + "\x01"
+             + processor.render_prompt("\x00TEXT\x00", has_image=False)).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
+                        device_map: str | dict | None = None, encoder_root: str | None = None) -> MGMGenerator:
+        """Load model + processor from a local checkpoint directory (no hub access)."""
+        from mg_model import MGMForCausalLM, MGMProcessor
+
+        folder = check_checkpoint(path)
+        device = resolve_device(device)
+        dtype = resolve_dtype(dtype, device)
+        load_kwargs: dict[str, Any] = {"torch_dtype": _DTYPES[dtype]}
+        if encoder_root:
+            load_kwargs["encoder_root"] = encoder_root
+        if device_map:
+            load_kwargs["device_map"] = device_map
+        model = MGMForCausalLM.from_pretrained(str(folder), **load_kwargs)
+        if not device_map:
+            model = model.to(device)
+        model.eval()
+        processor = MGMProcessor.from_pretrained(str(folder))
+        info = {
+            "name": folder.resolve().name,
+            "path": str(folder.resolve()),
+            "weights_hash": weights_hash(folder),
+            "config": json.loads((folder / "config.json").read_text(encoding="utf-8")),
+            "dtype": dtype,
+            "device": device,
+            "device_map": device_map,
+        }
+        return cls(model, processor, info)
+
+    @property
+    def input_device(self) -> torch.device:
+        """Where input tensors go (the first parameter's device; correct with a device_map too)."""
+        return next(self.model.parameters()).device
+
+    def render_prompt(self, text: str, has_image: bool) -> str:
+        """The processor's rendered prompt (template + ``<image>`` marker)."""
+        return self.processor.render_prompt(text, has_image=has_image)
+
+    def prepare(self, images: list[Image.Image | None], texts: list[str]) -> dict[str, Any]:
+        """Processor output for one batch (CPU): input_ids [B, L] left padded, attention_mask [B, L],
+        images [B, 3, H, W] (or HD [B, 5, 3, H, W]), images_aux [B, 3, S, S]."""
+        return dict(self.processor(images=images, texts=texts))
+
+    def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        device = self.input_device
+        dtype = next(self.model.parameters()).dtype
+        moved = {}
+        for key, value in batch.items():
+            if isinstance(value, torch.Tensor):
+                value = value.to(device, non_blocking=True)
+                if value.is_floating_point():
+                    value = value.to(dtype)
+            moved[key] = value
+        return moved
+
+    @torch.inference_mode()
+    def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
+        """Generate for a prepared batch; returns one stripped string per sample."""
+        kwargs = hf_generation_kwargs(generation)
+        stops = list(getattr(self.processor, "stop_strings", []) or [])
+        if stops:
+            kwargs["stop_strings"] = stops
+        inputs = {key: value for key, value in self._to_device(batch).items()
+                  if key in ("input_ids", "attention_mask", "images", "images_aux")}
+        out_ids = self.model.generate(**inputs, **kwargs)
+        texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
+        return [_cut_at_stops(text, stops).strip() for text in texts]
+
+
+def _cut_at_stops(text: str, stops: list[str]) -> str:
+    """Drop everything from the first stop string on (generate may emit the stop itself)."""
+    cut = len(text)
+    for stop in stops:
+        index = text.find(stop)
+        if index >= 0:
+            cut = min(cut, index)
+    return text[:cut]
