@@ -29,6 +29,7 @@ import string
 from collections.abc import Iterable, Mapping
 
 from mg_eval.errors import DataError, JudgeError
+from mg_eval.judges.base import for_run
 
 __all__ = [
     "CIRCULAR_OFFSET",
@@ -150,9 +151,9 @@ def process_result(
 def _judge_row(record: Mapping, judge, rng: random.Random, stats: dict) -> str:
     """Official ``extract_answer_from_item`` for a row pass 1 could not parse. Raises JudgeError."""
     prompt = build_judge_prompt(record["question"], record["options"], record["prediction"])
-    for _ in range(JUDGE_TRIES):
+    for attempt in range(JUDGE_TRIES):  # independent draws at T=0.7: distinct cache keys via for_run
         stats["n_judge_calls"] += 1
-        letter = can_infer(judge.complete(prompt, max_tokens=JUDGE_MAX_TOKENS, temperature=JUDGE_TEMPERATURE),
+        letter = can_infer(for_run(judge, attempt).complete(prompt, max_tokens=JUDGE_MAX_TOKENS, temperature=JUDGE_TEMPERATURE),
                            record["options"])
         if letter:
             return letter

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mg_eval.errors import DataError, JudgeError
+from mg_eval.judges.base import for_run
 
 __all__ = [
     "GRADER_PROMPT",
@@ -151,7 +152,7 @@ def _grade_all(records: list[Mapping], judge, num_runs: int) -> tuple[list[list[
         scores = list(record.get("grades") or [])[:num_runs]
         while len(scores) < num_runs and judge is not None:
             try:
-                grade = grade_sample(judge, record["question"], record["answer"], record["prediction"])
+                grade = grade_sample(for_run(judge, len(scores)), record["question"], record["answer"], record["prediction"])
             except JudgeError:
                 stats["n_judge_errors"] += 1
                 break
