@@ -243,13 +243,14 @@ def aggregate(records: Iterable[Mapping], judge=None) -> dict:
     Returns:
         ``{"accuracy": % correct of graded, "correct", "total", "n_samples", "n_ungraded",
         "n_judge_extractions", "n_judge_errors", <each of BREAKDOWN_KEYS>: {value: {accuracy, correct, total}},
-        "judgements": {pid: {"extraction", "prediction", "true_false"}}}``.
+        "per_sample": {pid: {"extraction", "prediction", "true_false"}}}`` (``per_sample`` is detail for
+        samples files, not a score; ungraded pids are absent from it).
     """
     records = list(records)
     if not records:
         raise DataError("MathVista: no records to aggregate.")
     rows: list[tuple[Mapping, bool]] = []
-    judgements: dict[str, dict] = {}
+    per_sample: dict[str, dict] = {}
     n_ungraded = n_judge = n_errors = 0
     for record in records:
         extraction = record["extraction"]
@@ -266,7 +267,7 @@ def aggregate(records: Iterable[Mapping], judge=None) -> dict:
                 continue
         prediction, hit = _score_one(record, extraction)
         rows.append((record, hit))
-        judgements[record["doc_id"]] = {"extraction": extraction, "prediction": prediction, "true_false": hit}
+        per_sample[record["doc_id"]] = {"extraction": extraction, "prediction": prediction, "true_false": hit}
     correct = sum(hit for _, hit in rows)
     result = {
         "accuracy": 100 * correct / len(rows) if rows else None,
@@ -279,5 +280,5 @@ def aggregate(records: Iterable[Mapping], judge=None) -> dict:
     }
     for key in BREAKDOWN_KEYS:
         result[key] = _breakdown(rows, key)
-    result["judgements"] = judgements
+    result["per_sample"] = per_sample
     return result

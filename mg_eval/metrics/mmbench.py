@@ -199,7 +199,8 @@ def aggregate(records: Iterable[Mapping], judge=None, seed: int = OFFICIAL_SEED)
         ``{"accuracy": % of graded main questions hit, "n_questions", "n_graded", "n_ungraded",
         "n_rows", "n_judge_calls", "n_judged_rows", "n_random_fallback", "n_judge_errors",
         "split": {split: %}, "l2_category": {name: %}, "category": {name: %},
-        "judgements": {main index: 0 | 1 | None}}``.
+        "per_sample": {doc_id of every row: group hit 0 | 1 | None}}`` (``per_sample`` is detail for
+        samples files, not a score; ``None`` = ungraded group).
     """
     rows = sorted(records, key=lambda record: record["index"])
     if not rows:
@@ -214,7 +215,7 @@ def aggregate(records: Iterable[Mapping], judge=None, seed: int = OFFICIAL_SEED)
                         "score every row of the tsv, main questions included.")
     rng = random.Random(seed)
     stats = {"n_judge_calls": 0, "n_judged_rows": 0, "n_random_fallback": 0, "n_judge_errors": 0}
-    judgements: dict[int, int | None] = {}
+    judgements: dict[int, int | None] = {}  # main index -> hit
     hits: list[tuple[Mapping, int]] = []
     for main in mains:
         hit = _eval_group(groups[main["index"]], judge, rng, stats)
@@ -232,5 +233,5 @@ def aggregate(records: Iterable[Mapping], judge=None, seed: int = OFFICIAL_SEED)
         "split": _mean_by(hits, "split"),
         "l2_category": _mean_by(hits, "l2_category"),
         "category": _mean_by(hits, "category"),
-        "judgements": judgements,
+        "per_sample": {row["doc_id"]: judgements[row["index"] % CIRCULAR_OFFSET] for row in rows},
     }

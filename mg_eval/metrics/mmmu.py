@@ -263,7 +263,9 @@ def aggregate(records: Iterable[Mapping], seed: int = OFFICIAL_SEED) -> dict:
     Returns:
         ``{"accuracy": 100 * overall, "overall_acc": fraction, "per_subject_acc": {subject: fraction},
         "per_subject_n": {subject: int}, "per_domain_acc": {domain: fraction}, "per_domain_n": {...},
-        "n_random_fallback": int, "n_samples": int, "judgements": {doc_id: bool}}``.
+        "n_random_fallback": int, "n_samples": int,
+        "per_sample": {doc_id: {"pred": letter or candidate list, "correct": bool, "random": bool}}}``.
+        ``per_sample`` is per-question detail for samples files, not a score.
     """
     by_subject = _ordered_by_subject(records)
     if not by_subject:
@@ -271,20 +273,21 @@ def aggregate(records: Iterable[Mapping], seed: int = OFFICIAL_SEED) -> dict:
     rng = random.Random(seed)
     accs: dict[str, float] = {}
     counts: dict[str, int] = {}
-    judgements: dict[str, bool] = {}
+    per_sample: dict[str, dict] = {}
     n_fallback = 0
     for subject, subject_records in by_subject.items():
         correct = 0
         for record in subject_records:
             pred = record["parsed_pred"]
+            drawn = record["question_type"] == MULTIPLE_CHOICE and pred is None
+            if drawn:
+                pred = rng.choice(list(record["all_choices"]))
+                n_fallback += 1
             if record["question_type"] == MULTIPLE_CHOICE:
-                if pred is None:
-                    pred = rng.choice(list(record["all_choices"]))
-                    n_fallback += 1
                 hit = eval_multi_choice(record["answer"], pred)
             else:
                 hit = eval_open(record["answer"], pred)
-            judgements[record["doc_id"]] = hit
+            per_sample[record["doc_id"]] = {"pred": pred, "correct": hit, "random": drawn}
             correct += hit
         accs[subject] = correct / len(subject_records)
         counts[subject] = len(subject_records)
@@ -304,5 +307,5 @@ def aggregate(records: Iterable[Mapping], seed: int = OFFICIAL_SEED) -> dict:
         "per_domain_n": domain_n,
         "n_random_fallback": n_fallback,
         "n_samples": sum(counts.values()),
-        "judgements": judgements,
+        "per_sample": per_sample,
     }

@@ -145,7 +145,10 @@ def process_result(
 
 
 def _grade_all(records: list[Mapping], judge, num_runs: int) -> tuple[list[list[float] | None], dict]:
-    """Scores of every record for ``num_runs`` runs (existing grades reused); ``None`` = ungraded."""
+    """Scores of every record for ``num_runs`` runs (existing grades reused); ``None`` = ungraded.
+
+    Run ``r`` (0-based) grades through ``for_run(judge, r)`` so cached answers are not shared between runs.
+    """
     stats = {"n_judge_calls": 0, "n_unparsable": 0, "n_judge_errors": 0}
     all_scores: list[list[float] | None] = []
     for record in records:
@@ -176,7 +179,8 @@ def aggregate(records: Iterable[Mapping], judge=None, num_runs: int = 1, decimal
     Returns:
         ``{"total", "std", "runs": [per-run totals], "capabilities": {cap: score},
         "integrations": {"cap1_cap2" (sorted): score}, "n_samples", "n_graded", "n_ungraded",
-        "num_runs", "n_judge_calls", "n_unparsable", "n_judge_errors", "grades": {doc_id: [scores] | None}}``.
+        "num_runs", "n_judge_calls", "n_unparsable", "n_judge_errors",
+        "per_sample": {doc_id: [score per run] | None}}`` (``per_sample`` is detail for samples files).
     """
     records = list(records)
     if not records:
@@ -217,5 +221,5 @@ def aggregate(records: Iterable[Mapping], judge=None, num_runs: int = 1, decimal
         "n_ungraded": len(records) - len(graded),
         "num_runs": num_runs,
         **stats,
-        "grades": {record["doc_id"]: scores for record, scores in zip(records, all_scores)},
+        "per_sample": {record["doc_id"]: scores for record, scores in zip(records, all_scores)},
     }
