@@ -48,7 +48,7 @@ class FakeTask:
                  "answer": str(i % 3)} for i in range(self.n)]
         return docs[:limit] if limit else docs
 
-    def doc_to_visual(self, doc: dict[str, Any]) -> list[Image.Image]:
+    def doc_to_visual(self, doc: dict[str, Any], protocol: str = "mgm") -> list[Image.Image]:
         with Image.open(doc["image"]) as image:
             return [image.convert("RGB")]
 

@@ -36,8 +36,9 @@ class PlannedSample:
 class SampleDataset(Dataset):
     """Map-style dataset over planned samples; ``__getitem__`` decodes the image and renders the prompt."""
 
-    def __init__(self, task: Any, samples: Sequence[PlannedSample], generator: Generator):
+    def __init__(self, task: Any, samples: Sequence[PlannedSample], generator: Generator, protocol: str):
         self.task = task
+        self.protocol = protocol
         self.samples = list(samples)
         self.generator = generator
 
@@ -47,7 +48,7 @@ class SampleDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
         try:
-            visuals = self.task.doc_to_visual(sample.doc)
+            visuals = self.task.doc_to_visual(sample.doc, self.protocol)
             image = visuals[0].convert("RGB") if visuals else None
         except Exception as exc:  # noqa: BLE001 - reported with the doc_id below
             return {"error": (f"task {self.task.name}, doc_id {sample.doc_id}: the image could not be decoded "

@@ -14,6 +14,7 @@ stored predictions), builds each model once, then for each task:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import tempfile
@@ -144,7 +145,7 @@ def _generate_batch(generator: Generator, batch: dict[str, Any], samples: Sequen
 
 def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSample], batches: list[list[int]],
                  generation: Mapping[str, Any], writer: store.PredictionWriter, num_workers: int,
-                 progress: tqdm, stored: Mapping[tuple[str, str], Any]) -> tuple[dict[str, dict[str, Any]], float]:
+                 progress: tqdm, stored: Mapping[tuple[str, str], Any], protocol: str) -> tuple[dict[str, dict[str, Any]], float]:
     """Generate ``batches``, appending each batch's predictions to the store as soon as they exist.
 
     A batch is always generated whole (same batch as an uninterrupted run); samples of it that are
@@ -154,7 +155,7 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
     generate_s = 0.0
     if not batches:
         return computed, generate_s
-    loader = make_loader(SampleDataset(task, samples, generator), batches, num_workers)
+    loader = make_loader(SampleDataset(task, samples, generator, protocol), batches, num_workers)
     for batch in loader:
         if "error" in batch:
             raise DataError(batch["error"])
@@ -216,7 +217,7 @@ class _TaskRun:
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
         with progress, store.PredictionWriter(path, header) as writer:
             computed, generate_s = _run_batches(self.generator, self.task, samples, todo, generation, writer,
-                                                self.options["num_workers"], progress, stored)
+                                                self.options["num_workers"], progress, stored, protocol)
         own = {}
         for batch in mine:
             for index in batch:
@@ -242,7 +243,7 @@ class _TaskRun:
         if missing:
             raise RuntimeError(f"task {self.task.name}: no prediction for doc_ids {missing[:5]} after gathering "
                                "(a rank lost its share); rerun the same command to fill them in")
-        judge = self.options.get("judge")
+        judge = _judge_for(self.options.get("judge"), self.task)
         scores, lines = _score(self.task, samples, predictions, protocol, judge)
         n_computed = sum(part["computed"] for part in gathered)
         wall_s = time.perf_counter() - wall_start
@@ -259,7 +260,7 @@ class _TaskRun:
                    ("name", "path", "weights_hash", "config", "dtype", "device", "device_map")} | {"name": self.spec.name},
             task={"name": self.task.name, "benchmark": getattr(self.task, "benchmark", None),
                   "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
-                  "config": _task_config(self.task), "data_path": self.options.get("data_paths", {}).get(self.task.name)},
+                  "config": _task_config(self.task, protocol), "data_path": self.options.get("data_paths", {}).get(self.task.name)},
             protocol=protocol,
             generation=generation | {"stop_strings": list(getattr(getattr(self.generator, "processor", None),
                                                                    "stop_strings", []) or [])},
@@ -274,6 +275,7 @@ class _TaskRun:
                         "num_workers": self.options["num_workers"], "output_dir": str(self.options["output_dir"]),
                         "limit": limit, "generation_overrides": self.options.get("generation_overrides")},
             device=self.generator.info.get("device"),
+            extra={"judge": _judge_report(judge)},
         )
         directory = results.write_run(results.run_dir(self.options["output_dir"], self.spec.name, self.task.name, run_id),
                                       record, lines)
@@ -281,12 +283,45 @@ class _TaskRun:
                          n_resumed=len(samples) - n_computed, timing=timing)
 
 
-def _task_config(task: Any) -> Any:
-    """The task's resolved config if it exposes one (``config`` attribute / ``to_dict()``)."""
-    if hasattr(task, "to_dict"):
-        return task.to_dict()
+def _judge_for(judge: Any, task: Any) -> Any:
+    """``judge`` may be a Judge, ``None``, or a callable ``task -> Judge | None`` (e.g. the paper's judge per benchmark)."""
+    if judge is None or hasattr(judge, "complete"):
+        return judge
+    return judge(task)
+
+
+def _judge_report(judge: Any) -> dict[str, Any]:
+    """The judge's description for results (never an API key)."""
+    from mg_eval.judges.factory import judge_report
+
+    return _plain(judge_report(judge))
+
+
+def _task_config(task: Any, protocol: str) -> dict[str, Any]:
+    """The task's resolved config as plain JSON (dataclass fields; functions and paths as strings)."""
     config = getattr(task, "config", None)
-    return dict(config) if isinstance(config, Mapping) else None
+    if dataclasses.is_dataclass(config):
+        resolved = _plain({field.name: getattr(config, field.name) for field in dataclasses.fields(config)})
+    elif isinstance(config, Mapping):
+        resolved = _plain(dict(config))
+    else:
+        resolved = {}
+    if hasattr(task, "prompt_config"):
+        resolved["resolved_prompt"] = _plain(task.prompt_config(protocol))
+    return resolved
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able copy: containers recursed, scalars kept, anything else (paths, functions) -> str."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain({field.name: getattr(value, field.name) for field in dataclasses.fields(value)})
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _model_specs(models: Sequence[Any]) -> list[ModelSpec]:

@@ -123,6 +123,8 @@ class MGMGenerator:
         stops = list(getattr(self.processor, "stop_strings", []) or [])
         if stops:
             kwargs["stop_strings"] = stops
+            if getattr(self.processor, "tokenizer", None) is not None:
+                kwargs["tokenizer"] = self.processor.tokenizer
         inputs = {key: value for key, value in self._to_device(batch).items()
                   if key in ("input_ids", "attention_mask", "images", "images_aux")}
         out_ids = self.model.generate(**inputs, **kwargs)

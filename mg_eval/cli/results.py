@@ -1,0 +1,130 @@
+"""List and compare evaluation runs as a table; export CSV or markdown.
+
+Examples::
+
+    mg-eval results                              # latest run per (model, task, protocol) under ./results
+    mg-eval results --compare                    # tasks as rows, models as columns (primary metric)
+    mg-eval results --all-runs --task mme --csv runs.csv
+    mg-eval results --compare --markdown table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mg_eval.engine import results as store_results
+from mg_eval.errors import UserInputError
+
+LIST_COLUMNS = ["model", "task", "protocol", "metric", "value", "n", "for_reporting", "judge", "run_id", "path"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``mg-eval results``."""
+    parser.add_argument("--root", default="results", help="results root written by `mg-eval run` (default ./results)")
+    parser.add_argument("--model", action="append", default=[], help="only these models (repeatable)")
+    parser.add_argument("--task", action="append", default=[], help="only these tasks (repeatable)")
+    parser.add_argument("--protocol", choices=("mgm", "lmms"), default=None, help="only this protocol")
+    parser.add_argument("--all-runs", action="store_true",
+                        help="every run, not only the latest per (model, task, protocol)")
+    parser.add_argument("--reporting-only", action="store_true", help="drop --limit runs (for_reporting=false)")
+    parser.add_argument("--compare", action="store_true",
+                        help="pivot: one row per (task, protocol, metric), one column per model")
+    parser.add_argument("--all-metrics", action="store_true", help="every score and sub-score, not only the primary")
+    parser.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
+
+
+def _flatten(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Nested score objects -> ``{"a/b": number}`` (non-numbers dropped)."""
+    flat: dict[str, float] = {}
+    for key, value in scores.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, prefix=f"{name}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
+    """One row per (run, metric) for every run under ``root`` (primary metric only unless ``all_metrics``).
+
+    Unreadable runs raise ``DataError`` naming the file.
+    """
+    rows = []
+    for directory in store_results.find_runs(root):
+        record = store_results.read_results(directory)
+        scores = _flatten(record["scores"])
+        primary = record.get("primary_metric")
+        metrics = scores if all_metrics else {primary: scores.get(primary)} if primary else {}
+        for metric, value in metrics.items():
+            rows.append({"model": record["model"]["name"], "task": record["task"]["name"],
+                         "protocol": record["protocol"], "metric": metric, "value": value,
+                         "n": record["n_samples"]["total"], "for_reporting": record["for_reporting"],
+                         "judge": record.get("judge"), "run_id": record["run_id"], "created_at": record["created_at"],
+                         "path": str(directory)})
+    return pd.DataFrame(rows, columns=LIST_COLUMNS + ["created_at"])
+
+
+def select(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """Apply the filters and keep the latest run per (model, task, protocol) unless ``--all-runs``."""
+    if args.model:
+        frame = frame[frame["model"].isin(args.model)]
+    if args.task:
+        frame = frame[frame["task"].isin(args.task)]
+    if args.protocol:
+        frame = frame[frame["protocol"] == args.protocol]
+    if args.reporting_only:
+        frame = frame[frame["for_reporting"]]
+    if not args.all_runs and not frame.empty:
+        latest = frame.groupby(["model", "task", "protocol"])["run_id"].transform("max")
+        frame = frame[frame["run_id"] == latest]
+    return frame.sort_values(["task", "protocol", "model", "metric", "run_id"]).reset_index(drop=True)
+
+
+def compare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows (task, protocol, metric), columns = models, values = scores of the selected runs."""
+    if frame.empty:
+        return frame
+    return frame.pivot_table(index=["task", "protocol", "metric"], columns="model", values="value",
+                             aggfunc="last").reset_index()
+
+
+def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
+    """A GitHub markdown table (numbers rounded to ``digits``)."""
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "" if pd.isna(value) else f"{value:.{digits}f}"
+        return str(value).replace("|", "\\|")
+
+    header = "| " + " | ".join(str(column) for column in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the table; write CSV / markdown when asked."""
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UserInputError(f"results root {root} does not exist; run `mg-eval run` (or `mg-eval demo`) first, "
+                             "or pass --root DIR")
+    frame = select(load_runs(root, all_metrics=args.all_metrics), args)
+    table = compare(frame) if args.compare else frame.drop(columns=["created_at"])
+    if table.empty:
+        print(f"no runs under {root} match the filters")
+        return 0
+    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
+                           "display.max_colwidth", 60):
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.2f}"))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.markdown:
+        Path(args.markdown).write_text(to_markdown(table), encoding="utf-8")
+        print(f"wrote {args.markdown}")
+    return 0

@@ -1,0 +1,126 @@
+"""Evaluate one or more checkpoints on benchmark tasks (batched, resumable, data-parallel under torchrun).
+
+Examples::
+
+    mg-eval run --model /ckpt/MGM-7B --tasks mgm_paper
+    mg-eval run --model /ckpt/A --model /ckpt/B --tasks textvqa_val,mme --batch-size 16 --limit 50
+    torchrun --nproc-per-node 8 -m mg_eval.cli.main run --model /ckpt/MGM-34B --tasks mgm_paper
+
+Every prediction is on disk (fsync'd) the moment it is made; rerunning the same command resumes.
+Results go to OUTPUT/<model>/<task>/<run>/results.json + samples.jsonl (schema: results/SCHEMA.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from mg_eval.errors import UserInputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``mg-eval run``."""
+    parser.add_argument("--model", action="append", required=True, metavar="PATH",
+                        help="local checkpoint directory (repeat for several models; each is built once)")
+    parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
+                        help="task or group names, comma separated (e.g. mgm_paper, textvqa_val,mme)")
+    parser.add_argument("--protocol", choices=("mgm", "lmms"), default="mgm",
+                        help="prompts/decoding of the MGM paper's scripts (mgm) or of lmms-eval (lmms)")
+    parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="first N samples per task; such runs are marked for_reporting=false")
+    parser.add_argument("--output", default="results", metavar="DIR", help="results root (default ./results)")
+    parser.add_argument("--data-path", action="append", default=[], metavar="[TASK=]PATH",
+                        help="local data of a task (TASK=PATH; a bare PATH applies to a single task)")
+    parser.add_argument("--sample-data", action="store_true",
+                        help="use each task's bundled sample data instead of the full benchmark data")
+    parser.add_argument("--num-workers", type=int, default=2,
+                        help="DataLoader worker processes decoding and preprocessing images (default 2)")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
+                        help="model dtype (auto: float16 on GPU as the official scripts, float32 on CPU)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
+    parser.add_argument("--device-map", default=None,
+                        help="e.g. auto: spread a model too big for one GPU over this rank's GPUs")
+    parser.add_argument("--max-new-tokens-cap", type=int, default=None,
+                        help="cap every task's max_new_tokens (recorded in results; for quick looks)")
+    parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
+    judge.add_argument("--judge", default="none",
+                       help="none (default: judge steps reported as ungraded), paper (the paper's judge per "
+                            "benchmark), openai:<model>, azure:<deployment>, local:<path>")
+    judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible API root (e.g. a vLLM server)")
+    judge.add_argument("--judge-api-key-env", default=None, help="environment variable holding the API key")
+    judge.add_argument("--judge-cache-dir", default=None, help="judge completion cache (default ~/.cache/mg_eval/judges)")
+    judge.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests (default 8)")
+
+
+def split_list(values: Sequence[str]) -> list[str]:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (empty items dropped)."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def parse_data_paths(values: Sequence[str], task_names: Sequence[str]) -> dict[str, str]:
+    """``TASK=PATH`` items (or one bare PATH when a single task runs) -> ``{task: path}``."""
+    paths: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep:
+            if len(task_names) != 1:
+                raise UserInputError(f"--data-path {value!r}: with several tasks write TASK=PATH "
+                                     f"(tasks: {', '.join(task_names)})")
+            name, path = task_names[0], value
+        if name not in task_names:
+            raise UserInputError(f"--data-path {value!r}: task {name!r} is not among the tasks of this run "
+                                 f"({', '.join(task_names)})")
+        paths[name] = path
+    return paths
+
+
+def judge_factory(args: argparse.Namespace) -> Any:
+    """``None`` for ``--judge none``; else a callable ``task -> Judge | None`` (one judge per spec, cached)."""
+    if args.judge.strip().lower() == "none":
+        return None
+    from mg_eval.judges.factory import build_judge
+
+    built: dict[str, Any] = {}
+
+    def for_task(task: Any) -> Any:
+        key = task.benchmark if args.judge.strip().lower() == "paper" else args.judge
+        if key not in built:
+            built[key] = build_judge(args.judge, benchmark=task.benchmark, base_url=args.judge_base_url,
+                                     api_key_env=args.judge_api_key_env, cache_dir=args.judge_cache_dir,
+                                     max_concurrency=args.judge_concurrency)
+        return built[key]
+
+    return for_task
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the evaluation; prints one line per finished (model, task) run."""
+    from mg_eval.engine import evaluate
+    from mg_eval.engine.runner import resolve_task_objects
+
+    tasks = resolve_task_objects(split_list(args.tasks))
+    names = [task.name for task in tasks]
+    data_paths = parse_data_paths(args.data_path, names)
+    if args.sample_data:
+        for task in tasks:
+            if getattr(task, "sample_path", None) is None:
+                raise UserInputError(f"task {task.name} ships no sample data; drop --sample-data or that task")
+            data_paths.setdefault(task.name, str(task.sample_path))
+    overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
+    outcomes = evaluate(args.model, tasks, protocol=args.protocol, batch_size=args.batch_size, limit=args.limit,
+                        output_dir=args.output, judge=judge_factory(args), num_workers=args.num_workers,
+                        dtype=args.dtype, device=args.device, device_map=args.device_map, data_paths=data_paths,
+                        fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress)
+    for outcome in outcomes:
+        if outcome.results is None:
+            continue
+        primary = outcome.results["primary_metric"]
+        value = outcome.results["scores"].get(primary)
+        note = "" if outcome.results["for_reporting"] else "  (--limit run: not for reporting)"
+        print(f"{outcome.model_name} / {outcome.task_name}: {primary} = {value} "
+              f"[{outcome.n_computed} computed, {outcome.n_resumed} resumed] -> {outcome.run_dir}{note}")
+    return 0
