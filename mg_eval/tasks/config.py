@@ -1,0 +1,347 @@
+"""Task YAML parsing: a typed ``TaskConfig``, ``include`` inheritance and ``!function`` references.
+
+The YAML keys follow lmms-eval (``task``, ``dataset_path``, ``dataset_name``, ``dataset_kwargs``,
+``test_split``, ``doc_to_visual``, ``doc_to_text``, ``doc_to_target``, ``generation_kwargs``,
+``process_results``, ``metric_list``, ``include``, ``tag``, ``metadata``) plus our own keys:
+
+* ``protocols``: ``{mgm: {prompt: {...}, generation_kwargs: {...}}, lmms: {...}}``, the two prompt
+  protocols (prompt pieces handed to ``doc_to_text``/``doc_to_visual``, and decoding settings);
+* ``doc_id``: the column that identifies a sample; ``required_fields`` / ``image_fields``: the schema
+  checked before inference; ``optional_image_fields``: image columns that may be empty;
+* ``official_format``: the reader in ``mg_eval.tasks.formats`` for the benchmark's official files;
+* ``sample``: the bundled sample data folder, relative to the YAML.
+
+An unknown key is an error naming the YAML file and the key. ``!function utils.fn`` names a function in
+a ``.py`` file inside the task's own folder; a reference that leaves the folder is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mg_eval.errors import UserInputError
+
+__all__ = ["FunctionRef", "GroupConfig", "TaskConfig", "load_yaml", "parse_config"]
+
+PROTOCOLS = ("mgm", "lmms")
+GENERATION_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "num_beams", "seed", "until")
+_DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+# lmms-eval keys we recognise but do not implement: a clear error instead of silently ignoring them.
+_UNSUPPORTED_LMMS_KEYS = {
+    "training_split", "validation_split", "fewshot_split", "fewshot_config", "num_fewshot", "doc_to_choice",
+    "doc_to_messages", "description", "target_delimiter", "fewshot_delimiter", "use_prompt", "filter_list",
+    "repeats", "should_decontaminate", "doc_to_decontamination_query", "process_docs", "full_docs",
+    "lmms_eval_specific_kwargs", "model_specific_generation_kwargs", "model_specific_target_kwargs",
+    "process_results_use_image", "reasoning_tags", "auto_strip_thinking", "cluster_key", "score_key",
+    "group_alias",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionRef:
+    """A ``!function module.name`` reference, resolved lazily inside ``folder``."""
+
+    dotted: str
+    folder: Path
+    yaml_file: Path
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import the function from ``<folder>/<module>.py``.
+
+        Raises:
+            UserInputError: the reference is malformed, leaves the folder, or names nothing.
+        """
+        if not _DOTTED_NAME.match(self.dotted):
+            raise UserInputError(
+                f"{self.yaml_file}: '!function {self.dotted}' must look like 'utils.function_name' "
+                f"(a module file in the task folder {self.folder}, then a function name)."
+            )
+        *module_parts, func_name = self.dotted.split(".")
+        module_file = self.folder.joinpath(*module_parts).with_suffix(".py").resolve()
+        if not module_file.is_relative_to(self.folder.resolve()):
+            raise UserInputError(f"{self.yaml_file}: '!function {self.dotted}' leaves the task folder {self.folder}.")
+        if not module_file.is_file():
+            raise UserInputError(
+                f"{self.yaml_file}: '!function {self.dotted}' needs {module_file}, which does not exist; "
+                f"!function only resolves modules inside the task's own folder."
+            )
+        module = _import_file(module_file)
+        func = getattr(module, func_name, None)
+        if not callable(func):
+            raise UserInputError(f"{self.yaml_file}: '!function {self.dotted}': {module_file} has no function '{func_name}'.")
+        return func
+
+
+def _import_file(path: Path) -> Any:
+    """Import ``path`` once under a private module name (no ``sys.path`` changes)."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    name = f"mg_eval_task_modules.{path.parent.name}_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UserInputError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return module
+
+
+class _TaskYamlLoader(yaml.SafeLoader):
+    """SafeLoader that turns ``!function x.y`` into a :class:`FunctionRef`."""
+
+    yaml_file: Path
+
+
+def _function_constructor(loader: _TaskYamlLoader, node: yaml.Node) -> FunctionRef:
+    return FunctionRef(str(loader.construct_scalar(node)).strip(), loader.yaml_file.parent, loader.yaml_file)
+
+
+_TaskYamlLoader.add_constructor("!function", _function_constructor)
+
+
+def load_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read one task YAML, merging ``include`` files (child keys win; relative to the YAML's folder).
+
+    Raises:
+        UserInputError: unreadable YAML, a cyclic include, or an include outside the task folder.
+    """
+    path = path.resolve()
+    if path in _seen:
+        raise UserInputError(f"{path}: cyclic 'include' chain: {' -> '.join(str(p) for p in _seen + (path,))}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserInputError(f"cannot read task YAML {path}: {exc}") from exc
+    loader = _TaskYamlLoader(text)
+    loader.yaml_file = path
+    try:
+        data = loader.get_single_data() or {}
+    except yaml.YAMLError as exc:
+        raise UserInputError(f"{path}: invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: a task YAML must be a mapping of keys, got {type(data).__name__}.")
+    includes = data.pop("include", None)
+    if includes is None:
+        return data
+    merged: dict[str, Any] = {}
+    for include in [includes] if isinstance(includes, str) else list(includes):
+        target = (path.parent / include).resolve()
+        if not target.is_relative_to(path.parent):
+            raise UserInputError(f"{path}: include '{include}' leaves the task folder {path.parent}.")
+        merged.update(load_yaml(target, _seen + (path,)))
+    merged.update(data)
+    return merged
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricSpec:
+    """One ``metric_list`` entry."""
+
+    metric: str
+    aggregation: FunctionRef
+    higher_is_better: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolSpec:
+    """One prompt protocol: prompt pieces for ``doc_to_text``/``doc_to_visual`` and decoding settings."""
+
+    prompt: dict[str, Any]
+    generation_kwargs: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """A validated task YAML (after ``include`` merging). Field names are the YAML keys."""
+
+    yaml_file: Path
+    task: str
+    dataset_path: str
+    test_split: str
+    doc_to_visual: FunctionRef
+    doc_to_text: FunctionRef
+    doc_to_target: str | FunctionRef
+    process_results: FunctionRef
+    metric_list: tuple[MetricSpec, ...]
+    protocols: dict[str, ProtocolSpec]
+    doc_id: str
+    required_fields: tuple[str, ...]
+    image_fields: tuple[str, ...]
+    version: int | float | str
+    metadata: dict[str, Any]
+    dataset_name: str | tuple[str, ...] | None = None
+    dataset_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    optional_image_fields: tuple[str, ...] = ()
+    official_format: str | None = None
+    sample: str | None = None
+    tag: tuple[str, ...] = ()
+    task_alias: str | None = None
+    output_type: str = "generate_until"
+    generation_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        """The task's own folder (where ``!function`` modules and sample data live)."""
+        return self.yaml_file.parent
+
+    @property
+    def revision(self) -> str | None:
+        """The pinned hub revision (``dataset_kwargs.revision``)."""
+        return self.dataset_kwargs.get("revision")
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupConfig:
+    """A group YAML: ``group: name`` + ``task: [names]``."""
+
+    yaml_file: Path
+    group: str
+    task: tuple[str, ...]
+    metadata: dict[str, Any]
+
+
+_TASK_FIELDS = {f.name for f in dataclasses.fields(TaskConfig)} - {"yaml_file", "version"}
+_GROUP_KEYS = {"group", "task", "metadata"}
+
+
+def _unknown_key_error(path: Path, key: str, allowed: set[str]) -> UserInputError:
+    if key in _UNSUPPORTED_LMMS_KEYS:
+        hint = "it is an lmms-eval key this harness does not implement"
+        if key == "lmms_eval_specific_kwargs":
+            hint += "; put prompt pieces under 'protocols: {mgm|lmms: {prompt: ...}}' (never keyed on a model name)"
+    else:
+        close = difflib.get_close_matches(key, sorted(allowed), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"allowed keys: {', '.join(sorted(allowed))}"
+    return UserInputError(f"{path}: unknown key '{key}' ({hint}).")
+
+
+def _require(path: Path, data: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in data:
+        raise UserInputError(f"{path}: missing required key '{key}'.")
+    value = data[key]
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise UserInputError(f"{path}: key '{key}' must be {names}, got {type(value).__name__}.")
+    return value
+
+
+def _parse_metrics(path: Path, entries: list[Any]) -> tuple[MetricSpec, ...]:
+    metrics = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) - {"metric", "aggregation", "higher_is_better"}:
+            raise UserInputError(
+                f"{path}: metric_list[{i}] must have exactly the keys metric, aggregation, higher_is_better; got {entry!r}."
+            )
+        if not isinstance(entry.get("aggregation"), FunctionRef):
+            raise UserInputError(f"{path}: metric_list[{i}].aggregation must be a '!function utils.name' reference.")
+        metrics.append(MetricSpec(str(entry["metric"]), entry["aggregation"], bool(entry.get("higher_is_better", True))))
+    if not metrics:
+        raise UserInputError(f"{path}: metric_list is empty; a task needs at least one metric.")
+    return tuple(metrics)
+
+
+def _parse_generation(path: Path, where: str, kwargs: Any) -> dict[str, Any]:
+    if not isinstance(kwargs, dict):
+        raise UserInputError(f"{path}: {where} must be a mapping.")
+    for key in kwargs:
+        if key not in GENERATION_KEYS:
+            raise UserInputError(f"{path}: {where}: unknown generation key '{key}' (allowed: {', '.join(GENERATION_KEYS)}).")
+    return dict(kwargs)
+
+
+def _parse_protocols(path: Path, data: Any, base_generation: dict[str, Any]) -> dict[str, ProtocolSpec]:
+    if not isinstance(data, dict) or set(data) != set(PROTOCOLS):
+        raise UserInputError(f"{path}: 'protocols' must define exactly {', '.join(PROTOCOLS)}; got {data!r:.80}.")
+    protocols = {}
+    for name, spec in data.items():
+        if not isinstance(spec, dict) or set(spec) - {"prompt", "generation_kwargs"}:
+            raise UserInputError(f"{path}: protocols.{name} may only hold 'prompt' and 'generation_kwargs'.")
+        prompt = spec.get("prompt") or {}
+        if not isinstance(prompt, dict):
+            raise UserInputError(f"{path}: protocols.{name}.prompt must be a mapping.")
+        generation = {**base_generation, **_parse_generation(path, f"protocols.{name}.generation_kwargs",
+                                                             spec.get("generation_kwargs") or {})}
+        protocols[name] = ProtocolSpec(prompt=dict(prompt), generation_kwargs=generation)
+    return protocols
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (str(value),) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def parse_config(path: Path) -> TaskConfig | GroupConfig:
+    """Load ``path`` (with includes) and validate it into a :class:`TaskConfig` or :class:`GroupConfig`.
+
+    Raises:
+        UserInputError: an unknown key, a missing required key, or a value of the wrong type;
+            the message names the YAML file and the key.
+    """
+    path = Path(path).resolve()
+    data = load_yaml(path)
+    if "group" in data and "task" in data and isinstance(data["task"], list):
+        for key in data:
+            if key not in _GROUP_KEYS:
+                raise _unknown_key_error(path, key, _GROUP_KEYS)
+        return GroupConfig(path, str(data["group"]), _as_tuple(data["task"]), dict(data.get("metadata") or {}))
+    if "group" in data:
+        raise UserInputError(f"{path}: 'group' in a task YAML is deprecated in lmms-eval; use 'tag: [name]'.")
+    allowed = _TASK_FIELDS | {"metadata"}
+    for key in data:
+        if key not in allowed:
+            raise _unknown_key_error(path, key, allowed)
+    metadata = _require(path, data, "metadata", dict)
+    if "version" not in metadata:
+        raise UserInputError(f"{path}: metadata.version is required (a number; bump it when prompts or scoring change).")
+    output_type = data.get("output_type", "generate_until")
+    if output_type != "generate_until":
+        raise UserInputError(f"{path}: output_type '{output_type}' is not supported; only generate_until.")
+    base_generation = _parse_generation(path, "generation_kwargs", data.get("generation_kwargs") or {})
+    for key in ("doc_to_visual", "doc_to_text", "process_results"):
+        _require(path, data, key, FunctionRef)
+    dataset_name = data.get("dataset_name")
+    return TaskConfig(
+        yaml_file=path,
+        task=_require(path, data, "task", str),
+        dataset_path=_require(path, data, "dataset_path", str),
+        dataset_name=tuple(dataset_name) if isinstance(dataset_name, list) else dataset_name,
+        dataset_kwargs=dict(data.get("dataset_kwargs") or {}),
+        test_split=_require(path, data, "test_split", str),
+        doc_to_visual=data["doc_to_visual"],
+        doc_to_text=data["doc_to_text"],
+        doc_to_target=_require(path, data, "doc_to_target", (str, FunctionRef)),
+        process_results=data["process_results"],
+        metric_list=_parse_metrics(path, _require(path, data, "metric_list", list)),
+        protocols=_parse_protocols(path, _require(path, data, "protocols", dict), base_generation),
+        doc_id=_require(path, data, "doc_id", str),
+        required_fields=_as_tuple(_require(path, data, "required_fields", list)),
+        image_fields=_as_tuple(data.get("image_fields")),
+        optional_image_fields=_as_tuple(data.get("optional_image_fields")),
+        official_format=data.get("official_format"),
+        sample=data.get("sample"),
+        tag=_as_tuple(data.get("tag")),
+        task_alias=data.get("task_alias"),
+        output_type=output_type,
+        generation_kwargs=base_generation,
+        version=metadata["version"],
+        metadata=metadata,
+    )

@@ -1,0 +1,280 @@
+"""Data loading for tasks: the hub dataset at a pinned revision, local HF copies, and official files.
+
+Every loader returns docs in the benchmark's **HF schema** (the columns of the dataset the YAML names),
+with image columns holding :class:`ImageRef` objects that decode lazily (the engine decodes in its
+DataLoader workers). ``load_docs`` checks the schema before returning: a missing field, a missing or
+unreadable image, or a wrong split raises :class:`~mg_eval.errors.DataError` naming the file, the row
+and the fix.
+
+Accepted ``data_path`` forms:
+
+* a ``datasets.save_to_disk`` folder (``Dataset`` or ``DatasetDict``);
+* a folder (or single file) of ``.parquet`` / ``.arrow`` files in the HF layout
+  (``<split>-00000-of-00001.parquet``, optionally one sub-folder per config, as ``MMMU/MMMU``);
+* the benchmark's official files, read by ``mg_eval.tasks.formats.<official_format>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import io
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, UnidentifiedImageError
+
+from mg_eval.errors import DataError
+
+if TYPE_CHECKING:
+    from mg_eval.tasks.config import TaskConfig
+
+__all__ = ["ImageRef", "Row", "load_docs", "open_image"]
+
+#: A raw record and where it came from ("file:row 12"), for error messages.
+Row = tuple[dict[str, Any], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageRef:
+    """An undecoded image: a file path, raw bytes, base64 text, or a row of an arrow-backed dataset.
+
+    ``where`` names the file and row for error messages. ``open()`` decodes (RGB, PIL).
+    """
+
+    where: str
+    path: str | None = None
+    data: bytes | None = None
+    b64: str | None = None
+    dataset: Any = None  # datasets.Dataset with the image column cast to Image(decode=False)
+    row: int = -1
+    column: str = ""
+
+    def read_bytes(self) -> bytes:
+        """The encoded image bytes.
+
+        Raises:
+            DataError: the file is missing, the base64 is invalid, or the row holds no image.
+        """
+        if self.data is not None:
+            return self.data
+        if self.path is not None:
+            try:
+                return Path(self.path).read_bytes()
+            except OSError as exc:
+                raise DataError(f"{self.where}: image file {self.path} cannot be read ({exc}); "
+                                f"check the image folder next to the annotation file.") from exc
+        if self.b64 is not None:
+            try:
+                return base64.b64decode(self.b64, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise DataError(f"{self.where}: the base64 image is not valid base64 ({exc}); "
+                                f"re-download the benchmark file.") from exc
+        if self.dataset is not None:
+            value = self.dataset[self.row][self.column]
+            if value and value.get("bytes"):
+                return value["bytes"]
+            if value and value.get("path") and Path(value["path"]).is_file():
+                return Path(value["path"]).read_bytes()
+        raise DataError(f"{self.where}: no image data; re-download the dataset.")
+
+    def check(self) -> None:
+        """Cheap integrity check (read the bytes, parse the header, verify the container).
+
+        Raises:
+            DataError: the image is missing or cannot be identified as an image.
+        """
+        data = self.read_bytes()
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(f"{self.where}: the image is unreadable or corrupted ({exc}); "
+                            f"replace the file or re-download the dataset.") from exc
+
+    def open(self) -> Image.Image:
+        """Decode to an RGB PIL image.
+
+        Raises:
+            DataError: the image cannot be decoded.
+        """
+        try:
+            with Image.open(io.BytesIO(self.read_bytes())) as img:
+                return img.convert("RGB")
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(f"{self.where}: the image cannot be decoded ({exc}); replace the file.") from exc
+
+
+def open_image(value: Any) -> Image.Image:
+    """Decode a doc's image value (an :class:`ImageRef` or an already decoded PIL image) to RGB."""
+    if isinstance(value, ImageRef):
+        return value.open()
+    if isinstance(value, Image.Image):
+        return value.convert("RGB")
+    raise DataError(f"expected an image, got {type(value).__name__}; the doc was not produced by mg_eval.tasks loaders.")
+
+
+# --------------------------------------------------------------------------------------------------
+# HF datasets (hub, save_to_disk, parquet/arrow files)
+
+
+def _dataset_rows(dataset: Any, config: TaskConfig, source: str) -> list[Row]:
+    """Turn a ``datasets.Dataset`` into rows; image columns become lazy :class:`ImageRef` values."""
+    import datasets
+
+    image_columns = [c for c in config.image_fields + config.optional_image_fields if c in dataset.column_names]
+    for column in image_columns:
+        if isinstance(dataset.features[column], datasets.Image):
+            dataset = dataset.cast_column(column, datasets.Image(decode=False))
+    plain = dataset.select_columns([c for c in dataset.column_names if c not in image_columns])
+    rows = []
+    for i, record in enumerate(plain.to_list()):
+        where = f"{source}: row {i}"
+        for column in image_columns:
+            value = dataset[i][column]
+            if value is None:
+                record[column] = None
+            elif isinstance(value, str):  # a path column
+                record[column] = ImageRef(where=f"{where}, column {column}", path=value)
+            else:
+                record[column] = ImageRef(where=f"{where}, column {column}", dataset=dataset, row=i, column=column)
+        rows.append((record, where))
+    return rows
+
+
+def _load_hub(config: TaskConfig) -> list[Row]:
+    import datasets
+
+    names = config.dataset_name if isinstance(config.dataset_name, tuple) else (config.dataset_name,)
+    kwargs = dict(config.dataset_kwargs)
+    rows: list[Row] = []
+    for name in names:
+        label = f"{config.dataset_path}" + (f" ({name})" if name else "") + f" split '{config.test_split}'"
+        try:
+            dataset = datasets.load_dataset(config.dataset_path, name, split=config.test_split, **kwargs)
+        except Exception as exc:  # network, missing revision, unknown split: all reported the same way
+            raise DataError(
+                f"cannot load hub dataset {label} at revision {config.revision}: {exc}. "
+                f"Without hub access, pass --data-path to a local copy (a save_to_disk folder, parquet files, "
+                f"or the official files; see docs/tasks.md)."
+            ) from exc
+        rows.extend(_dataset_rows(dataset, config, f"{config.dataset_path}:{name or ''}:{config.test_split}"))
+    return rows
+
+
+def _is_save_to_disk(path: Path) -> bool:
+    return path.is_dir() and ((path / "dataset_dict.json").is_file() or (path / "state.json").is_file())
+
+
+def _load_saved(config: TaskConfig, path: Path) -> list[Row]:
+    import datasets
+
+    loaded = datasets.load_from_disk(str(path))
+    if isinstance(loaded, datasets.DatasetDict):
+        if config.test_split not in loaded:
+            raise DataError(f"{path}: has splits {sorted(loaded)} but task {config.task} needs split "
+                            f"'{config.test_split}'; save that split.")
+        loaded = loaded[config.test_split]
+    return _dataset_rows(loaded, config, str(path))
+
+
+def _split_of(file: Path) -> str:
+    """The split encoded in an HF data file name (``validation-00000-of-00001.parquet`` -> validation)."""
+    stem = file.name.split(".")[0]
+    return re.split(r"-\d{5}-of-\d{5}$", stem)[0].split("-")[-1] if "-" in stem else stem
+
+
+def _load_files(config: TaskConfig, path: Path, suffix: str) -> list[Row]:
+    import datasets
+
+    files = [path] if path.is_file() else sorted(path.rglob(f"*.{suffix}"))
+    chosen = [f for f in files if _split_of(f) == config.test_split]
+    if not chosen:
+        found = sorted({_split_of(f) for f in files})
+        raise DataError(f"{path}: no .{suffix} file for split '{config.test_split}' (found splits {found}); "
+                        f"task {config.task} evaluates on '{config.test_split}'.")
+    rows: list[Row] = []
+    for file in chosen:  # one file at a time keeps rows traceable to their file
+        dataset = datasets.load_dataset(suffix, data_files=[str(file)], split="train")
+        rows.extend(_dataset_rows(dataset, config, str(file)))
+    return rows
+
+
+def _load_local(config: TaskConfig, path: Path) -> list[Row]:
+    if not path.exists():
+        raise DataError(f"data path {path} does not exist; pass the folder or file of a local copy of {config.task}.")
+    if _is_save_to_disk(path):
+        return _load_saved(config, path)
+    for suffix in ("parquet", "arrow"):
+        if (path.is_file() and path.suffix == f".{suffix}") or (path.is_dir() and any(path.rglob(f"*.{suffix}"))):
+            return _load_files(config, path, suffix)
+    if config.official_format:
+        from mg_eval.tasks.formats import read_official
+
+        return read_official(config.official_format, path, config.test_split)
+    raise DataError(f"{path}: not a save_to_disk folder and holds no parquet/arrow files; task {config.task} "
+                    f"has no official file reader.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema check and doc ids
+
+
+def _stable_ids(rows: list[Row], id_field: str) -> list[str]:
+    """``str(row[id_field])``; repeated ids (MME: two questions per image) get ``#k`` suffixes in order."""
+    counts: dict[str, int] = {}
+    ids = []
+    for record, _ in rows:
+        base = str(record[id_field])
+        k = counts.get(base, 0)
+        counts[base] = k + 1
+        ids.append(base if k == 0 else f"{base}#{k}")
+    first_repeated = {i for i, c in counts.items() if c > 1}
+    return [f"{i}#0" if i in first_repeated else i for i in ids]
+
+
+def _check_rows(config: TaskConfig, rows: Iterable[Row]) -> None:
+    required = set(config.required_fields) | {config.doc_id} | set(config.image_fields)
+    for record, where in rows:
+        missing = sorted(required - set(record))
+        if missing:
+            raise DataError(f"{where}: missing field(s) {missing} required by task {config.task} "
+                            f"(its YAML: {config.yaml_file.name}); the file does not have the expected schema.")
+        for column in config.image_fields:
+            if record[column] is None:
+                raise DataError(f"{where}: no image in column '{column}'; task {config.task} needs one per sample.")
+        for column in config.image_fields + config.optional_image_fields:
+            value = record.get(column)
+            if isinstance(value, ImageRef):
+                value.check()
+
+
+def load_docs(config: TaskConfig, data_path: str | Path | None = None, limit: int | None = None) -> list[dict]:
+    """Load and schema-check the docs of one task.
+
+    Args:
+        config: the task's config.
+        data_path: ``None`` for the hub dataset (``dataset_path`` at ``dataset_kwargs.revision``), else a
+            local copy (see module docstring).
+        limit: keep the first ``limit`` docs (checked and returned); ``None`` keeps all.
+
+    Returns:
+        docs in the HF schema, each with a stable string ``doc_id``.
+
+    Raises:
+        DataError: missing path, wrong split, missing field, missing/corrupted image.
+    """
+    if limit is not None and limit < 1:
+        raise DataError(f"limit must be a positive number of samples, got {limit}.")
+    rows = _load_hub(config) if data_path is None else _load_local(config, Path(data_path))
+    if not rows:
+        raise DataError(f"{data_path or config.dataset_path}: no samples found for task {config.task}.")
+    rows = rows[:limit] if limit is not None else rows
+    _check_rows(config, rows)
+    docs = []
+    for (record, _), doc_id in zip(rows, _stable_ids(rows, config.doc_id)):
+        docs.append({**record, "doc_id": doc_id})
+    return docs
