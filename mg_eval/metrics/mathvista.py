@@ -258,6 +258,9 @@ def aggregate(records: Iterable[Mapping], judge=None) -> dict:
             if judge is None:
                 n_ungraded += 1
                 continue
+            if not record["query"]:
+                raise DataError(f"MathVista problem {record['doc_id']!r}: the LLM extraction needs the problem's "
+                                "'query' (testmini.json / the HF 'query' column).")
             try:
                 extraction = extract_with_judge(judge, record["query"], record["response"])
                 n_judge += 1

@@ -1,0 +1,186 @@
+"""Re-score saved predictions without a model (official formats or our samples.jsonl).
+
+Formats (detected, or named with --format):
+  samples          a run directory / samples.jsonl written by `mg-eval run` (task aggregate re-run)
+  mme-eval-tool    MME eval_tool result folder (<task>.txt: image, question, GT, prediction)
+  mmmu-outputs     MMMU <dir>/<Subject>/output.json or <dir>/<Subject>.json
+  textvqa-llava    LLaVA answer jsonl, with --annotation TextVQA_0.5.1_val.json
+  mmbench-table    MMBench .xlsx/.tsv with a prediction column (--annotation meta tsv optional)
+  mathvista-output MathVista output json with responses / extractions (--annotation testmini.json optional)
+  mmvet-results    MM-Vet results json, with --annotation mm-vet.json (--grades grade file optional)
+
+Prints the scores as a table and writes results.json + samples.jsonl (results/SCHEMA.md) under
+<output>/<model>/<task>/<run_id>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mg_eval.errors import UserInputError
+from mg_eval.scoring import (
+    FORMATS,
+    SAMPLES_FORMAT,
+    ScoreOptions,
+    ScoreResult,
+    detect_format,
+    score_predictions,
+)
+from mg_eval.scoring.flow import write_score_results
+
+__all__ = ["add_arguments", "run", "format_scores"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``mg-eval score``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("path", type=Path, help="prediction file or folder")
+    parser.add_argument("--format", choices=[SAMPLES_FORMAT, *FORMATS], default=None,
+                        help="prediction format (default: detected from the path)")
+    parser.add_argument("--annotation", type=Path, default=None,
+                        help="ground truth / metadata file the format needs (see the list above)")
+    parser.add_argument("--grades", type=Path, default=None, help="MM-Vet grade file whose grades are reused")
+    parser.add_argument("--num-runs", type=int, default=1, help="MM-Vet grading runs to average (paper: 5)")
+    parser.add_argument("--judge", default="paper",
+                        help="judge for MM-Vet / MathVista / MMBench: paper (default: the paper's judge, "
+                             "built only if a sample needs it), none, openai:<model>, azure:<deployment>, "
+                             "local:<path>")
+    parser.add_argument("--judge-base-url", default=None, help="API root of an OpenAI-compatible judge")
+    parser.add_argument("--judge-key-env", default=None, help="environment variable holding the judge API key")
+    parser.add_argument("--max-ungraded", type=float, default=1.0,
+                        help="fail when more than this fraction of samples stays ungraded (default 1.0: report only)")
+    parser.add_argument("--task", default=None, help="samples format: task name (default: from results.json)")
+    parser.add_argument("--protocol", default=None, help="samples format: protocol (default: from results.json)")
+    parser.add_argument("--model-name", default=None, help="model name in the results path (default: the input's name)")
+    parser.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results/)")
+    parser.add_argument("--no-write", action="store_true", help="print the scores only")
+
+
+class LazyJudge:
+    """A judge built on its first call, so scoring that needs no judge never asks for an API key."""
+
+    def __init__(self, spec: str, benchmark: str, base_url: str | None, key_env: str | None) -> None:
+        self.spec, self.benchmark, self.base_url, self.key_env = spec, benchmark, base_url, key_env
+        self._judge = None
+
+    @property
+    def used(self) -> bool:
+        """Whether any sample needed the judge."""
+        return self._judge is not None
+
+    @property
+    def inner(self) -> Any:
+        """The built judge (``None`` until the first call)."""
+        return self._judge
+
+    @property
+    def name(self) -> str:
+        """The built judge's name, else the spec."""
+        return self._judge.name if self._judge is not None else self.spec
+
+    def _build(self) -> Any:
+        if self._judge is None:
+            from mg_eval.judges.factory import build_judge
+
+            self._judge = build_judge(self.spec, benchmark=self.benchmark, base_url=self.base_url,
+                                      api_key_env=self.key_env)
+        return self._judge
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, system: str | None = None) -> str:
+        """Build the judge if needed and forward the call."""
+        return self._build().complete(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
+
+    def for_run(self, run: int) -> Any:
+        """The built judge's per-run view (see ``mg_eval.judges.base.for_run``)."""
+        from mg_eval.judges.base import for_run
+
+        return for_run(self._build(), run)
+
+
+def _make_judge(args: argparse.Namespace, fmt: str) -> LazyJudge | None:
+    if args.judge.strip().lower() == "none":
+        return None
+    benchmark = FORMATS[fmt].benchmark if fmt in FORMATS else None
+    if fmt in FORMATS and not FORMATS[fmt].needs_judge:
+        return None
+    if args.judge.strip().lower() == "paper" and benchmark is None:
+        return LazyJudge(args.judge, _samples_benchmark(args), args.judge_base_url, args.judge_key_env)
+    return LazyJudge(args.judge, benchmark or "", args.judge_base_url, args.judge_key_env)
+
+
+def _samples_benchmark(args: argparse.Namespace) -> str:
+    from mg_eval.scoring.samples import run_metadata
+
+    _, _, record = run_metadata(args.path, args.task, args.protocol)
+    return str(record["task"]["benchmark"]) if record else (args.task or "")
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def format_scores(scores: Mapping[str, Any], indent: str = "") -> list[str]:
+    """Table lines: ``name  value``, nested tables indented under their name."""
+    width = max((len(str(key)) for key in scores), default=0)
+    lines = []
+    for key, value in scores.items():
+        if isinstance(value, Mapping):
+            lines.append(f"{indent}{key}:")
+            lines.extend(format_scores(value, indent + "  "))
+        elif isinstance(value, list):
+            lines.append(f"{indent}{str(key):<{width}}  {', '.join(_format_value(v) for v in value)}")
+        else:
+            lines.append(f"{indent}{str(key):<{width}}  {_format_value(value)}")
+    return lines
+
+
+def _print_result(result: ScoreResult, judge: LazyJudge | None) -> None:
+    primary = result.scores.get(result.primary_metric)
+    print(f"{result.task} ({result.source_format}, {result.n_samples} samples): "
+          f"{result.primary_metric} = {_format_value(primary)}")
+    print(f"judge: {judge.name if judge is not None and judge.used else 'none used'}")
+    print("\n".join(format_scores(result.scores)))
+
+
+def _check_ungraded(result: ScoreResult, judge: LazyJudge | None, threshold: float) -> None:
+    n_ungraded = result.scores.get("n_ungraded")
+    if not n_ungraded:
+        return
+    print(f"warning: {n_ungraded} sample(s) could not be graded and are left out of the scores "
+          "(pass --judge to grade them).", file=sys.stderr)
+    from mg_eval.judges.stats import check_ungraded
+
+    total = result.scores.get("n_questions") or result.n_samples
+    try:
+        check_ungraded(n_ungraded, total, threshold, task=result.task,
+                       judge_name=judge.name if judge is not None and judge.used else None)
+    except Exception as exc:  # TooManyUngradedError is a JudgeError: report it as a user-facing failure
+        raise UserInputError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score ``args.path``; print the table; write the results record unless ``--no-write``."""
+    if args.num_runs < 1:
+        raise UserInputError(f"--num-runs must be >= 1, got {args.num_runs}.")
+    fmt = args.format or detect_format(args.path)
+    judge = _make_judge(args, fmt)
+    options = ScoreOptions(annotation=args.annotation, grades=args.grades, num_runs=args.num_runs)
+    result = score_predictions(args.path, fmt, judge=judge, options=options, task=args.task, protocol=args.protocol)
+    if judge is not None and not judge.used:
+        result.judge = None
+    _print_result(result, judge)
+    _check_ungraded(result, judge, args.max_ungraded)
+    if not args.no_write:
+        from mg_eval.judges.factory import judge_report
+
+        model_name = args.model_name or args.path.resolve().name.removesuffix(".json")
+        directory = write_score_results(result, args.output, model_name,
+                                        judge_report(judge.inner if judge is not None else None))
+        print(f"wrote {directory}")
+    return 0

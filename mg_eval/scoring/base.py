@@ -1,0 +1,98 @@
+"""Shared pieces of the re-scoring flow: the format description, options, result and file helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mg_eval.errors import DataError, UserInputError
+
+__all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "SCORER_VERSION"]
+
+#: Version of the scoring code; recorded in every results record written by ``mg-eval score``.
+SCORER_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What a reader may need besides the prediction file.
+
+    Attributes:
+        annotation: ground-truth / metadata file (TextVQA ``TextVQA_0.5.1_val.json``, MM-Vet ``mm-vet.json``,
+            MMBench ``mmbench_dev_20230712.tsv``, MathVista ``testmini.json``, MMMU ``answer_dict_val.json``).
+        grades: MM-Vet grade file (``<model>_<gpt>-grade-<n>runs.json``) whose scores are reused.
+        num_runs: MM-Vet grading runs to average.
+    """
+
+    annotation: Path | None = None
+    grades: Path | None = None
+    num_runs: int = 1
+
+
+@dataclass(frozen=True)
+class PredictionFormat:
+    """One prediction-file format ``mg-eval score`` understands.
+
+    ``read`` turns the file into the benchmark's per-sample records (``mg_eval.metrics.<bench>``),
+    ``aggregate`` scores them, ``to_samples`` gives the lines of ``samples.jsonl``.
+    """
+
+    name: str
+    benchmark: str
+    task: str
+    primary_metric: str
+    description: str
+    detect: Callable[[Path], bool]
+    read: Callable[[Path, ScoreOptions], list[dict]]
+    aggregate: Callable[[list[dict], Any, ScoreOptions], dict]
+    to_samples: Callable[[list[dict], Mapping[str, Any]], list[dict]]
+    needs_judge: bool = False
+
+
+@dataclass
+class ScoreResult:
+    """Scores of one prediction file, ready to print or to write as a results record."""
+
+    task: str
+    benchmark: str
+    source_format: str
+    source: str
+    scores: dict
+    primary_metric: str
+    n_samples: int
+    samples: list[dict] = field(repr=False)
+    protocol: str = "mgm"
+    judge: str | None = None
+    task_version: str = SCORER_VERSION
+
+
+def read_json(path: Path) -> Any:
+    """Load a JSON file; a missing or malformed file is a :class:`DataError` naming it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found.") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}).") from None
+
+
+def require_keys(item: Mapping, keys: tuple[str, ...], where: str, fix: str = "") -> None:
+    """Raise :class:`DataError` naming ``where`` and the missing ``keys`` of ``item``."""
+    if not isinstance(item, Mapping):
+        raise DataError(f"{where}: expected an object, got {type(item).__name__}. {fix}".rstrip())
+    missing = [key for key in keys if key not in item]
+    if missing:
+        raise DataError(f"{where}: missing field(s) {missing}. {fix}".rstrip())
+
+
+def require_annotation(options: ScoreOptions, fmt: str, what: str) -> Path:
+    """The ``--annotation`` file a format cannot do without (else :class:`UserInputError` saying which)."""
+    if options.annotation is None:
+        raise UserInputError(f"format {fmt} needs --annotation {what}.")
+    if not options.annotation.exists():
+        raise UserInputError(f"--annotation {options.annotation}: file not found ({what}).")
+    return options.annotation

@@ -1,0 +1,140 @@
+"""The re-scoring flow: detect the format, read, aggregate, and write a results record."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mg_eval.errors import UserInputError
+from mg_eval.scoring import mathvista, mmbench, mme, mmmu, mmvet, samples, textvqa
+from mg_eval.scoring.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
+
+__all__ = ["FORMATS", "SAMPLES_FORMAT", "detect_format", "score_predictions", "write_score_results",
+           "PER_SAMPLE_KEY"]
+
+#: Name of our own run output format (samples.jsonl + results.json), scored by the task's aggregate.
+SAMPLES_FORMAT = "samples"
+#: Every official prediction format, by name (detection tries them in this order).
+FORMATS: dict[str, PredictionFormat] = {
+    fmt.name: fmt
+    for fmt in (mme.FORMAT, mmmu.FORMAT, textvqa.FORMAT, mmbench.FORMAT, mathvista.FORMAT, mmvet.FORMAT)
+}
+#: Key under which aggregates return per-sample detail (moved to the samples, not kept in scores).
+PER_SAMPLE_KEY = "per_sample"
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format name of ``path`` (``samples`` or a key of :data:`FORMATS`).
+
+    Raises:
+        UserInputError: nothing matches; the message lists the formats and the ``--format`` option.
+    """
+    target = Path(path)
+    if not target.exists():
+        raise UserInputError(f"{target}: no such file or directory.")
+    if samples.detect(target):
+        return SAMPLES_FORMAT
+    for name, fmt in FORMATS.items():
+        if fmt.detect(target):
+            return name
+    listing = "\n".join(f"  {name}: {fmt.description}" for name, fmt in FORMATS.items())
+    raise UserInputError(f"{target}: cannot tell which prediction format this is; pass --format, one of:\n"
+                         f"  {SAMPLES_FORMAT}: a run directory or samples.jsonl of `mg-eval run`\n{listing}")
+
+
+def _split_scores(scores: Mapping[str, Any]) -> tuple[dict, dict]:
+    scores = dict(scores)
+    return scores, scores.pop(PER_SAMPLE_KEY, {})
+
+
+def _score_official(target: Path, fmt: PredictionFormat, judge: Any, options: ScoreOptions) -> ScoreResult:
+    records = fmt.read(target, options)
+    scores = fmt.aggregate(records, judge, options)
+    sample_lines = fmt.to_samples(records, scores)
+    scores, _ = _split_scores(scores)
+    return ScoreResult(task=fmt.task, benchmark=fmt.benchmark, source_format=fmt.name, source=str(target),
+                       scores=scores, primary_metric=fmt.primary_metric, n_samples=len(records),
+                       samples=sample_lines, judge=getattr(judge, "name", None))
+
+
+def _score_samples(target: Path, judge: Any, task_name: str | None, protocol: str | None) -> ScoreResult:
+    try:
+        from mg_eval.tasks import get_task
+    except ImportError as exc:  # the registry is part of the install; say so if it is not there
+        raise UserInputError(f"re-scoring samples.jsonl needs the task registry (mg_eval.tasks): {exc}") from exc
+    task_name, protocol, _ = samples.run_metadata(target, task_name, protocol)
+    task = get_task(task_name)
+    records = samples.read_samples(target)
+    scores, per_sample = _split_scores(task.aggregate(records, protocol, judge=judge))
+    lines = [dict(record) for record in records]
+    if per_sample:
+        for line in lines:
+            if line["doc_id"] in per_sample:
+                line[PER_SAMPLE_KEY] = per_sample[line["doc_id"]]
+    return ScoreResult(task=task.name, benchmark=task.benchmark, source_format=SAMPLES_FORMAT, source=str(target),
+                       scores=scores, primary_metric=task.primary_metric, n_samples=len(records),
+                       samples=lines, protocol=protocol, judge=getattr(judge, "name", None),
+                       task_version=str(task.version))
+
+
+def score_predictions(
+    path: str | os.PathLike,
+    fmt: str | None = None,
+    *,
+    judge: Any = None,
+    options: ScoreOptions | None = None,
+    task: str | None = None,
+    protocol: str | None = None,
+) -> ScoreResult:
+    """Score a prediction file or folder without a model.
+
+    Args:
+        path: the predictions (file or folder; see :data:`FORMATS` and ``samples``).
+        fmt: format name; detected from ``path`` when ``None``.
+        judge: judge for the judge-dependent steps (``None``: those samples are reported as ungraded).
+        options: annotation / grade files and MM-Vet runs.
+        task, protocol: for ``samples`` only, override what ``results.json`` says.
+    Raises:
+        UserInputError / DataError: unknown format, unreadable file, missing field (named in the message).
+    """
+    target = Path(path)
+    name = fmt or detect_format(target)
+    if name == SAMPLES_FORMAT:
+        return _score_samples(target, judge, task, protocol)
+    if name not in FORMATS:
+        raise UserInputError(f"unknown format {name!r}; choose one of {', '.join([SAMPLES_FORMAT, *FORMATS])}.")
+    if not target.exists():
+        raise UserInputError(f"{target}: no such file or directory.")
+    return _score_official(target, FORMATS[name], judge, options or ScoreOptions())
+
+
+def write_score_results(
+    result: ScoreResult, output_root: str | os.PathLike, model_name: str, judge_info: Mapping | None = None
+) -> Path:
+    """Write ``results.json`` + ``samples.jsonl`` under ``<root>/<model>/<task>/<run_id>/``; returns the dir.
+
+    The record follows ``results/SCHEMA.md``; there is no model, so ``model.path`` and ``weights_hash`` are
+    ``null`` and ``extra`` names the source file and format.
+    """
+    from mg_eval.engine.results import make_results, new_run_id, run_dir, write_run
+
+    run_id = new_run_id(result.protocol)
+    record = make_results(
+        run_id=run_id,
+        model={"name": model_name, "path": None, "weights_hash": None},
+        task={"name": result.task, "benchmark": result.benchmark, "version": result.task_version,
+              "fingerprint": None},
+        protocol=result.protocol,
+        generation={},
+        scores=result.scores,
+        primary_metric=result.primary_metric,
+        n_samples={"total": result.n_samples, "dataset": None, "computed": 0, "resumed": result.n_samples},
+        limit=None,
+        judge=result.judge,
+        extra={"producer": "mg-eval score", "source": result.source, "source_format": result.source_format,
+               "scorer_version": SCORER_VERSION, "judge": dict(judge_info or {"name": result.judge})},
+    )
+    directory = run_dir(output_root, model_name, result.task, run_id)
+    return write_run(directory, record, result.samples)

@@ -1,0 +1,59 @@
+"""Our own run output: ``samples.jsonl`` (+ the ``results.json`` beside it) re-scored by the task's aggregate.
+
+Each line of ``samples.jsonl`` is the task's ``process_result`` record, so re-scoring is
+``get_task(name).aggregate(samples, protocol, judge)``, with the task name and protocol read from
+``results.json`` (or given explicitly).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mg_eval.errors import DataError, UserInputError
+
+__all__ = ["detect", "locate", "read_samples", "run_metadata"]
+
+SAMPLES_FILE = "samples.jsonl"
+RESULTS_FILE = "results.json"
+
+
+def locate(path: Path) -> tuple[Path, Path | None]:
+    """``(samples.jsonl, results.json or None)`` for a run directory or a samples file."""
+    samples = path / SAMPLES_FILE if path.is_dir() else path
+    results = samples.parent / RESULTS_FILE
+    return samples, (results if results.is_file() else None)
+
+
+def detect(path: Path) -> bool:
+    """A run directory holding ``samples.jsonl``, or a file named ``samples.jsonl``."""
+    samples, _ = locate(path)
+    return samples.is_file() and samples.name == SAMPLES_FILE
+
+
+def read_samples(path: Path) -> list[dict]:
+    """The sample records, one per line (``DataError`` naming the line on bad JSON)."""
+    from mg_eval.engine.results import read_samples as engine_read_samples
+
+    samples, _ = locate(path)
+    if not samples.is_file():
+        raise DataError(f"{samples}: not found; point at a run directory written by `mg-eval run`.")
+    records = engine_read_samples(samples)
+    if not records:
+        raise DataError(f"{samples}: no samples.")
+    for number, record in enumerate(records, start=1):
+        if "doc_id" not in record:
+            raise DataError(f"{samples}:{number}: no 'doc_id'; this is not a samples file of `mg-eval run`.")
+    return records
+
+
+def run_metadata(path: Path, task: str | None, protocol: str | None) -> tuple[str, str, dict | None]:
+    """Task name, protocol and the results record of the run (explicit values win)."""
+    from mg_eval.engine.results import read_results
+
+    _, results_file = locate(path)
+    record = read_results(results_file) if results_file else None
+    task = task or (record["task"]["name"] if record else None)
+    protocol = protocol or (record["protocol"] if record else None)
+    if task is None or protocol is None:
+        raise UserInputError(f"{path}: no results.json beside samples.jsonl; pass --task and --protocol.")
+    return task, protocol, record
