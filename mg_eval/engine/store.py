@@ -11,8 +11,8 @@ the (task, protocol) pair, so a run resumes whatever world size wrote the store.
 
 Crash safety: records are appended with one ``write`` + ``flush`` + ``os.fsync`` per batch. After a
 ``kill -9`` the last line may be torn; readers skip a line that does not parse, and a writer cuts the
-torn tail off before appending, so the file stays valid JSONL. A lock file stops two processes from
-writing the same store file at once.
+torn tail off before appending, so the file stays valid JSONL. A lock file (``lockf``, released by the kernel when
+the holder dies) stops two processes from writing the same store file at once.
 """
 
 from __future__ import annotations
@@ -122,9 +122,11 @@ def discard(task_dir: str | os.PathLike, protocol: str) -> int:
 class PredictionWriter:
     """Append-only, fsync'd writer of one store file. Use as a context manager.
 
-    Holds an exclusive ``flock`` on ``<file>.lock`` while open: a second writer of the same file
+    Holds an exclusive ``lockf`` lock on ``<file>.lock`` while open: a second writer of the same file
     fails at once with a message instead of interleaving lines.
     """
+
+    _open_in_this_process: set[Path] = set()  # lockf does not stop a second writer in the same process
 
     def __init__(self, path: str | os.PathLike, header: Mapping[str, Any]):
         self.path = Path(path)
@@ -134,13 +136,18 @@ class PredictionWriter:
 
     def __enter__(self) -> PredictionWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        busy = self.path.resolve() in self._open_in_this_process
         self._lock_handle = open(self.path.with_suffix(".lock"), "w")
-        try:
-            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        try:  # POSIX record lock: owned by this process, not inherited by DataLoader workers it forks
+            fcntl.lockf(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            busy = True
+        if busy:
             self._lock_handle.close()
+            self._lock_handle = None
             raise UserInputError(f"{self.path}: another mg-eval process is writing this prediction store; "
                                  "wait for it to finish (or stop it) before starting this run") from None
+        self._open_in_this_process.add(self.path.resolve())
         self._repair_torn_tail()
         self._handle = open(self.path, "a", encoding="utf-8")
         if self.path.stat().st_size == 0:
@@ -151,7 +158,8 @@ class PredictionWriter:
         if self._handle is not None:
             self._handle.close()
         if self._lock_handle is not None:
-            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._open_in_this_process.discard(self.path.resolve())
+            fcntl.lockf(self._lock_handle.fileno(), fcntl.LOCK_UN)
             self._lock_handle.close()
 
     def _repair_torn_tail(self) -> None:
