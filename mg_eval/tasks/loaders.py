@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,8 @@ class ImageRef:
     path: str | None = None
     data: bytes | None = None
     b64: str | None = None
-    dataset: Any = None  # datasets.Dataset with the image column cast to Image(decode=False)
+    # datasets.Dataset with the image column cast to Image(decode=False); (where, row, column) identify it
+    dataset: Any = dataclasses.field(default=None, compare=False, repr=False)
     row: int = -1
     column: str = ""
 
@@ -187,6 +189,20 @@ def _split_of(file: Path) -> str:
     return re.split(r"-\d{5}-of-\d{5}$", stem)[0].split("-")[-1] if "-" in stem else stem
 
 
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """Hide datasets' per-file "Generating split" bars for small local files; restores the previous state."""
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
 def _load_files(config: TaskConfig, path: Path, suffix: str) -> list[Row]:
     import datasets
 
@@ -198,7 +214,8 @@ def _load_files(config: TaskConfig, path: Path, suffix: str) -> list[Row]:
                         f"task {config.task} evaluates on '{config.test_split}'.")
     rows: list[Row] = []
     for file in chosen:  # one file at a time keeps rows traceable to their file
-        dataset = datasets.load_dataset(suffix, data_files=[str(file)], split="train")
+        with _quiet_datasets():
+            dataset = datasets.load_dataset(suffix, data_files=[str(file)], split="train")
         rows.extend(_dataset_rows(dataset, config, str(file)))
     return rows
 
