@@ -6,7 +6,6 @@ import json
 import sqlite3
 
 import pytest
-from judges_fake_server import FakeChatServer
 
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import (
@@ -21,6 +20,7 @@ from mg_eval.judges import (
     judge_report,
     paper_judge_spec,
 )
+from mg_eval.judges.fake_server import FakeChatServer
 
 KEY = "sk-cache-test-KEY-987654321"
 

@@ -11,9 +11,9 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from judges_fake_server import FakeChatServer
 
 from mg_eval.judges import TooManyUngradedError, build_judge, check_ungraded
+from mg_eval.judges.fake_server import FakeChatServer
 from mg_eval.metrics import mmvet
 
 KEY = "sk-mmvet-e2e-KEY-5555"

@@ -10,6 +10,7 @@ from mg_eval.judges.batch import JudgeRequest, complete_many
 from mg_eval.judges.cache import CachedJudge, JudgeCache
 from mg_eval.judges.factory import PAPER_JUDGES, build_judge, judge_report, paper_judge_spec
 from mg_eval.judges.openai_compat import OpenAICompatJudge
+from mg_eval.judges.prefetch import prefetch, score_with_judge
 from mg_eval.judges.stats import JudgeStats, TooManyUngradedError, check_ungraded
 
 __all__ = [
@@ -28,4 +29,6 @@ __all__ = [
     "for_run",
     "judge_report",
     "paper_judge_spec",
+    "prefetch",
+    "score_with_judge",
 ]

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges.base import Judge
 from mg_eval.judges.batch import JudgeRequest, complete_many
 from mg_eval.judges.stats import JudgeStats
@@ -26,6 +26,7 @@ from mg_eval.judges.stats import JudgeStats
 __all__ = ["CACHE_FILENAME", "CachedJudge", "JudgeCache", "request_key"]
 
 CACHE_FILENAME = "judge_cache.sqlite"
+_NOT_PREFETCHED = object()
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
     key TEXT PRIMARY KEY,
@@ -108,20 +109,28 @@ class CachedJudge:
     counts the requests it receives.
     """
 
-    def __init__(self, judge: Judge, cache: JudgeCache, *, stats: JudgeStats | None = None, run: int = 0) -> None:
+    def __init__(self, judge: Judge, cache: JudgeCache, *, stats: JudgeStats | None = None, run: int = 0,
+                 _prefetched: dict[str, JudgeError | None] | None = None) -> None:
         self.inner = judge
         self.cache = cache
         self.stats = stats if stats is not None else getattr(judge, "stats", None) or JudgeStats()
         self.run = run
         self.name = judge.name
+        # outcomes of this process's prefetch pass (None = answered and cached, else its JudgeError): the
+        # first lookup of such a key is not counted again and a failure is not re-sent
+        self._prefetched = _prefetched if _prefetched is not None else {}
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, system: str | None = None) -> str:
         """Return the cached completion or ask the wrapped judge (raises ``JudgeError`` like it)."""
         request = JudgeRequest(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
         key, canonical = request_key(self.name, request, self.run)
+        prefetched = self._prefetched.pop(key, _NOT_PREFETCHED)  # dict.pop is atomic under the GIL
+        if isinstance(prefetched, JudgeError):
+            raise prefetched
         cached = self.cache.get(key)
         if cached is not None:
-            self.stats.add(requests=1, hits=1)
+            if prefetched is _NOT_PREFETCHED:
+                self.stats.add(requests=1, hits=1)
             return cached
         self.stats.add(misses=1)  # the wrapped judge counts the request itself
         text = self.inner.complete(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
@@ -135,7 +144,19 @@ class CachedJudge:
 
     def for_run(self, run: int) -> CachedJudge:
         """A view for the ``run``-th independent repetition: same judge, cache and stats, own cache keys."""
-        return CachedJudge(self.inner, self.cache, stats=self.stats, run=run)
+        return CachedJudge(self.inner, self.cache, stats=self.stats, run=run, _prefetched=self._prefetched)
+
+    def lookup(self, request: JudgeRequest) -> tuple[str, str | None]:
+        """``(cache key, stored completion or None)`` for ``request`` under this view's run; no counting."""
+        key, _ = request_key(self.name, request, self.run)
+        return key, self.cache.get(key)
+
+    def mark_prefetched(self, key: str, error: JudgeError | None = None) -> None:
+        """Record that a prefetch pass already asked (and counted) ``key``: answered, or failed with ``error``.
+
+        The next ``complete`` of that key returns the cached answer, or raises ``error`` without asking again.
+        """
+        self._prefetched[key] = error
 
     @property
     def max_concurrency(self) -> int:

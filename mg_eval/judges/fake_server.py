@@ -1,4 +1,9 @@
-"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1 for the judge tests.
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for offline tests and benchmarks.
+
+Use it to test a judge set-up (or this package) without a network or a key::
+
+    with FakeChatServer(responder=lambda body: {"content": "0.5"}) as server:
+        judge = build_judge("openai:gpt-4-0613", base_url=server.base_url, use_cache=False)
 
 Each request takes the next scripted action (or, when the script is empty, asks ``responder``):
 
@@ -30,6 +35,8 @@ Action = dict[str, Any]
 
 @dataclass
 class Recorded:
+    """One request the server received (header names lower-cased)."""
+
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
@@ -38,6 +45,8 @@ class Recorded:
 
 @dataclass
 class FakeChatServer:
+    """The server; a context manager that starts it on an ephemeral port in a thread and shuts it down."""
+
     script: list[Action] = field(default_factory=list)
     responder: Callable[[dict[str, Any]], Action] | None = None
     max_requests: int = 200
@@ -54,15 +63,18 @@ class FakeChatServer:
 
     @property
     def base_url(self) -> str:
+        """The OpenAI-style API root, ``http://127.0.0.1:<port>/v1``."""
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     @property
     def root_url(self) -> str:
+        """``http://127.0.0.1:<port>`` (the Azure-style endpoint)."""
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def push(self, *actions: Action) -> None:
+        """Append scripted actions."""
         with self._lock:
             self._queue.extend(actions)
 
@@ -101,6 +113,7 @@ class FakeChatServer:
 
 
 def completion_body(content: str | None, model: str = "fake") -> bytes:
+    """A chat-completion JSON body with one choice whose message text is ``content``."""
     return json.dumps({
         "id": "chatcmpl-test", "object": "chat.completion", "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
@@ -142,7 +155,7 @@ def _make_handler(server: FakeChatServer) -> type[BaseHTTPRequestHandler]:
             if "raw" in action:
                 payload = action["raw"]
             elif status == 200:
-                payload = completion_body(action.get("content"), self.headers.get("model", "fake"))
+                payload = completion_body(action.get("content"))
             elif action.get("echo_key"):
                 secret = self.headers.get("Authorization") or self.headers.get("api-key") or ""
                 payload = json.dumps({"error": {"message": f"Incorrect API key provided: {secret}"}}).encode()
