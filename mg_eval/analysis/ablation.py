@@ -52,8 +52,8 @@ from mg_eval.errors import UserInputError
 
 MINING_KEY = "mining"
 
-# MGMConfig keys from the official code (spec §1.2). Used only when mg_model's MGMConfig cannot be
-# imported; otherwise the config class itself is the authority (see mgm_config_keys()).
+# MGMConfig keys from the official code (spec §1.2). Used only when mg_model cannot be imported;
+# otherwise mg_model.configuration_mgm.MGM_DEFAULTS is the authority (see mgm_config_keys()).
 _FALLBACK_MGM_KEYS = frozenset({
     "mm_vision_tower", "mm_vision_tower_aux", "mm_hidden_size", "mm_hidden_size_aux", "mm_projector_type",
     "use_mm_proj", "mm_vision_select_layer", "mm_vision_select_feature", "image_size_aux",
@@ -195,15 +195,15 @@ class AblationSpec:
 
 
 def mgm_config_keys() -> frozenset[str]:
-    """The keys a row's delta may set: MGMConfig's attributes when mg_model is importable, else spec §1.2."""
+    """The keys a row's delta may set: the MGM keys of ``mg_model``'s MGMConfig (spec §1.2 + encoder overrides).
+
+    Falls back to the keys of spec §1.2 when ``mg_model`` cannot be imported.
+    """
     try:
-        from mg_model import MGMConfig  # local import: mg_model is heavy and optional here
+        from mg_model.configuration_mgm import MGM_DEFAULTS  # local import: mg_model pulls in transformers
     except ImportError:
         return _FALLBACK_MGM_KEYS
-    try:
-        return frozenset(MGMConfig().to_dict())
-    except Exception:  # a config that cannot be built with defaults: fall back to the documented keys
-        return _FALLBACK_MGM_KEYS
+    return frozenset(MGM_DEFAULTS)
 
 
 def load_spec(path: str | Path) -> AblationSpec:
