@@ -97,7 +97,7 @@ class ConversationTemplate:
         Args:
             question: the user message without any ``<image>`` placeholder.
             num_images: 0 for text-only, 1 for the usual single image. Several images follow the CLI
-                convention (``Image {k}: <image>\\n`` each) when ``num_images >= 2``.
+                convention (``Image {k}:<image>\\n`` each) when ``num_images >= 2``.
             history: earlier (user, assistant) turns; the images go into the first user message.
 
         Returns:
@@ -133,13 +133,13 @@ class ConversationTemplate:
 def image_prefix(num_images: int) -> str:
     """The placeholder text the official code puts before the first user message.
 
-    One image: ``<image>\\n``. Several (CLI behaviour): ``Image 1: <image>\\nImage 2: <image>\\n...``.
+    One image: ``<image>\\n``. Several (CLI behaviour): ``Image 1:<image>\\nImage 2:<image>\\n...`` (no space).
     """
     if num_images < 0:
         raise MGMInputError(f"num_images must be >= 0, got {num_images}")
     if num_images <= 1:
         return (DEFAULT_IMAGE_TOKEN + "\n") * num_images
-    return "".join(f"Image {k}: {DEFAULT_IMAGE_TOKEN}\n" for k in range(1, num_images + 1))
+    return "".join(f"Image {k}:{DEFAULT_IMAGE_TOKEN}\n" for k in range(1, num_images + 1))
 
 
 def _check_messages(name: str, messages: Sequence[str | None]) -> None:

@@ -39,11 +39,12 @@ from mg_model.conversation import (
     read_config_dict,
     select_template,
 )
+from mg_model.generation_image import GEN_TRIGGER
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 SPIECE_UNDERLINE = "\u2581"
-GEN_TRIGGER = " <GEN>"
+TINY_TOKENIZER_DIR = Path(__file__).resolve().parent / "assets" / "tiny_tokenizer"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -292,7 +293,7 @@ def is_sentencepiece_llama(tokenizer: Any) -> bool:
         return False
     spec = json.loads(backend.to_str())
     model = spec.get("model") or {}
-    uses_metaspace = SPIECE_UNDERLINE in json.dumps([spec.get("pre_tokenizer"), spec.get("normalizer")])
+    uses_metaspace = SPIECE_UNDERLINE in json.dumps([spec.get("pre_tokenizer"), spec.get("normalizer")], ensure_ascii=False)
     return model.get("type") == "BPE" and bool(model.get("byte_fallback")) and uses_metaspace
 
 
