@@ -1,0 +1,603 @@
+"""The training loop: DeepSpeed ZeRO engine when asked for, plain torch (DDP over gloo/nccl) otherwise.
+
+One function, :func:`train`, runs one stage (spec §11) from a :class:`TrainConfig`:
+
+1. model from an MGM checkpoint directory (``MGMForCausalLM.from_pretrained``; official layout), optional
+   stage-1 adapter (``mm_projector.bin``) for stage 2, trainable parameters per stage, gradient
+   checkpointing;
+2. data: LLaVA/MGM JSON + image folder, labels masked per template, length-grouped batches per rank;
+3. AdamW with an LR multiplier group for ``mm_projector`` / ``vlm_uni`` (``lr_multi``), cosine schedule with
+   linear warm-up (``warmup_ratio``), gradient accumulation;
+4. backend: ``deepspeed="zero2" | "zero2_offload" | "zero3" | <path.json>`` builds a DeepSpeed engine from
+   the official config files in ``mg_model/train/ds_configs`` ("auto" values filled from this config);
+   ``deepspeed=None`` trains with torch (DistributedDataParallel when launched by ``torchrun`` with more
+   than one process; gloo on CPU, nccl on GPU);
+5. checkpoints ``<output_dir>/checkpoint-<step>/`` every ``save_steps`` in the official layout
+   (``save_pretrained``) plus ``trainer_state.json`` and the optimizer / scheduler / sampler / RNG state;
+   a rerun of the same command resumes from the newest complete checkpoint. The final model is saved to
+   ``output_dir`` with ``mm_projector.bin`` (the stage-1 artefact).
+
+Launch across processes/nodes with ``torchrun --nproc_per_node N -m mg_model.train.trainer ...`` or
+``deepspeed --num_gpus N -m mg_model.train.trainer ...`` (both set RANK / WORLD_SIZE / LOCAL_RANK).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .data import ResumableBatchSampler as BatchSampler
+from .data import (
+    SupervisedDataset,
+    TrainingInputError,
+    collate,
+    load_records,
+    modality_lengths,
+    resolve_template_name,
+    total_steps,
+)
+from .stages import (
+    configure_trainable,
+    disable_mining,
+    load_adapter,
+    parameter_groups,
+    parse_lr_multi,
+    resolve_stage,
+    save_adapter,
+    set_train_mode,
+)
+
+DS_CONFIG_DIR = Path(__file__).resolve().parent / "ds_configs"
+DS_PRESETS = ("zero2", "zero2_offload", "zero3")
+STATE_FILE = "trainer_state.json"
+TORCH_STATE_FILE = "training_state.pt"
+CHECKPOINT_PREFIX = "checkpoint-"
+_IMAGE_PROCESSOR_KEYS = ("image_size_aux", "image_grid", "image_global", "image_aspect_ratio")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+                   "added_tokens.json")
+ENCODER_KEYS = ("mm_vision_tower", "mm_vision_tower_aux")
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training stage needs (CLI flags of ``mg-eval train`` map 1:1 onto these fields).
+
+    Official values per model size come from :func:`mg_model.train.stages.official_defaults`.
+    """
+
+    model_path: str
+    data_path: str
+    output_dir: str
+    image_folder: str | None = None
+    stage: str = "finetune"
+    template: str = "vicuna_v1"
+    pretrain_adapter: str | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    per_device_batch: int = 4
+    grad_accum: int = 1
+    lr: float = 2e-5
+    lr_multi: str | None = None
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    max_grad_norm: float = 1.0
+    max_length: int = 2048
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    deepspeed: str | None = None
+    save_steps: int = 0
+    save_total_limit: int | None = 2
+    seed: int = 0
+    group_by_length: bool = True
+    logging_steps: int = 10
+    resume: bool = True
+    progress: bool = True
+    mining: bool = True
+    encoder_root: str | None = None
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Check options before any expensive work (TrainingInputError names the option and the fix)."""
+        self.stage = resolve_stage(self.stage)
+        self.template = resolve_template_name(self.template)
+        if not Path(self.model_path).is_dir():
+            raise TrainingInputError(f"--model {self.model_path} is not a checkpoint directory")
+        for name in ("per_device_batch", "grad_accum", "max_length"):
+            if int(getattr(self, name)) < 1:
+                raise TrainingInputError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.lr <= 0 or not 0 <= self.warmup_ratio < 1:
+            raise TrainingInputError(f"lr={self.lr} must be > 0 and warmup_ratio={self.warmup_ratio} in [0, 1)")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise TrainingInputError(f"max_steps={self.max_steps} must be >= 1")
+        parse_lr_multi(self.lr_multi)
+        if self.deepspeed is not None:
+            ds_config_path(self.deepspeed)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the output directory, steps run, and the per-step losses."""
+
+    output_dir: Path
+    global_step: int
+    losses: list[float]
+    resumed_from: int | None
+    backend: str
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Distributed set-up
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Rank / world of this process (from torchrun / deepspeed launcher variables)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes files and prints."""
+        return self.rank == 0
+
+
+def dist_info_from_env() -> DistInfo:
+    """Read RANK / WORLD_SIZE / LOCAL_RANK set by the launcher (single process when absent)."""
+    return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                    int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def init_process_group(info: DistInfo, use_deepspeed: bool) -> None:
+    """Start torch.distributed when there is more than one process, or when DeepSpeed needs it."""
+    if torch.distributed.is_initialized() or (info.world_size == 1 and not use_deepspeed):
+        return
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if use_deepspeed:
+        import deepspeed
+
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
+        os.environ.setdefault("RANK", str(info.rank))
+        os.environ.setdefault("WORLD_SIZE", str(info.world_size))
+        os.environ.setdefault("LOCAL_RANK", str(info.local_rank))
+        deepspeed.init_distributed(dist_backend=backend)
+    else:
+        torch.distributed.init_process_group(backend=backend)
+
+
+def _device(info: DistInfo) -> torch.device:
+    if torch.cuda.is_available():
+        torch.cuda.set_device(info.local_rank)
+        return torch.device("cuda", info.local_rank)
+    return torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DeepSpeed configuration
+
+
+def ds_config_path(name_or_path: str) -> Path:
+    """``zero2`` / ``zero2_offload`` / ``zero3`` -> the shipped JSON; anything else must be a JSON file."""
+    if name_or_path in DS_PRESETS:
+        return DS_CONFIG_DIR / f"{name_or_path}.json"
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise TrainingInputError(f"--deepspeed {name_or_path!r}: not one of {list(DS_PRESETS)} and not a JSON file")
+    return path
+
+
+def fill_ds_config(raw: dict[str, Any], cfg: TrainConfig, world_size: int, hidden_size: int) -> dict[str, Any]:
+    """Replace the official configs' ``"auto"`` values the way the HF Trainer integration does.
+
+    Batch sizes from this config; ``bf16.enabled`` = ``cfg.bf16``; ``fp16`` off; bucket sizes from the LLM
+    hidden size (``reduce_bucket_size = H²``, ``stage3_prefetch_bucket_size = 0.9 H²``,
+    ``stage3_param_persistence_threshold = 10 H``). Any ``"auto"`` left unfilled is an error.
+    """
+    config = copy.deepcopy(raw)
+    fills = {
+        ("train_micro_batch_size_per_gpu",): cfg.per_device_batch,
+        ("gradient_accumulation_steps",): cfg.grad_accum,
+        ("train_batch_size",): cfg.per_device_batch * cfg.grad_accum * world_size,
+        ("bf16", "enabled"): bool(cfg.bf16),
+        ("fp16", "enabled"): False,
+        ("gradient_clipping",): cfg.max_grad_norm,
+        ("zero_optimization", "reduce_bucket_size"): hidden_size * hidden_size,
+        ("zero_optimization", "stage3_prefetch_bucket_size"): int(0.9 * hidden_size * hidden_size),
+        ("zero_optimization", "stage3_param_persistence_threshold"): 10 * hidden_size,
+    }
+    for keys, value in fills.items():
+        node = config
+        for key in keys[:-1]:
+            node = node.get(key, {})
+        if node.get(keys[-1]) == "auto":
+            node[keys[-1]] = value
+    leftover = [path for path, value in _walk(config) if value == "auto"]
+    if leftover:
+        raise TrainingInputError(f"DeepSpeed config has 'auto' values this trainer cannot fill: {leftover}")
+    offload = config.get("zero_optimization", {}).get("offload_optimizer", {})
+    if offload.get("device") == "cpu":
+        # The official offload runs use DeepSpeedCPUAdam (built on the fly); a torch AdamW is allowed too.
+        config.setdefault("zero_force_ds_cpu_optimizer", False)
+    return config
+
+
+def _walk(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{prefix}.{key}" if prefix else key)
+    else:
+        yield prefix, node
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Model, data and optimisation pieces
+
+
+def load_model(cfg: TrainConfig) -> torch.nn.Module:
+    """The MGM model of ``cfg.model_path`` in fp32, with ``cfg.config_overrides`` applied, stage-configured."""
+    from mg_model.modeling_mgm import MGMForCausalLM
+
+    model = MGMForCausalLM.from_pretrained(cfg.model_path, torch_dtype=torch.float32, encoder_root=cfg.encoder_root,
+                                           **cfg.config_overrides)
+    if cfg.pretrain_adapter:
+        load_adapter(model, cfg.pretrain_adapter)
+    configure_trainable(model, cfg.stage)
+    if not cfg.mining:
+        disable_mining(model)
+    model.config.use_cache = False
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    return model
+
+
+def enable_gradient_checkpointing(model: torch.nn.Module) -> None:
+    """Activation checkpointing of the LLM layers (non-reentrant, so frozen inputs need no grad hook)."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise TrainingInputError(f"{type(model).__name__} does not support gradient checkpointing")
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
+def cosine_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up to the base LR over ``warmup_steps``, then cosine decay to 0 at ``total`` (HF cosine)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return float(step + 1) / float(max(1, warmup_steps))
+        progress = (step - warmup_steps) / float(max(1, total - warmup_steps))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total: int) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW over the trainable parameter groups + the cosine schedule (warm-up = ceil(ratio x total))."""
+    groups = parameter_groups(model, cfg.lr, cfg.weight_decay, parse_lr_multi(cfg.lr_multi))
+    optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups], lr=cfg.lr,
+                                  betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
+    return optimizer, cosine_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
+
+
+def build_dataset(cfg: TrainConfig) -> tuple[SupervisedDataset, Any]:
+    """Validated dataset (every image checked up front) and the checkpoint's tokenizer."""
+    from mg_model.processing_mgm import MGMProcessor
+
+    records = load_records(cfg.data_path, cfg.image_folder)
+    processor = MGMProcessor.from_pretrained(cfg.model_path, encoder_root=cfg.encoder_root)
+    image_keys = {k: v for k, v in cfg.config_overrides.items() if k in _IMAGE_PROCESSOR_KEYS}
+    if image_keys:
+        processor.image_processor = dataclasses.replace(processor.image_processor, **image_keys)
+    tokenizer = processor.tokenizer
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.unk_token  # official: Vicuna/Mixtral/Yi pad with unk
+    dataset = SupervisedDataset(records, processor.tokenize_prompt, tokenizer.bos_token_id, cfg.template,
+                                processor_image_fn(processor), cfg.image_folder)
+    return dataset, tokenizer
+
+
+def processor_image_fn(processor: Any) -> Any:
+    """``pil -> (images, images_aux)`` for one image, from the checkpoint's MGMImageProcessor (spec §5)."""
+    image_processor = processor.image_processor
+
+    def encode(image: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        out = image_processor([image])
+        return out["images"][0], out["images_aux"][0]
+
+    return encode
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def find_last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete ``checkpoint-<step>`` (one with ``trainer_state.json``), or None."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    done = [p for p in root.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).is_file()
+            and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
+    return max(done, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]), default=None)
+
+
+def _prune_checkpoints(output_dir: Path, keep: int | None) -> None:
+    if not keep:
+        return
+    done = sorted((p for p in output_dir.glob(f"{CHECKPOINT_PREFIX}*") if (p / STATE_FILE).is_file()),
+                  key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+    for old in done[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class LoopState:
+    """Mutable loop state saved with every checkpoint."""
+
+    global_step: int = 0
+    losses: list[float] = field(default_factory=list)
+
+
+class Backend:
+    """What differs between DeepSpeed and torch: forward/backward/step, state, and the model to save."""
+
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                 cfg: TrainConfig, info: DistInfo) -> None:
+        self.cfg, self.info = cfg, info
+        self.module = model
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.wrapped: torch.nn.Module = model
+        if info.world_size > 1:
+            self.wrapped = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Forward one micro-batch; returns the scalar loss."""
+        context = (torch.autocast(device_type=batch["input_ids"].device.type, dtype=torch.bfloat16)
+                   if self.cfg.bf16 else contextlib.nullcontext())
+        with context:
+            return self.wrapped(**batch).loss
+
+    def backward(self, loss: torch.Tensor, micro_step: int) -> None:
+        """Accumulate gradients (DDP syncs only on the last micro-step)."""
+        last = (micro_step + 1) % self.cfg.grad_accum == 0
+        sync = self.wrapped.no_sync() if (self.info.world_size > 1 and not last) else contextlib.nullcontext()
+        with sync:
+            (loss / self.cfg.grad_accum).backward()
+
+    def step(self) -> None:
+        """Clip, optimizer step, scheduler step, zero grads."""
+        if self.cfg.max_grad_norm and self.cfg.max_grad_norm > 0:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def save_state(self, directory: Path, extra: dict[str, Any]) -> None:
+        """Optimizer + scheduler + loop extras into ``directory/training_state.pt`` (rank 0)."""
+        if self.info.is_main:
+            torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                        **extra}, directory / TORCH_STATE_FILE)
+
+    def load_state(self, directory: Path) -> dict[str, Any]:
+        """Restore what :meth:`save_state` wrote; returns the extras."""
+        state = torch.load(directory / TORCH_STATE_FILE, map_location="cpu", weights_only=False)
+        self.optimizer.load_state_dict(state.pop("optimizer"))
+        self.scheduler.load_state_dict(state.pop("scheduler"))
+        return state
+
+    @contextlib.contextmanager
+    def full_weights(self) -> Iterator[None]:
+        """Context in which ``self.module`` holds full (gathered) weights."""
+        yield
+
+
+class DeepSpeedBackend(Backend):
+    """A DeepSpeed engine (ZeRO-2 / ZeRO-2-offload / ZeRO-3) around the model and client optimizer."""
+
+    name = "deepspeed"
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                 cfg: TrainConfig, info: DistInfo) -> None:
+        import deepspeed
+
+        self.cfg, self.info = cfg, info
+        raw = json.loads(ds_config_path(cfg.deepspeed or "").read_text())
+        hidden = int(getattr(model.config, "hidden_size", 0) or 1024)
+        self.ds_config = fill_ds_config(raw, cfg, info.world_size, hidden)
+        self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=self.ds_config)
+        self.module = self.engine.module
+        self.wrapped = self.engine
+        self.zero_stage = int(self.ds_config.get("zero_optimization", {}).get("stage", 0))
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Forward through the engine (it casts to bf16 when enabled)."""
+        if self.cfg.bf16:
+            batch = {k: (v.to(torch.bfloat16) if v.is_floating_point() else v) for k, v in batch.items()}
+        return self.engine(**batch).loss
+
+    def backward(self, loss: torch.Tensor, micro_step: int) -> None:
+        """The engine scales by accumulation and syncs at the boundary itself."""
+        self.engine.backward(loss)
+
+    def step(self) -> None:
+        """``engine.step()`` at every micro-step (it only updates at the accumulation boundary)."""
+        self.engine.step()
+
+    def micro_step(self) -> None:
+        """Called after each non-final micro-batch: the engine counts micro-steps itself."""
+        self.engine.step()
+
+    def save_state(self, directory: Path, extra: dict[str, Any]) -> None:
+        """DeepSpeed's own sharded checkpoint (optimizer partitions, scheduler) + the loop extras."""
+        self.engine.save_checkpoint(str(directory / "deepspeed"), tag="state", client_state=extra)
+
+    def load_state(self, directory: Path) -> dict[str, Any]:
+        """Restore the engine from ``directory/deepspeed`` (weights, optimizer, scheduler)."""
+        _, client_state = self.engine.load_checkpoint(str(directory / "deepspeed"), tag="state")
+        if client_state is None:
+            raise TrainingInputError(f"{directory}/deepspeed has no DeepSpeed state; delete this checkpoint")
+        return client_state
+
+    @contextlib.contextmanager
+    def full_weights(self) -> Iterator[None]:
+        """ZeRO-3 partitions the weights: gather them on every rank while saving."""
+        if self.zero_stage == 3:
+            import deepspeed
+
+            with deepspeed.zero.GatheredParameters(list(self.module.parameters()), modifier_rank=None):
+                yield
+        else:
+            yield
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The loop
+
+
+def _batches(sampler: BatchSampler, dataset: SupervisedDataset, pad_id: int, max_length: int,
+             device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
+    for indices in sampler:
+        batch = collate([dataset[i] for i in indices], pad_id, max_length)
+        yield {key: value.to(device) for key, value in batch.items()}
+
+
+def _save_model(backend: Backend, directory: Path, info: DistInfo) -> None:
+    """Official layout: config + shards (``save_pretrained``), ``mm_projector.bin``, tokenizer files, and
+    the (frozen, unchanged) encoder folders the config's relative ``model_zoo/...`` paths point to."""
+    with backend.full_weights():
+        if info.is_main:
+            backend.module.save_pretrained(str(directory))
+            save_adapter(backend.module, directory)
+    if info.is_main:
+        copy_side_files(Path(backend.cfg.model_path), directory, backend.module.config)
+
+
+def copy_side_files(source: Path, target: Path, config: Any) -> None:
+    """Copy tokenizer files and relative encoder folders from the source checkpoint into ``target``."""
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+    for key in ENCODER_KEYS:
+        relative = getattr(config, key, None)
+        if not relative or Path(relative).is_absolute():
+            continue
+        src, dst = source / relative, target / relative
+        if src.is_dir() and not dst.exists():
+            shutil.copytree(src, dst)
+
+
+def save_checkpoint(backend: Backend, sampler: BatchSampler, state: LoopState, cfg: TrainConfig,
+                    info: DistInfo) -> Path:
+    """Write ``checkpoint-<step>``: model (official layout), adapter, optimizer/scheduler/sampler/RNG, state.
+
+    The directory is complete only once ``trainer_state.json`` exists (written last), so a crash mid-save
+    never leaves a checkpoint that resume would pick.
+    """
+    directory = Path(cfg.output_dir) / f"{CHECKPOINT_PREFIX}{state.global_step}"
+    if info.is_main:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    _barrier(info)
+    _save_model(backend, directory, info)
+    backend.save_state(directory, {"sampler": sampler.state_dict(), "rng": torch.get_rng_state(),
+                                   "global_step": state.global_step})
+    _barrier(info)
+    if info.is_main:
+        (directory / STATE_FILE).write_text(json.dumps(
+            {"global_step": state.global_step, "losses": state.losses, "backend": backend.name,
+             "config": dataclasses.asdict(cfg)}, indent=1))
+        _prune_checkpoints(Path(cfg.output_dir), cfg.save_total_limit)
+    _barrier(info)
+    return directory
+
+
+def _barrier(info: DistInfo) -> None:
+    if info.world_size > 1 and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def _restore(backend: Backend, sampler: BatchSampler, checkpoint: Path) -> LoopState:
+    extras = backend.load_state(checkpoint)
+    sampler.load_state_dict(extras["sampler"])
+    torch.set_rng_state(extras["rng"])
+    saved = json.loads((checkpoint / STATE_FILE).read_text())
+    return LoopState(global_step=int(saved["global_step"]), losses=list(saved["losses"]))
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run one training stage per ``cfg`` (see the module docstring); resumable, returns the losses."""
+    cfg.validate()
+    info = dist_info_from_env()
+    started = time.perf_counter()
+    checkpoint = find_last_checkpoint(cfg.output_dir) if cfg.resume else None
+    init_process_group(info, use_deepspeed=cfg.deepspeed is not None)
+    torch.manual_seed(cfg.seed)
+    dataset, tokenizer = build_dataset(cfg)
+    source = dataclasses.replace(cfg, model_path=str(checkpoint), pretrain_adapter=None) if checkpoint else cfg
+    model = load_model(source).to(_device(info))
+    sampler = BatchSampler(modality_lengths(dataset.records), cfg.per_device_batch, info.world_size, info.rank,
+                           cfg.seed, cfg.group_by_length)
+    total = cfg.max_steps or total_steps(len(dataset), cfg.per_device_batch, info.world_size, cfg.grad_accum,
+                                         cfg.epochs)
+    optimizer, scheduler = build_optimizer(model, cfg, total)
+    backend_class = DeepSpeedBackend if cfg.deepspeed else Backend
+    backend = backend_class(model, optimizer, scheduler, cfg, info)
+    state = _restore(backend, sampler, checkpoint) if checkpoint else LoopState()
+    _run_steps(backend, sampler, dataset, tokenizer, state, cfg, info, total)
+    out = Path(cfg.output_dir)
+    _save_model(backend, out, info)
+    if info.is_main:
+        (out / STATE_FILE).write_text(json.dumps({"global_step": state.global_step, "losses": state.losses,
+                                                  "backend": backend.name, "config": dataclasses.asdict(cfg)},
+                                                 indent=1))
+    _barrier(info)
+    return TrainResult(out, state.global_step, state.losses, int(checkpoint.name.split("-")[-1]) if checkpoint
+                       else None, backend.name, time.perf_counter() - started)
+
+
+def _run_steps(backend: Backend, sampler: BatchSampler, dataset: SupervisedDataset, tokenizer: Any,
+               state: LoopState, cfg: TrainConfig, info: DistInfo, total: int) -> None:
+    from tqdm.auto import tqdm
+
+    set_train_mode(backend.module)
+    device = next(backend.module.parameters()).device
+    batches = _batches(sampler, dataset, tokenizer.pad_token_id, cfg.max_length, device)
+    bar = tqdm(total=total, initial=state.global_step, desc=f"train {cfg.stage}", unit="step",
+               disable=not (cfg.progress and info.is_main))
+    while state.global_step < total:
+        step_loss = 0.0
+        for micro in range(cfg.grad_accum):
+            loss = backend.loss(next(batches))
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at step {state.global_step}; lower the LR "
+                                         "or check the data (all labels masked?)")
+            backend.backward(loss, micro)
+            if isinstance(backend, DeepSpeedBackend) and micro < cfg.grad_accum - 1:
+                backend.micro_step()
+            step_loss += loss.item() / cfg.grad_accum
+        backend.step()
+        state.global_step += 1
+        state.losses.append(round(step_loss, 6))
+        bar.update(1)
+        if cfg.logging_steps and state.global_step % cfg.logging_steps == 0:
+            bar.set_postfix(loss=f"{step_loss:.4f}")
+        if cfg.save_steps and state.global_step % cfg.save_steps == 0 and state.global_step < total:
+            save_checkpoint(backend, sampler, state, cfg, info)
+    bar.close()

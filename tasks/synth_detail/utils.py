@@ -1,0 +1,31 @@
+"""Synthetic detail-reading VQA: prompt and scoring glue (scoring: the official TextVQA metric)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PIL import Image
+
+from mg_eval.metrics import textvqa
+from mg_eval.tasks.loaders import open_image
+
+
+def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+    """The question's image."""
+    return [open_image(doc["image"])]
+
+
+def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
+    """``{question}\\nAnswer the question using a single word or phrase.`` (no OCR line: OCR would give the answer)."""
+    return f"{doc['question']}{prompt['post_prompt']}"
+
+
+def process_results(doc: Mapping, response: str) -> dict[str, Any]:
+    """Per-sample record from :func:`mg_eval.metrics.textvqa.process_result`."""
+    return textvqa.process_result(doc["doc_id"], response, list(doc["answers"]))
+
+
+def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+    """``accuracy`` (0-100), ``accuracy_fraction`` and ``n_samples``."""
+    return textvqa.aggregate(records)
