@@ -1,0 +1,45 @@
+"""Mini-Gemini (MGM) model: official checkpoints, official numerics, batched generation.
+
+Public API (see docs/model.md)::
+
+    from mg_model import MGMForCausalLM, MGMProcessor, build_tiny_checkpoint
+
+Importing this package changes no global state; AutoConfig/AutoModelForCausalLM registration of the MGM
+model types happens in :func:`register_mgm`, which ``MGMForCausalLM.from_pretrained`` calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .configuration_mgm import MGMConfig, MGMConfigError, register_mgm
+from .loading import CheckpointError
+from .modeling_mgm import IGNORE_INDEX, IMAGE_TOKEN_INDEX, MGMForCausalLM
+from .tiny import build_tiny_checkpoint, build_tiny_model
+from .variants import variant_config, variant_names
+
+_PROCESSING_EXPORTS = ("MGMProcessor", "MGMImageProcessor")
+
+__all__ = [
+    "IGNORE_INDEX",
+    "IMAGE_TOKEN_INDEX",
+    "CheckpointError",
+    "MGMConfig",
+    "MGMConfigError",
+    "MGMForCausalLM",
+    "build_tiny_checkpoint",
+    "build_tiny_model",
+    "register_mgm",
+    "variant_config",
+    "variant_names",
+    *_PROCESSING_EXPORTS,
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the processing classes on first use (they live in ``processing_mgm``)."""
+    if name in _PROCESSING_EXPORTS:
+        from . import processing_mgm
+
+        return getattr(processing_mgm, name)
+    raise AttributeError(f"module 'mg_model' has no attribute {name!r}")

@@ -1,0 +1,397 @@
+"""MGMForCausalLM: vision encoders + patch info mining + projector spliced into any HF causal LM.
+
+Module tree (= official state-dict names, spec §2.2):
+
+* ``model``: the language backbone built with ``AutoModel.from_config`` (``LlamaModel``, ``GemmaModel``,
+  ``MixtralModel``, ...), to which the MGM modules are attached: ``model.mm_projector``,
+  ``model.vision_tower.vision_tower.vision_model.*`` (CLIP), ``model.vision_tower_aux.vision_stem/
+  vision_stages`` (ConvNeXt) and ``model.vlm_uni_{query,aux,val}_projector``.
+* ``lm_head``: Linear(H, V) (tied to ``model.embed_tokens`` when ``tie_word_embeddings``).
+
+The image placeholder id is ``IMAGE_TOKEN_INDEX = -200`` (spec §8.1); each one is replaced by the T visual
+embeddings of its image (T = 576, or 2880 in HD).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
+from .mining import build_mining_projectors, extend_and_mine, split_lr_views
+from .vision import CLIPLREncoder, ConvNeXtHREncoder
+
+IMAGE_TOKEN_INDEX = -200
+IGNORE_INDEX = -100
+
+
+def build_projector(projector_type: str, in_dim: int, hidden_size: int) -> nn.Sequential:
+    """``mm_projector``: ``linear`` or ``mlp<N>x_gelu`` = Linear, (GELU, Linear) × (N-1) (exact-erf GELU)."""
+    depth = projector_depth(projector_type)
+    layers: list[nn.Module] = [nn.Linear(in_dim, hidden_size)]
+    for _ in range(depth - 1):
+        layers += [nn.GELU(), nn.Linear(hidden_size, hidden_size)]
+    return nn.Sequential(*layers)
+
+
+class MGMForCausalLM(PreTrainedModel, GenerationMixin):
+    """Mini-Gemini for causal LM: official numerics (spec §3-§8.3), batched generation with left padding.
+
+    Build with :meth:`from_pretrained` (official checkpoint directory) or ``MGMForCausalLM(config)``
+    (random weights). ``forward`` and ``generate`` take ``input_ids`` [B, L] with -200 at image slots,
+    ``attention_mask`` [B, L], ``images`` [B, 3, s, s] or [B, g²(+1), 3, s, s] and ``images_aux`` [B, 3, S, S].
+    """
+
+    config_class = MGMConfig
+    base_model_prefix = "mgm"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_attention_backend = True
+    _no_split_modules = ["CLIPEncoderLayer", "ConvNeXtStage"]
+
+    def __init__(self, config: MGMConfig) -> None:
+        super().__init__(config)
+        llm_config = config.llm_config()
+        self.model = AutoModel.from_config(llm_config)
+        hidden = llm_config.hidden_size
+        self.model.vision_tower = CLIPLREncoder(
+            config.clip_vision_config_dict(), config.mm_vision_select_layer, config.mm_vision_select_feature
+        )
+        self.model.vision_tower_aux = ConvNeXtHREncoder(
+            config.convnext_dims,
+            config.convnext_depths,
+            drop_path_rate=config.hr_drop_path_rate,
+            drop_path_at_inference=config.hr_drop_path_at_inference,
+        )
+        self.model.mm_projector = build_projector(config.mm_projector_type, config.mm_hidden_size, hidden)
+        for name, module in build_mining_projectors(config.mm_hidden_size, config.mm_hidden_size_aux).items():
+            setattr(self.model, name, module)
+        self.lm_head = nn.Linear(hidden, llm_config.vocab_size, bias=False)
+        self._no_split_modules = list(self._no_split_modules) + list(getattr(self.model, "_no_split_modules", []))
+        self.post_init()
+
+    # ------------------------------------------------------------------------------------ HF plumbing
+    def get_input_embeddings(self) -> nn.Module:
+        """The language model's token embedding."""
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        """Replace the token embedding."""
+        self.model.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Module:
+        """The LM head."""
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        """Replace the LM head."""
+        self.lm_head = value
+
+    def tie_weights(self, *args: Any, **kwargs: Any) -> None:
+        """Tie ``lm_head`` to the input embedding when ``tie_word_embeddings`` (Gemma)."""
+        if getattr(self.config.llm_config(), "tie_word_embeddings", False):
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any, **kwargs: Any) -> MGMForCausalLM:
+        """Load an official MGM checkpoint directory; see :func:`mg_model.loading.load_mgm` for options."""
+        from .loading import load_mgm
+
+        return load_mgm(pretrained_model_name_or_path, *args, **kwargs)
+
+    def save_pretrained(self, save_directory: str, *args: Any, **kwargs: Any) -> None:
+        """Write config.json + sharded safetensors + index with official key names (:func:`save_mgm`)."""
+        from .loading import save_mgm
+
+        save_mgm(self, save_directory, **kwargs)
+
+    # ------------------------------------------------------------------------------------------ vision
+    @property
+    def vision_dtype(self) -> torch.dtype:
+        """dtype of the projector (the dtype the visual tokens are computed in)."""
+        return self.model.mm_projector[0].weight.dtype
+
+    def mining_projectors(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """(query, key, value) mining projections."""
+        return (self.model.vlm_uni_query_projector, self.model.vlm_uni_aux_projector, self.model.vlm_uni_val_projector)
+
+    def encode_images(
+        self, images: torch.Tensor, images_aux: torch.Tensor | None, use_mining: bool = True
+    ) -> torch.Tensor:
+        """Visual tokens for a batch of images (spec §6.3).
+
+        Args:
+            images: LR views [B, 3, s, s] (grid 1) or [B, g² (+1 global), 3, s, s] (HD), crops row-major.
+            images_aux: HR image [B, 3, S, S], or None to skip the HR branch (mining off).
+            use_mining: False also skips the HR branch (ablation / benchmark).
+
+        Returns:
+            [B, T, H] in the projector dtype, T = N·(g² + global), global view first.
+        """
+        grid, use_global = int(self.config.image_grid), bool(self.config.image_global)
+        batch = images.shape[0]
+        expected_views = grid * grid + int(use_global)
+        if grid > 1 and (images.dim() != 5 or images.shape[1] != expected_views):
+            raise ValueError(
+                f"images must be [B, {expected_views}, 3, s, s] for image_grid={grid}, image_global={use_global}; "
+                f"got {tuple(images.shape)}"
+            )
+        dtype, device = self.vision_dtype, self.model.mm_projector[0].weight.device
+        lr_views = split_lr_views(images, grid, use_global).to(dtype)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower)):
+            lr_features = self.model.vision_tower(lr_views).to(device=device, dtype=dtype)
+        hr_map = None
+        if use_mining and images_aux is not None:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower_aux)):
+                hr_map = self.model.vision_tower_aux(images_aux.to(dtype)).to(device=device, dtype=dtype)
+        tokens = extend_and_mine(lr_features, hr_map, batch, grid, use_global, self.mining_projectors())
+        return self.model.mm_projector(tokens)
+
+    # -------------------------------------------------------------------------------------------- splice
+    def embed_multimodal(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        images: torch.Tensor | None,
+        images_aux: torch.Tensor | None,
+        labels: torch.Tensor | None = None,
+        padding_side: str | None = None,
+    ) -> dict[str, torch.Tensor | None]:
+        """Replace every -200 by its image's visual tokens and re-pad the batch (spec §8.3), vectorised.
+
+        Args:
+            input_ids: [B, L]; padded positions are those with ``attention_mask == 0``.
+            attention_mask: [B, L] or None (all ones).
+            images, images_aux: see :meth:`encode_images`; one image per sample (a sample without -200
+                ignores its image) or one image per -200 in batch order.
+            labels: optional [B, L]; image positions get -100 (IGNORE_INDEX).
+            padding_side: "left" (generation) or "right"; default ``config.tokenizer_padding_side``.
+
+        Returns:
+            dict with ``inputs_embeds`` [B, L'] x H, ``attention_mask`` [B, L'], ``position_ids`` [B, L']
+            and ``labels`` [B, L'] (or None); sequences truncated to ``tokenizer_model_max_length``.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        valid = attention_mask.bool()
+        is_image = (input_ids == IMAGE_TOKEN_INDEX) & valid
+        features = self._image_features_for(is_image, images, images_aux)
+        num_visual = features.shape[1] if features is not None else 1
+        widths = valid.long() + is_image.long() * (num_visual - 1)
+        starts = widths.cumsum(dim=1) - widths
+        max_length = int(self.config.tokenizer_model_max_length)
+        lengths = widths.sum(dim=1).clamp(max=max_length)
+        total = int(lengths.max()) if lengths.numel() else 0
+        side = padding_side or self.config.tokenizer_padding_side
+        offsets = (total - lengths) if side == "left" else torch.zeros_like(lengths)
+
+        text_embeds = self.model.embed_tokens(input_ids.clamp(min=0))
+        batch, hidden = input_ids.shape[0], text_embeds.shape[-1]
+        embeds = text_embeds.new_zeros(batch, total, hidden)
+        new_labels = None if labels is None else labels.new_full((batch, total), IGNORE_INDEX)
+        text_b, text_l = (valid & ~is_image & (starts < max_length)).nonzero(as_tuple=True)
+        text_dest = starts[text_b, text_l] + offsets[text_b]
+        embeds[text_b, text_dest] = text_embeds[text_b, text_l]
+        if new_labels is not None:
+            new_labels[text_b, text_dest] = labels[text_b, text_l]
+        if features is not None:
+            self._scatter_image_tokens(embeds, features, is_image, starts, offsets, max_length)
+        positions = torch.arange(total, device=input_ids.device)
+        new_mask = (positions >= offsets[:, None]) & (positions < (offsets + lengths)[:, None])
+        position_ids = (new_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        return {
+            "inputs_embeds": embeds,
+            "attention_mask": new_mask.to(attention_mask.dtype),
+            "position_ids": position_ids,
+            "labels": new_labels,
+        }
+
+    def _image_features_for(
+        self, is_image: torch.Tensor, images: torch.Tensor | None, images_aux: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Encode the images and order them as the -200 slots of ``is_image`` (row-major) consume them."""
+        per_sample = is_image.sum(dim=1)
+        total_slots = int(per_sample.sum())
+        if total_slots == 0:
+            return None
+        if images is None:
+            raise ValueError(f"input_ids contain {total_slots} image token(s) (-200) but no images were given")
+        features = self.encode_images(images, images_aux)
+        if features.shape[0] == total_slots:
+            return features
+        if features.shape[0] == is_image.shape[0] and int(per_sample.max()) <= 1:
+            return features[per_sample.bool()]
+        raise ValueError(
+            f"{features.shape[0]} image(s) for {total_slots} image token(s) over {is_image.shape[0]} samples: pass "
+            "one image per sample (each with at most one -200) or one image per -200 token"
+        )
+
+    def _scatter_image_tokens(
+        self,
+        embeds: torch.Tensor,
+        features: torch.Tensor,
+        is_image: torch.Tensor,
+        starts: torch.Tensor,
+        offsets: torch.Tensor,
+        max_length: int,
+    ) -> None:
+        slot_b, slot_l = is_image.nonzero(as_tuple=True)
+        num_visual = features.shape[1]
+        relative = starts[slot_b, slot_l][:, None] + torch.arange(num_visual, device=embeds.device)
+        keep = relative < max_length
+        dest = relative + offsets[slot_b][:, None]
+        rows = slot_b[:, None].expand_as(dest)
+        features = features.to(embeds.dtype) * self._embedding_scale(embeds.dtype)
+        embeds[rows[keep], dest[keep]] = features[keep]
+
+    def _embedding_scale(self, dtype: torch.dtype) -> torch.Tensor | float:
+        """The LLM's input-embedding multiplier (Gemma: sqrt(H) cast to ``dtype``, spec §8.3.7), else 1."""
+        scale = getattr(self.model.embed_tokens, "embed_scale", None)
+        return scale.to(dtype) if isinstance(scale, torch.Tensor) else 1.0
+
+    # ------------------------------------------------------------------------------------------- forward
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Any = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        images: torch.Tensor | None = None,
+        images_aux: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        """Logits (fp32, like the official forward) for text + images; loss when ``labels`` are given.
+
+        With images, ``input_ids`` [B, L] are spliced (:meth:`embed_multimodal`, padding side from the
+        config) and the returned logits [B, L', V] follow the spliced sequence.
+        """
+        if inputs_embeds is None and input_ids is not None and bool((input_ids == IMAGE_TOKEN_INDEX).any()):
+            spliced = self.embed_multimodal(input_ids, attention_mask, images, images_aux, labels)
+            input_ids, inputs_embeds = None, spliced["inputs_embeds"]
+            attention_mask, position_ids, labels = spliced["attention_mask"], spliced["position_ids"], spliced["labels"]
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+        if logits_to_keep:
+            hidden_states = hidden_states[:, -logits_to_keep:]
+        logits = self.lm_head(hidden_states).float()
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
+            )
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=getattr(outputs, "hidden_states", None),
+            attentions=getattr(outputs, "attentions", None),
+        )
+
+    # ----------------------------------------------------------------------------------------- generate
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
+        images_aux: torch.Tensor | None = None,
+        stop_strings: list[str] | str | None = None,
+        tokenizer: Any = None,
+        **kwargs: Any,
+    ) -> torch.LongTensor:
+        """Greedy / sampling / beam generation; returns only the new tokens [B, new_len].
+
+        The prompt (text + visual tokens) is re-padded on the left, position ids follow the attention
+        mask, and the KV cache is used, so a sample gives the same tokens alone or in a batch.
+        ``stop_strings`` needs the tokenizer (``tokenizer=`` or the checkpoint's, loaded on demand).
+        Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
+        ``temperature``, ``top_p``, ``num_beams``, ``eos_token_id``, ``pad_token_id``, ...).
+        """
+        if "inputs_embeds" in kwargs:
+            return super().generate(attention_mask=attention_mask, **kwargs)
+        if input_ids is None:
+            raise ValueError("generate() needs input_ids (with -200 at the image slot) or inputs_embeds")
+        spliced = self.embed_multimodal(input_ids, attention_mask, images, images_aux, padding_side="left")
+        if stop_strings:
+            kwargs["stop_strings"] = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
+            kwargs["tokenizer"] = tokenizer if tokenizer is not None else self._checkpoint_tokenizer()
+        self._fill_token_ids(kwargs)
+        return super().generate(
+            inputs_embeds=spliced["inputs_embeds"], attention_mask=spliced["attention_mask"], **kwargs
+        )
+
+    def _fill_token_ids(self, kwargs: dict[str, Any]) -> None:
+        generation_config = kwargs.get("generation_config") or self.generation_config
+        if kwargs.get("pad_token_id") is None and generation_config.pad_token_id is None:
+            eos = kwargs.get("eos_token_id", generation_config.eos_token_id)
+            pad = getattr(self.config, "pad_token_id", None)
+            if pad is None:
+                pad = eos[0] if isinstance(eos, (list, tuple)) else eos
+            if pad is not None:
+                kwargs["pad_token_id"] = pad
+
+    def _checkpoint_tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
+
+        source = getattr(self.config, "_name_or_path", "") or ""
+        if not source:
+            raise ValueError("stop_strings needs a tokenizer: pass tokenizer=processor.tokenizer to generate()")
+        return AutoTokenizer.from_pretrained(source)
+
+
+class MGMGemmaForCausalLM(MGMForCausalLM):
+    """MGMForCausalLM registered for ``model_type: mgm_gemma``."""
+
+    config_class = MGMGemmaConfig
+
+
+class MGMMixtralForCausalLM(MGMForCausalLM):
+    """MGMForCausalLM registered for ``model_type: mgm_mixtral``."""
+
+    config_class = MGMMixtralConfig
+
+
+class MGMMistralForCausalLM(MGMForCausalLM):
+    """MGMForCausalLM registered for ``model_type: mgm_mistral``."""
+
+    config_class = MGMMistralConfig
+
+
+_MODEL_CLASS_OF_CONFIG = {
+    MGMConfig: MGMForCausalLM,
+    MGMGemmaConfig: MGMGemmaForCausalLM,
+    MGMMixtralConfig: MGMMixtralForCausalLM,
+    MGMMistralConfig: MGMMistralForCausalLM,
+}
+
+
+def model_class_for(config_class: type[MGMConfig]) -> type[MGMForCausalLM]:
+    """The MGMForCausalLM class registered for an MGM config class."""
+    return _MODEL_CLASS_OF_CONFIG[config_class]
