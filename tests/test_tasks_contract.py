@@ -19,6 +19,8 @@ FAKE_RESPONSES = ("A", "Yes", "The answer is 4.", "")
 @pytest.fixture(scope="module", params=list_tasks())
 def loaded(request):
     task = get_task(request.param)
+    if task.sample_path is None:
+        pytest.skip(f"{task.name} ships no sample data (generated data only; `mg-eval validate` warns)")
     return task, task.load_sample()
 
 
@@ -50,11 +52,8 @@ def test_prompt_and_images_render(loaded, protocol):
         assert all(isinstance(img, Image.Image) and img.mode == "RGB" and img.size[0] > 0 for img in images)
 
 
-def test_protocols_differ_and_are_fingerprinted(loaded):
+def test_protocols_are_fingerprinted(loaded):
     task, docs = loaded
-    prompts = {p: [task.doc_to_text(d, p) for d in docs] for p in PROTOCOLS}
-    # MME's prompts coincide (LLaVA's and lmms-eval's suffix is the same); its decoding differs.
-    assert prompts["mgm"] != prompts["lmms"] or task.generation_kwargs("mgm") != task.generation_kwargs("lmms")
     fingerprints = {p: task.fingerprint(p) for p in PROTOCOLS}
     assert len(set(fingerprints.values())) == len(PROTOCOLS)
     assert task.fingerprint("mgm") == get_task(task.name).fingerprint("mgm")

@@ -51,6 +51,9 @@ def validate_task(task: Task, data_path: Path | None = None, limit: int | None =
     report = TaskReport(task.name)
     if task.config.revision is None or not _SHA.match(str(task.config.revision)):
         report.warnings.append(f"hub revision '{task.config.revision}' is not a pinned commit sha")
+    if data_path is None and task.sample_path is None:
+        report.warnings.append("ships no sample data: prompts and scoring not checked (pass --data-path)")
+        return report
     try:
         docs = task.load(data_path, limit) if data_path else task.load_sample(limit)
         report.n_docs = len(docs)
