@@ -34,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def tiny_checkpoint(cache_dir: str | Path) -> Path:
     """The tiny random checkpoint under ``cache_dir`` (built on first use, seed 0)."""
-    from mg_model import build_tiny_checkpoint
+    try:
+        from mg_model import build_tiny_checkpoint
+    except ImportError:  # older mg_model without the top-level export
+        from mg_model.tiny import build_tiny_checkpoint
 
     path = Path(cache_dir) / "tiny-mgm"
     if not (path / "config.json").is_file():
@@ -45,7 +48,7 @@ def tiny_checkpoint(cache_dir: str | Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Build, evaluate, print the table and the random-weights note."""
-    from mg_eval.cli.results import compare, load_runs, to_markdown
+    from mg_eval.cli.results import load_runs, to_markdown
     from mg_eval.cli.run import split_list
     from mg_eval.engine import evaluate
     from mg_eval.engine.runner import resolve_task_objects
@@ -61,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
                         generation_overrides={"max_new_tokens_cap": args.max_new_tokens_cap})
     frame = load_runs(args.output)
     latest = {outcome.run_dir.name for outcome in outcomes if outcome.run_dir is not None}
-    table = compare(frame[frame["run_id"].isin(latest)])
+    table = frame[frame["run_id"].isin(latest)][["task", "metric", "value", "n", "ungraded"]]
+    table = table.sort_values("task").rename(columns={"value": "score (random weights)",
+                                                      "ungraded": "ungraded (no judge)"})
     print()
     print(to_markdown(table))
     computed = sum(outcome.n_computed for outcome in outcomes)

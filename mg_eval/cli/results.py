@@ -19,7 +19,8 @@ import pandas as pd
 from mg_eval.engine import results as store_results
 from mg_eval.errors import UserInputError
 
-LIST_COLUMNS = ["model", "task", "protocol", "metric", "value", "n", "for_reporting", "judge", "run_id", "path"]
+LIST_COLUMNS = ["model", "task", "protocol", "metric", "value", "n", "ungraded", "for_reporting", "judge", "run_id",
+                "path"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +43,8 @@ def _flatten(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Nested score objects -> ``{"a/b": number}`` (non-numbers dropped)."""
     flat: dict[str, float] = {}
     for key, value in scores.items():
+        if key == "per_sample":
+            continue  # per-sample detail lives in samples.jsonl terms, not in a comparison table
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(_flatten(value, prefix=f"{name}/"))
@@ -64,7 +67,8 @@ def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
         for metric, value in metrics.items():
             rows.append({"model": record["model"]["name"], "task": record["task"]["name"],
                          "protocol": record["protocol"], "metric": metric, "value": value,
-                         "n": record["n_samples"]["total"], "for_reporting": record["for_reporting"],
+                         "n": record["n_samples"]["total"], "ungraded": scores.get("n_ungraded"),
+                         "for_reporting": record["for_reporting"],
                          "judge": record.get("judge"), "run_id": record["run_id"], "created_at": record["created_at"],
                          "path": str(directory)})
     return pd.DataFrame(rows, columns=LIST_COLUMNS + ["created_at"])
@@ -87,23 +91,36 @@ def select(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
 
 
 def compare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows (task, protocol, metric), columns = models, values = scores of the selected runs."""
+    """Rows (task, protocol, metric), columns = models, values = scores of the selected runs.
+
+    A score a judge was needed for and none was given stays empty (NaN), it is never dropped or zeroed.
+    """
     if frame.empty:
         return frame
-    return frame.pivot_table(index=["task", "protocol", "metric"], columns="model", values="value",
-                             aggfunc="last").reset_index()
+    keys = ["task", "protocol", "metric", "model"]
+    latest = frame.sort_values("run_id").groupby(keys, sort=True)["value"].agg(lambda values: values.iloc[-1])
+    table = latest.unstack("model").reset_index()
+    table.columns.name = None
+    return table
+
+
+COUNT_COLUMNS = ("n", "ungraded")
 
 
 def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
-    """A GitHub markdown table (numbers rounded to ``digits``)."""
-    def cell(value: Any) -> str:
+    """A GitHub markdown table (scores rounded to ``digits``, counts as integers, missing values empty)."""
+    def cell(value: Any, column: str) -> str:
         if isinstance(value, float):
-            return "" if pd.isna(value) else f"{value:.{digits}f}"
+            if pd.isna(value):
+                return ""
+            return f"{value:.0f}" if column.startswith(COUNT_COLUMNS) else f"{value:.{digits}f}"
         return str(value).replace("|", "\\|")
 
-    header = "| " + " | ".join(str(column) for column in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    columns = [str(column) for column in frame.columns]
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(cell(value, column) for value, column in zip(row, columns)) + " |"
+            for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
 
 

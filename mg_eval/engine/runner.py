@@ -212,7 +212,7 @@ class _TaskRun:
                 if any((samples[i].doc_id, samples[i].fingerprint) not in stored for i in batch)]
         n_todo = sum((samples[i].doc_id, samples[i].fingerprint) not in stored for batch in todo for i in batch)
         progress = tqdm(total=n_todo, unit="sample", desc=f"{self.spec.name}/{self.task.name}",
-                        disable=not (self.context.is_main and self.options.get("progress", True)),
+                        disable=not (self.context.is_main and self.options.get("progress", True) and n_todo),
                         dynamic_ncols=True)
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
         with progress, store.PredictionWriter(path, header) as writer:

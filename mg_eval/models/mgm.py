@@ -64,7 +64,11 @@ class MGMGenerator:
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
                         device_map: str | dict | None = None, encoder_root: str | None = None) -> MGMGenerator:
         """Load model + processor from a local checkpoint directory (no hub access)."""
-        from mg_model import MGMForCausalLM, MGMProcessor
+        try:
+            from mg_model import MGMForCausalLM, MGMProcessor
+        except ImportError:  # older mg_model without the top-level exports
+            from mg_model.modeling_mgm import MGMForCausalLM
+            from mg_model.processing_mgm import MGMProcessor
 
         folder = check_checkpoint(path)
         device = resolve_device(device)
@@ -118,9 +122,17 @@ class MGMGenerator:
 
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
-        """Generate for a prepared batch; returns one stripped string per sample."""
+        """Generate for a prepared batch; returns one stripped string per sample.
+
+        ``generation``: the task's kwargs (``hf_generation_kwargs``) plus optional extra ``stop_strings``
+        (the template's stops always apply). eos / pad ids are the processor's (as the official scripts).
+        """
         kwargs = hf_generation_kwargs(generation)
-        stops = list(getattr(self.processor, "stop_strings", []) or [])
+        stops = list(getattr(self.processor, "stop_strings", []) or []) + list(generation.get("stop_strings") or [])
+        for key, attribute in (("eos_token_id", "eos_token_ids"), ("pad_token_id", "pad_token_id")):
+            value = getattr(self.processor, attribute, None)
+            if value is not None:
+                kwargs[key] = value
         if stops:
             kwargs["stop_strings"] = stops
             if getattr(self.processor, "tokenizer", None) is not None:
