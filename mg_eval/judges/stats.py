@@ -64,8 +64,11 @@ class JudgeStats:
         return out
 
 
-class TooManyUngradedError(JudgeError):
-    """More samples than the user allowed could not be graded by the judge."""
+class TooManyUngradedError(JudgeError, UserInputError):
+    """More samples than the user allowed could not be graded by the judge.
+
+    Also a ``UserInputError``: the CLI reports it as a clean failure naming the fix (exit code 2).
+    """
 
 
 def check_ungraded(
