@@ -52,6 +52,10 @@ def test_mmmu_llava_13b_through_the_cli_in_both_layouts(conformance_dir, tmp_pat
         shutil.copy(file, nested / file.stem / "output.json")
     code, record2, _ = _score(capsys, nested, "--output", tmp_path / "b")
     assert record2["scores"]["overall_acc"] == expected["overall_acc"]
+    # the official answer dictionary (real lists for the 3 list answers) can replace the files' answers
+    code, record3, _ = _score(capsys, flat, "--annotation", conformance_dir / "mmmu" / "answer_dict_val.json",
+                              "--output", tmp_path / "c")
+    assert code == 0 and record3["scores"]["n_samples"] == 900
 
 
 def test_mathvista_bard_through_the_cli_without_any_judge_key(conformance_dir, tmp_path, capsys):

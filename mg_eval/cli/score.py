@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.scoring import (
     FORMATS,
     SAMPLES_FORMAT,
@@ -86,8 +86,12 @@ class LazyJudge:
         if self._judge is None:
             from mg_eval.judges.factory import build_judge
 
-            self._judge = build_judge(self.spec, benchmark=self.benchmark, base_url=self.base_url,
-                                      api_key_env=self.key_env)
+            judge = build_judge(self.spec, benchmark=self.benchmark, base_url=self.base_url,
+                                api_key_env=self.key_env)
+            if judge is None:
+                raise UserInputError(f"--judge {self.spec} gives no judge for {self.benchmark or 'this task'}, "
+                                     "but a sample needs one; name a judge, e.g. --judge openai:gpt-4-0613.")
+            self._judge = judge
         return self._judge
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, system: str | None = None) -> str:
@@ -160,7 +164,7 @@ def _check_ungraded(result: ScoreResult, judge: LazyJudge | None, threshold: flo
     try:
         check_ungraded(n_ungraded, total, threshold, task=result.task,
                        judge_name=judge.name if judge is not None and judge.used else None)
-    except Exception as exc:  # TooManyUngradedError is a JudgeError: report it as a user-facing failure
+    except JudgeError as exc:  # TooManyUngradedError: report it as a user-facing failure (exit code 2)
         raise UserInputError(str(exc)) from exc
 
 

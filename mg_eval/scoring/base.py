@@ -10,7 +10,8 @@ from typing import Any
 
 from mg_eval.errors import DataError, UserInputError
 
-__all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "SCORER_VERSION"]
+__all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
+           "SCORER_VERSION"]
 
 #: Version of the scoring code; recorded in every results record written by ``mg-eval score``.
 SCORER_VERSION = "1.0"

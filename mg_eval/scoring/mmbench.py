@@ -74,8 +74,10 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
         if source.get("answer") is None:
             raise DataError(f"{where}: no 'answer'; add the column or pass --annotation <meta tsv>.")
         options_map = {letter: row[letter] for letter in _OPTION_COLUMNS if letter in row}
+        # the official evaluator applies str() to the pandas value: an empty cell becomes "nan"
+        prediction = "nan" if row["prediction"] is None else str(row["prediction"])
         records.append(mmbench.process_result(
-            str(index), index, row["question"], options_map, str(row["prediction"]), str(source["answer"]),
+            str(index), index, row["question"], options_map, prediction, str(source["answer"]),
             category=str(source.get("category") or ""), l2_category=str(source.get("l2-category") or ""),
             split=str(source.get("split") or "dev")))
     return records
