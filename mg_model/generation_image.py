@@ -110,7 +110,9 @@ class ImageGenerator:
                 f"{path} is not a diffusers pipeline directory (no model_index.json); download "
                 "stabilityai/stable-diffusion-xl-base-1.0 there first"
             )
-        pipeline = StableDiffusionXLPipeline.from_pretrained(str(path), torch_dtype=torch_dtype, **kwargs)
+        if torch_dtype is not None:
+            kwargs["torch_dtype"] = torch_dtype
+        pipeline = StableDiffusionXLPipeline.from_pretrained(str(path), **kwargs)
         if device is not None:
             pipeline = pipeline.to(device)
         return cls(pipeline)
