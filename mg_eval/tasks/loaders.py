@@ -124,26 +124,29 @@ def open_image(value: Any) -> Image.Image:
 
 
 def _dataset_rows(dataset: Any, config: TaskConfig, source: str) -> list[Row]:
-    """Turn a ``datasets.Dataset`` into rows; image columns become lazy :class:`ImageRef` values."""
+    """Turn a ``datasets.Dataset`` into rows; image columns become lazy :class:`ImageRef` values.
+
+    Each image column is read once here (a single-column view, so other columns' images are not touched) to
+    tell empty cells and path strings from embedded images; embedded ones stay in the arrow file until used.
+    """
     import datasets
 
     image_columns = [c for c in config.image_fields + config.optional_image_fields if c in dataset.column_names]
-    for column in image_columns:
-        if isinstance(dataset.features[column], datasets.Image):
-            dataset = dataset.cast_column(column, datasets.Image(decode=False))
     plain = dataset.select_columns([c for c in dataset.column_names if c not in image_columns])
-    rows = []
-    for i, record in enumerate(plain.to_list()):
-        where = f"{source}: row {i}"
-        for column in image_columns:
-            value = dataset[i][column]
+    rows = [(record, f"{source}: row {i}") for i, record in enumerate(plain.to_list())]
+    for column in image_columns:
+        view = dataset.select_columns([column])
+        if isinstance(view.features[column], datasets.Image):
+            view = view.cast_column(column, datasets.Image(decode=False))
+        values = (value for batch in view.iter(batch_size=256) for value in batch[column])  # streamed
+        for i, value in enumerate(values):
+            record, where = rows[i]
             if value is None:
                 record[column] = None
-            elif isinstance(value, str):  # a path column
+            elif isinstance(value, str):  # a path column (MathVista's `image`)
                 record[column] = ImageRef(where=f"{where}, column {column}", path=value)
             else:
-                record[column] = ImageRef(where=f"{where}, column {column}", dataset=dataset, row=i, column=column)
-        rows.append((record, where))
+                record[column] = ImageRef(where=f"{where}, column {column}", dataset=view, row=i, column=column)
     return rows
 
 
