@@ -41,6 +41,13 @@ def test_draws_follow_the_official_subject_order_not_the_record_order():
     assert scores["n_random_fallback"] == 2
 
 
+def test_record_order_does_not_change_the_draws():
+    records = [_mc("Art", i, "hmm") for i in range(1, 12)]
+    forward = mmmu.aggregate(records)["per_sample"]
+    backward = mmmu.aggregate(list(reversed(records)))["per_sample"]
+    assert forward == backward
+
+
 def test_seed_changes_only_the_fallbacks():
     records = [_mc("Art", i, "hmm", answer="B") for i in range(1, 30)] + [_mc("Art", 30, "(A)")]
     by_seed = {seed: mmmu.aggregate(records, seed=seed)["per_subject_acc"]["Art"] for seed in (42, 7)}

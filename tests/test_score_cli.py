@@ -192,6 +192,9 @@ def test_bad_inputs_name_the_file_and_field(tmp_path, capsys):
     (folder / "color.txt").write_text("a.jpg\tIs it red?\tYes\n" "a.jpg\tIs it blue?\tNo\tno\n")
     code, _, out = _score(capsys, folder, "--no-write")
     assert code == 2 and "color.txt:1" in out and "4" in out
+    (folder / "color.txt").write_text("a.jpg\tIs it red?\tYes\tyes\n" "a.jpg\tIs it blue?\tNo\tno\n")
+    code, _, out = _score(capsys, folder, "--no-write")
+    assert code == 0 and "perception_total = 200.0000" in out and "no predictions for existence" in out
     (tmp_path / "x.csv").write_text("a,b\n")
     code, _, out = _score(capsys, tmp_path / "x.csv", "--no-write")
     assert code == 2 and "--format" in out

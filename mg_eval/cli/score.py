@@ -150,6 +150,10 @@ def _print_result(result: ScoreResult, judge: LazyJudge | None) -> None:
           f"{result.primary_metric} = {_format_value(primary)}")
     print(f"judge: {judge.name if judge is not None and judge.used else 'none used'}")
     print("\n".join(format_scores(result.scores)))
+    missing = result.scores.get("missing_categories")
+    if missing:
+        print(f"warning: no predictions for {', '.join(missing)}; the totals cover the other sub-tasks only.",
+              file=sys.stderr)
 
 
 def _check_ungraded(result: ScoreResult, judge: LazyJudge | None, threshold: float) -> None:

@@ -5,8 +5,9 @@ with spaces, look for ``(X)``, then `` X ``, then (only for responses of more th
 candidates -> the one occurring last. When nothing is found the official code draws ``random.choice`` of the
 letters from the module-level RNG seeded once with 42 at import. Our per-sample step marks such answers
 (``parsed_pred = None``, ``random_fallback = True``); :func:`aggregate` then draws them from one
-``random.Random(42)`` walking the subjects in the official order (``SUBJECTS``) and each subject's records in
-the given order, which is exactly the order of draws in ``main_parse_and_eval.py``. The number of fallbacks is
+``random.Random(42)`` walking the subjects in the official order (``SUBJECTS``) and each subject's questions
+by number (the order of the official output files), which is exactly the order of draws in
+``main_parse_and_eval.py`` whatever order the records arrive in. The number of fallbacks is
 reported.
 
 Open questions (``parse_open_response`` + ``eval_open``): key sub-responses after indicator words, every
@@ -239,11 +240,17 @@ def process_result(
     return record
 
 
+def _question_number(record: Mapping) -> int:
+    return int(record["doc_id"].rsplit("_", 1)[1])
+
+
 def _ordered_by_subject(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
+    """Records per subject, subjects in the official order, questions by number (official draw order)."""
     by_subject: dict[str, list[Mapping]] = {}
     for record in records:
         by_subject.setdefault(record["subject"], []).append(record)
-    return {subject: by_subject[subject] for subject in SUBJECTS if subject in by_subject}
+    return {subject: sorted(by_subject[subject], key=_question_number) for subject in SUBJECTS
+            if subject in by_subject}
 
 
 def _micro_average(accs: Mapping[str, float], counts: Mapping[str, int], subjects: Iterable[str]) -> float:
