@@ -230,7 +230,7 @@ def _breakdown(rows: list[tuple[Mapping, bool]], key: str) -> dict:
             tally = counts.setdefault(str(item), [0, 0])
             tally[0] += hit
             tally[1] += 1
-    table = {value: {"accuracy": 100 * c / t, "correct": c, "total": t} for value, (c, t) in counts.items()}
+    table = {value: {"accuracy": c / t * 100, "correct": c, "total": t} for value, (c, t) in counts.items()}
     return dict(sorted(table.items(), key=lambda item: item[1]["accuracy"], reverse=True))
 
 
@@ -273,7 +273,7 @@ def aggregate(records: Iterable[Mapping], judge=None) -> dict:
         per_sample[record["doc_id"]] = {"extraction": extraction, "prediction": prediction, "true_false": hit}
     correct = sum(hit for _, hit in rows)
     result = {
-        "accuracy": 100 * correct / len(rows) if rows else None,
+        "accuracy": correct / len(rows) * 100 if rows else None,
         "correct": correct,
         "total": len(rows),
         "n_samples": len(records),

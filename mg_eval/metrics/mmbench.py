@@ -189,7 +189,7 @@ def _mean_by(hits: list[tuple[Mapping, int]], field: str) -> dict[str, float]:
     groups: dict[str, list[int]] = {}
     for record, hit in hits:
         groups.setdefault(record[field], []).append(hit)
-    return {name: 100 * sum(values) / len(values) for name, values in sorted(groups.items())}
+    return {name: sum(values) / len(values) * 100 for name, values in sorted(groups.items())}
 
 
 def aggregate(records: Iterable[Mapping], judge=None, seed: int = OFFICIAL_SEED) -> dict:
@@ -224,7 +224,7 @@ def aggregate(records: Iterable[Mapping], judge=None, seed: int = OFFICIAL_SEED)
             hits.append((main, hit))
     n_ungraded = sum(1 for hit in judgements.values() if hit is None)
     return {
-        "accuracy": 100 * sum(hit for _, hit in hits) / len(hits) if hits else None,
+        "accuracy": sum(hit for _, hit in hits) / len(hits) * 100 if hits else None,
         "n_questions": len(mains),
         "n_graded": len(hits),
         "n_ungraded": n_ungraded,
