@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-api-key-env", default=None, help="environment variable holding the API key")
     judge.add_argument("--judge-cache-dir", default=None, help="judge completion cache (default ~/.cache/mg_eval/judges)")
     judge.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests (default 8)")
+    judge.add_argument("--max-ungraded", type=float, default=1.0,
+                       help="fail (after writing results) when more than this fraction of a task's samples stays "
+                            "ungraded by the judge (default 1.0: report only; 0 = fail on any)")
 
 
 def split_list(values: Sequence[str]) -> list[str]:
@@ -111,8 +114,14 @@ def run(args: argparse.Namespace) -> int:
                 raise UserInputError(f"task {task.name} ships no sample data; drop --sample-data or that task")
             data_paths.setdefault(task.name, str(task.sample_path))
     overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
+    if not 0.0 <= args.max_ungraded <= 1.0:
+        raise UserInputError(f"--max-ungraded {args.max_ungraded} is outside [0, 1]; e.g. 0 or 0.05")
+    judge = judge_factory(args)
+    if judge is not None:  # build every judge now: a missing key or a bad path fails before inference
+        for task in tasks:
+            judge(task)
     outcomes = evaluate(args.model, tasks, protocol=args.protocol, batch_size=args.batch_size, limit=args.limit,
-                        output_dir=args.output, judge=judge_factory(args), num_workers=args.num_workers,
+                        output_dir=args.output, judge=judge, num_workers=args.num_workers,
                         dtype=args.dtype, device=args.device, device_map=args.device_map, data_paths=data_paths,
                         fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress)
     for outcome in outcomes:
@@ -123,4 +132,18 @@ def run(args: argparse.Namespace) -> int:
         note = "" if outcome.results["for_reporting"] else "  (--limit run: not for reporting)"
         print(f"{outcome.model_name} / {outcome.task_name}: {primary} = {value} "
               f"[{outcome.n_computed} computed, {outcome.n_resumed} resumed] -> {outcome.run_dir}{note}")
+    check_ungraded_outcomes(outcomes, args.max_ungraded)
     return 0
+
+
+def check_ungraded_outcomes(outcomes: Sequence[Any], max_ungraded: float) -> None:
+    """Raise ``TooManyUngradedError`` (a ``UserInputError``) for the first task above the threshold."""
+    from mg_eval.judges.stats import check_ungraded
+
+    for outcome in outcomes:
+        if outcome.results is None:
+            continue
+        scores = outcome.results["scores"]
+        total = scores.get("n_questions") or outcome.results["n_samples"]["total"]
+        check_ungraded(scores.get("n_ungraded") or 0, total, max_ungraded, task=outcome.task_name,
+                       judge_name=outcome.results.get("judge"))

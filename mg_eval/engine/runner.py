@@ -182,7 +182,9 @@ def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str
         record.pop("doc_id", None)
         lines.append({"doc_id": sample.doc_id, "prompt": prediction["prompt"], "response": prediction["response"],
                       "fingerprint": sample.fingerprint, **record})
-    scores = dict(task.aggregate(lines, protocol, judge=judge))
+    from mg_eval.judges.prefetch import score_with_judge  # judge calls made concurrently, same result
+
+    scores = dict(score_with_judge(lambda j: task.aggregate(lines, protocol, judge=j), judge))
     return scores, lines
 
 
@@ -244,6 +246,7 @@ class _TaskRun:
             raise RuntimeError(f"task {self.task.name}: no prediction for doc_ids {missing[:5]} after gathering "
                                "(a rank lost its share); rerun the same command to fill them in")
         judge = _judge_for(self.options.get("judge"), self.task)
+        judge_stats_before = _judge_stats(judge)
         scores, lines = _score(self.task, samples, predictions, protocol, judge)
         n_computed = sum(part["computed"] for part in gathered)
         wall_s = time.perf_counter() - wall_start
@@ -275,7 +278,7 @@ class _TaskRun:
                         "num_workers": self.options["num_workers"], "output_dir": str(self.options["output_dir"]),
                         "limit": limit, "generation_overrides": self.options.get("generation_overrides")},
             device=self.generator.info.get("device"),
-            extra={"judge": _judge_report(judge)},
+            extra={"judge": _judge_report(judge, judge_stats_before)},
         )
         directory = results.write_run(results.run_dir(self.options["output_dir"], self.spec.name, self.task.name, run_id),
                                       record, lines)
@@ -290,11 +293,17 @@ def _judge_for(judge: Any, task: Any) -> Any:
     return judge(task)
 
 
-def _judge_report(judge: Any) -> dict[str, Any]:
-    """The judge's description for results (never an API key)."""
+def _judge_stats(judge: Any) -> dict[str, Any] | None:
+    """The judge's counters now (a judge shared by several tasks reports each task's own share)."""
+    stats = getattr(judge, "stats", None)
+    return stats.to_dict() if hasattr(stats, "to_dict") else None
+
+
+def _judge_report(judge: Any, since: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The judge's description for results (never an API key); counters since ``since``."""
     from mg_eval.judges.factory import judge_report
 
-    return _plain(judge_report(judge))
+    return _plain(judge_report(judge, since))
 
 
 def _task_config(task: Any, protocol: str) -> dict[str, Any]:

@@ -128,10 +128,12 @@ def _build_backend(kind: str, target: str, spec: str, *, base_url: str | None, a
     return OpenAICompatJudge(target, base_url=base_url or DEFAULT_BASE_URL, **options)
 
 
-def judge_report(judge: Judge | None) -> dict[str, Any]:
+def judge_report(judge: Judge | None, since: dict[str, Any] | None = None) -> dict[str, Any]:
     """The judge block for results: name, kind, model, endpoint, cache file and counters (never a key).
 
-    ``None`` gives ``{"name": None}`` so "no judge" is recorded explicitly.
+    ``since``: an earlier ``judge.stats.to_dict()``; the counters are then those of the work done after
+    it (one judge shared by several tasks reports each task's own calls). ``None`` gives
+    ``{"name": None}`` so "no judge" is recorded explicitly.
     """
     if judge is None:
         return {"name": None}
@@ -139,5 +141,9 @@ def judge_report(judge: Judge | None) -> dict[str, Any]:
     report: dict[str, Any] = dict(describe()) if describe else {"name": judge.name}
     stats = getattr(judge, "stats", None)
     if isinstance(stats, JudgeStats):
-        report["stats"] = stats.to_dict()
+        counts = stats.to_dict()
+        if since:
+            counts = {key: round(value - since.get(key, 0), 3) if isinstance(value, float) else value - since.get(key, 0)
+                      for key, value in counts.items()}
+        report["stats"] = counts
     return report
