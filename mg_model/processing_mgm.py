@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from transformers import AutoTokenizer, BatchFeature
+from transformers import AutoConfig, AutoTokenizer, BatchFeature
 
 from mg_model.conversation import (
     DEFAULT_IMAGE_TOKEN,
@@ -388,7 +388,7 @@ class MGMProcessor:
         """
         path = Path(path)
         config = read_config_dict(path)
-        tokenizer = _load_tokenizer(path)
+        tokenizer = _load_tokenizer(path, config)
         flavour = tokenizer_flavour or official_tokenizer_flavour(config, tokenizer)
         return cls(
             tokenizer,
@@ -511,28 +511,22 @@ def resolve_encoder_dir(
 ) -> Path:
     """Find an encoder directory named in config.json (``model_zoo/...`` relative paths in released configs).
 
-    Looked up, in order: the path itself when absolute; under ``encoder_root``; under the checkpoint
-    directory and its parent; under the working directory. Raises naming every place tried.
+    Same search as the model loader (``mg_model.loading.resolve_encoder_dir``): the path as given (absolute
+    or relative to the working directory), relative to the checkpoint directory and its parent, under
+    ``encoder_root``, then the hub when online. Raises naming the key and the fix when nothing is found.
     """
+    from mg_model.loading import resolve_encoder_dir as loader_resolve
+
     if not value:
         raise MGMInputError(f"config.json of {checkpoint_dir} has no {key!r}; it must name the encoder directory")
-    raw = Path(value)
-    if raw.is_absolute():
-        candidates = [raw]
-    else:
-        bases = [Path(encoder_root)] if encoder_root is not None else []
-        bases += [Path(checkpoint_dir), Path(checkpoint_dir).parent, Path.cwd()]
-        candidates = [base / raw for base in bases]
-        if encoder_root is not None:
-            candidates.append(Path(encoder_root) / raw.name)
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    tried = ", ".join(str(c) for c in candidates)
-    raise MGMInputError(
-        f"{key}={value!r} not found (tried {tried}); download the encoder there or pass encoder_root=<dir "
-        "holding model_zoo/...>"
-    )
+    found = loader_resolve(str(value), Path(checkpoint_dir), encoder_root)
+    if found is None:
+        raise MGMInputError(
+            f"{key}={value!r} not found relative to the working directory, {checkpoint_dir} or its parent"
+            + (f", or {encoder_root}" if encoder_root is not None else "")
+            + "; download the encoder there or pass encoder_root=<dir holding model_zoo/...>"
+        )
+    return Path(found)
 
 
 def _check_batch(
@@ -557,9 +551,14 @@ def _check_batch(
     return texts, images, gens
 
 
-def _load_tokenizer(path: Path) -> Any:
+_LLM_TYPE_OF_MODEL_TYPE = {"mgm": "llama", "mgm_gemma": "gemma", "mgm_mixtral": "mixtral", "mgm_mistral": "mistral"}
+
+
+def _load_tokenizer(path: Path, config: dict[str, Any]) -> Any:
+    """The checkpoint's tokenizer; the base LLM's config type is passed so config.json is not re-parsed."""
+    llm_type = _LLM_TYPE_OF_MODEL_TYPE.get(str(config.get("model_type", "mgm")), "llama")
     try:
-        return AutoTokenizer.from_pretrained(str(path))
+        return AutoTokenizer.from_pretrained(str(path), config=AutoConfig.for_model(llm_type))
     except (OSError, ValueError) as err:
         raise MGMInputError(f"cannot load the tokenizer of {path} ({err}); the checkpoint needs its tokenizer files") from err
 
