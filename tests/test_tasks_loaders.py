@@ -183,3 +183,51 @@ def test_hub_load_failure_points_to_a_local_copy(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(DataError, match=r"cannot load hub dataset lmms-lab/MME split 'test'.*--data-path"):
         get_task("mme").load()
+
+
+def test_hub_loading_uses_the_pinned_revision_and_every_mmmu_subject(monkeypatch):
+    """The hub path: load_dataset(path, config, split=, revision=) per config, concatenated in order."""
+    task = get_task("mmmu_val")
+    expected = task.load_sample()
+    sample = _hf_dataset(task, expected)
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split, kwargs.get("revision")))
+        return sample.filter(lambda row: row["id"].split("_")[1] == name)
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    docs = task.load()
+    assert len(calls) == 30 and {c[0] for c in calls} == {"MMMU/MMMU"}
+    assert [c[1] for c in calls][:3] == ["Accounting", "Agriculture", "Architecture_and_Engineering"]
+    assert {c[2] for c in calls} == {"validation"} and {c[3] for c in calls} == {task.config.revision}
+    _assert_same_docs(task, expected, docs)
+
+
+def test_generator_reproduces_the_bundled_samples(tmp_path):
+    """scripts/make_sample_data.py writes data that loads to the same docs as the committed sample."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_sample_data.py"
+    spec = importlib.util.spec_from_file_location("make_sample_data", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--out", str(tmp_path)]) == 0
+    for name in ("textvqa_val", "mmbench_en_dev", "mme", "mmvet", "mmmu_val", "mathvista_testmini"):
+        task = get_task(name)
+        _assert_same_docs(task, task.load_sample(), task.load(tmp_path / task.benchmark))
+    total = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file())
+    assert total < 200_000  # small enough to ship
+
+
+def test_corrupted_embedded_image_names_the_parquet_file_and_row(tmp_path):
+    task = get_task("mmmu_val")
+    folder = _copy_sample("mmmu_val", tmp_path)
+    math_file = folder / "Math" / "validation-00000-of-00001.parquet"
+    table = datasets.load_dataset("parquet", data_files=[str(math_file)], split="train")
+    table = table.cast_column("image_1", datasets.Image(decode=False))
+    broken = table.map(lambda row, i: {"image_1": {"bytes": b"garbage" if i == 1 else row["image_1"]["bytes"],
+                                                   "path": None}}, with_indices=True)
+    broken.cast_column("image_1", datasets.Image()).to_parquet(str(math_file))
+    with pytest.raises(DataError, match=r"Math/validation-00000-of-00001\.parquet: row 1, column image_1: the image is unreadable"):
+        task.load(folder)

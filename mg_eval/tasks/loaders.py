@@ -123,17 +123,19 @@ def open_image(value: Any) -> Image.Image:
 # HF datasets (hub, save_to_disk, parquet/arrow files)
 
 
-def _dataset_rows(dataset: Any, config: TaskConfig, source: str) -> list[Row]:
+def _dataset_rows(dataset: Any, config: TaskConfig, source: str | list[str]) -> list[Row]:
     """Turn a ``datasets.Dataset`` into rows; image columns become lazy :class:`ImageRef` values.
 
     Each image column is read once here (a single-column view, so other columns' images are not touched) to
     tell empty cells and path strings from embedded images; embedded ones stay in the arrow file until used.
+    ``source`` names the file (rows are numbered from 0), or gives one label per row.
     """
     import datasets
 
     image_columns = [c for c in config.image_fields + config.optional_image_fields if c in dataset.column_names]
     plain = dataset.select_columns([c for c in dataset.column_names if c not in image_columns])
-    rows = [(record, f"{source}: row {i}") for i, record in enumerate(plain.to_list())]
+    labels = source if isinstance(source, list) else [f"{source}: row {i}" for i in range(len(plain))]
+    rows = list(zip(plain.to_list(), labels))
     for column in image_columns:
         view = dataset.select_columns([column])
         if isinstance(view.features[column], datasets.Image):
@@ -215,12 +217,28 @@ def _load_files(config: TaskConfig, path: Path, suffix: str) -> list[Row]:
         found = sorted({_split_of(f) for f in files})
         raise DataError(f"{path}: no .{suffix} file for split '{config.test_split}' (found splits {found}); "
                         f"task {config.task} evaluates on '{config.test_split}'.")
-    rows: list[Row] = []
-    for file in chosen:  # one file at a time keeps rows traceable to their file
-        with _quiet_datasets():
-            dataset = datasets.load_dataset(suffix, data_files=[str(file)], split="train")
-        rows.extend(_dataset_rows(dataset, config, str(file)))
+    with _quiet_datasets():
+        try:  # one call for all files (fast); rows stay traceable through the per-file row counts
+            dataset = datasets.load_dataset(suffix, data_files=[str(f) for f in chosen], split="train")
+            labels = [f"{file}: row {i}" for file in chosen for i in range(_row_count(file, suffix))]
+            if len(labels) == len(dataset):
+                return _dataset_rows(dataset, config, labels)
+        except (ValueError, TypeError):  # files with different columns: one at a time
+            pass
+        rows: list[Row] = []
+        for file in chosen:
+            rows.extend(_dataset_rows(datasets.load_dataset(suffix, data_files=[str(file)], split="train"),
+                                      config, str(file)))
     return rows
+
+
+def _row_count(file: Path, suffix: str) -> int:
+    """Rows in one data file from its metadata (-1 when unknown, which makes the caller go file by file)."""
+    if suffix != "parquet":
+        return -1
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(str(file)).num_rows
 
 
 def _load_local(config: TaskConfig, path: Path) -> list[Row]:

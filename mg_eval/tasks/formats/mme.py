@@ -1,7 +1,8 @@
 """MME official layouts: the released benchmark folder, or eval_tool question files + image folders.
 
-* ``MME_Benchmark_release_version/<category>/``: either ``images/`` + ``questions_answers_YN/<stem>.txt``
-  or image files with ``<stem>.txt`` beside them; each txt holds the image's two ``question\\tanswer`` lines.
+* ``MME_Benchmark_release_version/[MME_Benchmark/]<category>/``: ``images/`` + ``questions_answers_YN/<stem>.txt``
+  (artwork, celebrity, landmark, posters, scene) or image files with ``<stem>.txt`` beside them (the other
+  nine); each txt holds the image's two ``question\\tanswer`` lines.
 * eval_tool layout: ``<category>.txt`` files with ``image\\tquestion\\tanswer`` lines (``Your_Results/``),
   images in ``<category>/images/`` or ``<category>/`` next to them.
 
@@ -66,8 +67,9 @@ def _eval_tool_category(txt: Path, category: str) -> list[Row]:
 
 def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``lmms-lab/MME`` schema from either official layout (``split`` is always ``test``)."""
-    if path.is_dir() and (path / "MME_Benchmark_release_version").is_dir():
-        path = path / "MME_Benchmark_release_version"
+    for nested in ("MME_Benchmark_release_version", "MME_Benchmark"):  # the zip nests both in some releases
+        if path.is_dir() and (path / nested).is_dir():
+            path = path / nested
     rows: list[Row] = []
     for category in CATEGORIES:
         if (path / f"{category}.txt").is_file():
