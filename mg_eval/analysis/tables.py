@@ -143,7 +143,11 @@ def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, m
     if value is None:
         notes.append(f"{run.path}: results.json has no score {metric.score!r}")
         return Cell(status=MISSING_SCORE, paper=paper, paper_delta=paper_delta)
-    units = _units(run, metric)
+    try:
+        units = _units(run, metric)
+    except DataError as exc:
+        notes.append(f"{metric.header}: no interval ({exc})")
+        units = None
     interval = None
     if units is None:
         notes.append(f"{metric.header}: score {metric.score!r} has no per-unit form; shown without an interval")
@@ -169,7 +173,10 @@ def _delta(metric: MetricColumn, value: float, units: stats.UnitScores | None, r
     ref_value = _score_value(ref_run, metric)
     if ref_value is None:
         return None, None
-    ref_units = _units(ref_run, metric)
+    try:
+        ref_units = _units(ref_run, metric)
+    except DataError:
+        ref_units = None
     if units is None or ref_units is None:
         return None, value - ref_value
     try:

@@ -1,0 +1,380 @@
+"""Leaderboard and ablation figures (matplotlib, PNG + SVG, sized for a paper).
+
+* :func:`plot_leaderboard_bars` -- grouped bars per benchmark on the percent scale, with MME perception and
+  cognition in their own panel (their own scale); our runs carry their bootstrap 95 % CI as error bars.
+* :func:`plot_leaderboard_heatmap` -- every model x benchmark, coloured by the score normalised per
+  benchmark (min-max over the models shown), annotated with the raw score; cells the paper leaves empty stay
+  grey with "–".
+* :func:`plot_ablation_deltas` -- one panel per metric: each row's Δ to its reference row with the paired
+  95 % CI, the paper's Δ as a marker, rows whose p < 0.05 filled.
+
+Figures are built on a bare :class:`matplotlib.figure.Figure` (no pyplot, no backend switch) inside a
+``matplotlib.rc_context`` (fonts >= 7 pt), so importing or calling this module changes no global state.
+Widths: 7.0 in (two columns) for the leaderboard figures, 3.3 in per column otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+
+from mg_eval.analysis import stats
+from mg_eval.analysis.ablation import parse_paper_value
+from mg_eval.analysis.units import MME_COGNITION, MME_PERCEPTION, benchmark_of, unit_scores
+from mg_eval.engine.results import find_runs, read_results, read_samples
+from mg_eval.errors import UserInputError
+
+# Leaderboard columns in the paper's order: key -> header.
+COLUMNS: dict[str, str] = {
+    "textvqa": "TextVQA", "mmb": "MMB", "mme_perception": "MME-P", "mme_cognition": "MME-C", "mmvet": "MM-Vet",
+    "mmmu_val": "MMMU val", "mmmu_test": "MMMU test", "mathvista": "MathVista",
+}
+MME_COLUMNS = ("mme_perception", "mme_cognition")
+PERCENT_COLUMNS = tuple(key for key in COLUMNS if key not in MME_COLUMNS)
+# Benchmark of a task -> [(leaderboard column, results.json score key)].
+BENCHMARK_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "textvqa": [("textvqa", "accuracy")],
+    "mmbench": [("mmb", "accuracy")],
+    "mme": [("mme_perception", "perception_total"), ("mme_cognition", "cognition_total")],
+    "mmvet": [("mmvet", "total")],
+    "mmmu": [("mmmu_val", "accuracy")],
+    "mathvista": [("mathvista", "accuracy")],
+}
+DEFAULT_REFERENCE_ROWS = ("LLaVA-1.5 (Vicuna-7B)", "LLaVA-NeXT (Vicuna-7B)", "Mini-Gemini (Vicuna-7B)",
+                          "Mini-Gemini-HD (Vicuna-7B)", "LLaVA-1.5 (Vicuna-13B)", "LLaVA-NeXT (Vicuna-13B)",
+                          "Mini-Gemini (Vicuna-13B)", "Mini-Gemini-HD (Vicuna-13B)")
+PAPER_STYLE = {
+    "font.size": 7, "axes.titlesize": 8, "axes.labelsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7,
+    "legend.fontsize": 7, "font.family": "DejaVu Sans", "axes.spines.top": False, "axes.spines.right": False,
+    "svg.fonttype": "none", "savefig.bbox": "tight", "hatch.linewidth": 0.6,
+}
+OURS_COLOR = "#c0392b"
+OURS_COLORS = (OURS_COLOR, "#4a235a", "#0e6655", "#7e5109", "#1b2631", "#78281f")
+FULL_WIDTH_IN = 7.0
+DEFAULT_DPI = 300
+COLUMN_WIDTH_IN = 3.3
+
+
+@dataclass
+class Entry:
+    """One model's scores: ``values[column]``; ``intervals[column] = (low, high)`` where known."""
+
+    label: str
+    source: str  # "ours" or "paper"
+    values: dict[str, float | None] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def load_reference(path: str | Path) -> list[Entry]:
+    """Entries of the paper's Table 1 CSV (``results/reference/paper_table1_leaderboard.csv``).
+
+    Labels are ``"<method> (<llm>)"`` (private models: the method alone); marks like ``*`` are dropped from
+    the numbers, empty cells stay ``None``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"reference table {path} does not exist; use results/reference/paper_table1_leaderboard.csv")
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, row in enumerate(csv.DictReader(handle), start=2):
+            missing = [key for key in ("method", "llm", *COLUMNS) if key not in row]
+            if missing:
+                raise UserInputError(f"{path}:{line_no}: missing column(s) {missing}")
+            llm = row["llm"] if row["llm"] and row["llm"] != "Private" else ""
+            label = f"{row['method']} ({llm})" if llm else row["method"]
+            values = {key: parse_paper_value(row[key], f"{path}:{line_no}: {key}").value for key in COLUMNS}
+            entries.append(Entry(label=label, source="paper", values=values))
+    return entries
+
+
+def select_reference(entries: Sequence[Entry], labels: Sequence[str] | None) -> list[Entry]:
+    """The entries named in ``labels`` (in that order; ``None`` = the default 7B/13B set, ``["all"]`` = all)."""
+    if labels and list(labels) == ["all"]:
+        return list(entries)
+    wanted = list(labels) if labels else list(DEFAULT_REFERENCE_ROWS)
+    by_label = {entry.label: entry for entry in entries}
+    unknown = [label for label in wanted if label not in by_label]
+    if unknown:
+        raise UserInputError(f"reference rows {unknown} are not in the table; known: {sorted(by_label)}")
+    return [by_label[label] for label in wanted]
+
+
+def collect_results(roots: Sequence[str | Path], n_resamples: int = stats.DEFAULT_RESAMPLES,
+                    seed: int = stats.DEFAULT_SEED) -> list[Entry]:
+    """One entry per model found under ``roots`` (newest run per task), with bootstrap 95 % CIs."""
+    newest: dict[tuple[str, str], tuple[str, Path, dict]] = {}
+    for root in roots:
+        runs = find_runs(root)
+        if not runs:
+            raise UserInputError(f"no runs (results.json) under {root}; pass folders written by `mg-eval run`")
+        for run in runs:
+            record = read_results(run)
+            key = (record["model"]["name"] + ("" if record.get("for_reporting", True) else " (limited)"),
+                   record["task"]["name"])
+            if key not in newest or record["run_id"] > newest[key][0]:
+                newest[key] = (record["run_id"], run, record)
+    entries: dict[str, Entry] = {}
+    for (label, task), (_, run, record) in sorted(newest.items()):
+        entry = entries.setdefault(label, Entry(label=label, source="ours"))
+        _add_run(entry, run, record, task, n_resamples, seed)
+    return list(entries.values())
+
+
+def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int, seed: int) -> None:
+    bench = benchmark_of(task, record["task"].get("benchmark"))
+    samples = read_samples(run)
+    for column, score_key in BENCHMARK_COLUMNS.get(bench, []):
+        value = record["scores"].get(score_key)
+        if not isinstance(value, int | float) or not _has_samples_for(bench, column, samples):
+            continue
+        entry.values[column] = float(value)
+        units = unit_scores(bench, score_key, samples, record["scores"], source=str(run))
+        if units is not None and units.n:
+            interval = stats.bootstrap_ci(units, n_resamples, seed=seed)
+            entry.intervals[column] = (interval.low, interval.high)
+
+
+def _has_samples_for(bench: str, column: str, samples: Sequence[Mapping]) -> bool:
+    """False for an MME total whose sub-tasks the run did not contain (its 0 is no score)."""
+    if bench != "mme":
+        return True
+    categories = MME_PERCEPTION if column == "mme_perception" else MME_COGNITION
+    return any(sample.get("category") in categories for sample in samples)
+
+
+def _save(fig: Figure, stem: Path, dpi: int) -> list[Path]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for path in paths:
+        fig.savefig(path, dpi=dpi)
+    return paths
+
+
+def _colors(entries: Sequence[Entry]) -> list:
+    """Our runs: dark, hatched colours; paper rows: tab10 (tab20 beyond ten rows)."""
+    from matplotlib import colormaps
+
+    n_paper = sum(entry.source == "paper" for entry in entries)
+    palette = colormaps["tab20"].colors if n_paper > 10 else colormaps["tab10"].colors
+    colors, k_ours, k_paper = [], 0, 0
+    for entry in entries:
+        if entry.source == "ours":
+            colors.append(OURS_COLORS[k_ours % len(OURS_COLORS)])
+            k_ours += 1
+        else:
+            colors.append(palette[k_paper % len(palette)])
+            k_paper += 1
+    return colors
+
+
+def _bar_panel(ax, entries: Sequence[Entry], columns: Sequence[str], colors: Sequence[str]) -> None:
+    n = len(entries)
+    width = 0.8 / max(1, n)
+    x = np.arange(len(columns))
+    for i, (entry, color) in enumerate(zip(entries, colors)):
+        heights = np.array([np.nan if entry.values.get(c) is None else entry.values[c] for c in columns])
+        offsets = x - 0.4 + width * (i + 0.5)
+        errors = _error_bars(entry, columns, heights)
+        ax.bar(offsets, np.nan_to_num(heights), width, color=color, label=entry.label, yerr=errors,
+               error_kw={"elinewidth": 0.6, "capsize": 1.2, "ecolor": "black"},
+               hatch="////" if entry.source == "ours" else None, edgecolor="white", linewidth=0.3)
+        for offset, height in zip(offsets, heights):
+            if np.isnan(height):
+                ax.text(offset, 0, "–", ha="center", va="bottom", fontsize=7, color="0.5")
+    ax.set_xticks(x, [COLUMNS[c] for c in columns])
+    ax.tick_params(axis="x", length=0)
+    ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+    ax.set_axisbelow(True)
+
+
+def _error_bars(entry: Entry, columns: Sequence[str], heights: np.ndarray) -> np.ndarray | None:
+    if not entry.intervals:
+        return None
+    lower, upper = [], []
+    for column, height in zip(columns, heights):
+        low, high = entry.intervals.get(column, (height, height))
+        lower.append(0.0 if np.isnan(height) else max(0.0, height - low))
+        upper.append(0.0 if np.isnan(height) else max(0.0, high - height))
+    return np.array([lower, upper])
+
+
+def plot_leaderboard_bars(entries: Sequence[Entry], stem: str | Path, title: str | None = None, dpi: int = DEFAULT_DPI) -> list[Path]:
+    """Grouped bars: percent benchmarks (left), MME perception / cognition on their own axis (right)."""
+    if not entries:
+        raise UserInputError("nothing to plot: no runs and no reference rows selected")
+    percent = [c for c in PERCENT_COLUMNS if any(e.values.get(c) is not None for e in entries)]
+    mme = [c for c in MME_COLUMNS if any(e.values.get(c) is not None for e in entries)]
+    colors = _colors(entries)
+    with rc_context(PAPER_STYLE):
+        fig = Figure(figsize=(FULL_WIDTH_IN, 2.4 + 0.12 * math.ceil(len(entries) / 4)), layout="constrained")
+        ratios = [max(1, len(percent)), max(1, len(mme)) * 0.9] if mme and percent else [1]
+        axes = fig.subplots(1, len(ratios), gridspec_kw={"width_ratios": ratios}, squeeze=False)[0]
+        if percent:
+            _bar_panel(axes[0], entries, percent, colors)
+            axes[0].set_ylabel("score (%)")
+            axes[0].set_ylim(0, 100)
+        if mme:
+            ax = axes[-1]
+            _bar_panel(ax, entries, mme, colors)
+            ax.set_ylabel("MME (P of 2000, C of 800)")
+            ax.set_ylim(0, None)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(entries)), frameon=False,
+                   title="hatched: our runs (95% bootstrap CI); –: not reported", title_fontsize=7)
+        if title:
+            fig.suptitle(title)
+        return _save(fig, Path(stem), dpi)
+
+
+def plot_leaderboard_heatmap(entries: Sequence[Entry], stem: str | Path, title: str | None = None, dpi: int = DEFAULT_DPI) -> list[Path]:
+    """Models x benchmarks, colour = score normalised per benchmark over the models shown, text = raw score."""
+    if not entries:
+        raise UserInputError("nothing to plot: no runs and no reference rows selected")
+    columns = [c for c in COLUMNS if any(e.values.get(c) is not None for e in entries)]
+    raw = np.array([[np.nan if e.values.get(c) is None else e.values[c] for c in columns] for e in entries])
+    normalised = _normalise_columns(raw)
+    with rc_context(PAPER_STYLE):
+        fig = Figure(figsize=(FULL_WIDTH_IN, 0.9 + 0.19 * len(entries)), layout="constrained")
+        ax = fig.subplots()
+        cmap = _heat_cmap()
+        image = ax.imshow(np.ma.masked_invalid(normalised), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+        for (i, j), value in np.ndenumerate(raw):
+            text = "–" if np.isnan(value) else (f"{value:.0f}" if columns[j] in MME_COLUMNS else f"{value:.1f}")
+            shade = normalised[i, j]
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if not np.isnan(shade) and shade < 0.45 else "black")
+        ax.set_xticks(range(len(columns)), [COLUMNS[c] for c in columns])
+        ax.xaxis.tick_top()
+        ax.set_yticks(range(len(entries)), [e.label for e in entries])
+        for tick, entry in zip(ax.get_yticklabels(), entries):
+            if entry.source == "ours":
+                tick.set_color(OURS_COLOR)
+                tick.set_fontweight("bold")
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
+        bar.set_label("score, min-max normalised per benchmark")
+        if title:
+            ax.set_title(title)
+        return _save(fig, Path(stem), dpi)
+
+
+def _normalise_columns(raw: np.ndarray) -> np.ndarray:
+    """Min-max per column over the non-missing values; a constant column maps to 0.5."""
+    out = np.full(raw.shape, np.nan)
+    for j in range(raw.shape[1]):
+        column = raw[:, j]
+        present = ~np.isnan(column)
+        if not present.any():
+            continue
+        low, high = column[present].min(), column[present].max()
+        out[present, j] = 0.5 if high == low else (column[present] - low) / (high - low)
+    return out
+
+
+def _heat_cmap():
+    from matplotlib import colormaps
+
+    return colormaps["viridis"].with_extremes(bad="0.92")
+
+
+@dataclass
+class DeltaRow:
+    """One ablation row for the delta plot (values per metric key)."""
+
+    label: str
+    delta: dict[str, float | None]
+    low: dict[str, float | None]
+    high: dict[str, float | None]
+    p_value: dict[str, float | None]
+    paper_delta: dict[str, float | None]
+
+
+def load_ablation_csv(path: str | Path) -> tuple[list[str], list[DeltaRow]]:
+    """Metric keys and rows of a table written by ``mg-eval ablate`` (``<spec>.csv``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"ablation table {path} does not exist; run `mg-eval ablate SPEC` first")
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "label" not in rows[0]:
+        raise UserInputError(f"{path}: not an ablation table written by `mg-eval ablate`")
+    metrics = [key[: -len("_paper_delta")] for key in rows[0] if key.endswith("_paper_delta")]
+
+    def number(row: Mapping[str, str], key: str) -> float | None:
+        text = row.get(key, "")
+        try:
+            return float(text) if text else None
+        except ValueError:
+            return None  # "pending" and other statuses
+
+    return metrics, [DeltaRow(
+        label=row["label"],
+        delta={m: number(row, f"{m}_delta") for m in metrics},
+        low={m: number(row, f"{m}_delta_ci_low") for m in metrics},
+        high={m: number(row, f"{m}_delta_ci_high") for m in metrics},
+        p_value={m: number(row, f"{m}_p_value") for m in metrics},
+        paper_delta={m: number(row, f"{m}_paper_delta") for m in metrics},
+    ) for row in rows]
+
+
+_METRIC_TITLES = {"textvqa": "TextVQA", "mme": "MME", "mmvet": "MM-Vet", "mmb": "MMB", "mmbench": "MMB",
+                  "mmmu": "MMMU", "mathvista": "MathVista"}
+
+
+def plot_ablation_deltas(metrics: Sequence[str], rows: Sequence[DeltaRow], stem: str | Path,
+                         title: str | None = None, dpi: int = DEFAULT_DPI) -> list[Path]:
+    """One panel per metric (each on its own scale): Δ with 95 % CI per row, paper's Δ as a diamond."""
+    shown = [row for row in rows if any(row.delta[m] is not None or row.paper_delta[m] is not None for m in metrics)]
+    if not shown:
+        raise UserInputError("no row has a Δ (ours or the paper's) to plot")
+    with rc_context(PAPER_STYLE):
+        width = COLUMN_WIDTH_IN if len(metrics) == 1 else FULL_WIDTH_IN
+        fig = Figure(figsize=(width, 1.0 + 0.22 * len(shown)), layout="constrained")
+        axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+        y = np.arange(len(shown))[::-1]
+        for ax, metric in zip(axes, metrics):
+            _delta_panel(ax, metric, shown, y)
+        axes[0].set_yticks(y, [row.label for row in shown])
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
+        if title:
+            fig.suptitle(title)
+        return _save(fig, Path(stem), dpi)
+
+
+def _delta_panel(ax, metric: str, rows: Sequence[DeltaRow], y: np.ndarray) -> None:
+    ax.axvline(0, color="0.4", linewidth=0.6)
+    for yi, row in zip(y, rows):
+        delta = row.delta[metric]
+        if delta is not None:
+            low = row.low[metric] if row.low[metric] is not None else delta
+            high = row.high[metric] if row.high[metric] is not None else delta
+            significant = row.p_value[metric] is not None and row.p_value[metric] < 0.05
+            ax.errorbar(delta, yi, xerr=[[delta - low], [high - delta]], fmt="o", markersize=3.5, color=OURS_COLOR,
+                        markerfacecolor=OURS_COLOR if significant else "white", elinewidth=0.8, capsize=1.5,
+                        label="ours: Δ, 95% CI (filled: p<0.05)")
+        if row.paper_delta[metric] is not None:
+            ax.plot(row.paper_delta[metric], yi, "D", markersize=3.5, color="#2c3e50", label="paper Δ")
+    ax.set_title(_METRIC_TITLES.get(metric, metric))
+    ax.set_xlabel("Δ to previous row" + (" (/2000)" if metric == "mme" else " (points)"))
+    ax.grid(axis="x", linewidth=0.4, alpha=0.5)
+    _dedupe_legend(ax)
+
+
+def _dedupe_legend(ax) -> None:
+    """Keep one legend entry per label (errorbar/plot were called once per row)."""
+    seen = set()
+    for artist in list(ax.lines) + list(ax.containers):
+        label = artist.get_label()
+        if label in seen:
+            artist.set_label("_" + label)
+        seen.add(label)

@@ -1,0 +1,64 @@
+"""Leaderboard and ablation figures from any set of runs plus the paper's numbers (PNG + SVG).
+
+Examples:
+  mg-eval plot results/                                   # our runs vs the paper's 7B/13B rows
+  mg-eval plot results/ --reference-rows all              # every row of the paper's Table 1
+  mg-eval plot --ablation results/ablations/info_mining/info_mining.csv
+  mg-eval plot results/MGM-7B results/MGM-7B-HD --output figures/ --title "MGM-7B reproduction"
+
+Writes to OUTPUT (default figures/): leaderboard_bars (grouped bars, MME on its own axis),
+leaderboard_heatmap (every model x benchmark, normalised per benchmark) and, per --ablation table,
+<table>_deltas (Δ with 95 % CIs beside the paper's Δ).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mg_eval.analysis import plots
+from mg_eval.errors import UserInputError
+
+DEFAULT_REFERENCE = Path("results") / "reference" / "paper_table1_leaderboard.csv"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `mg-eval plot`."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("results", nargs="*", help="folders holding runs written by `mg-eval run` (searched recursively)")
+    parser.add_argument("--reference", default=str(DEFAULT_REFERENCE),
+                        help=f"the paper's leaderboard CSV (default {DEFAULT_REFERENCE})")
+    parser.add_argument("--no-reference", action="store_true", help="plot our runs only")
+    parser.add_argument("--reference-rows", nargs="+", default=None, metavar="LABEL",
+                        help='paper rows for the bar chart, e.g. "Mini-Gemini (Vicuna-7B)"; "all" for every row '
+                             "(default: LLaVA-1.5 / LLaVA-NeXT / Mini-Gemini / -HD at 7B and 13B); the heat map "
+                             "always shows every row")
+    parser.add_argument("--ablation", action="append", default=[], metavar="TABLE_CSV",
+                        help="an ablation table written by `mg-eval ablate` (repeatable)")
+    parser.add_argument("--output", default="figures", help="output folder (default figures/)")
+    parser.add_argument("--title", default=None, help="figure title")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for our error bars")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--dpi", type=int, default=plots.DEFAULT_DPI, help="PNG resolution (default 300)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw every figure the inputs allow and print the written paths."""
+    if not args.results and not args.ablation and args.no_reference:
+        raise UserInputError("nothing to plot: give results folders, --ablation tables, or drop --no-reference")
+    output = Path(args.output)
+    ours = plots.collect_results(args.results, args.resamples, args.seed) if args.results else []
+    reference = [] if args.no_reference else plots.load_reference(args.reference)
+    written: list[Path] = []
+    if ours or reference:
+        bars = ours + (plots.select_reference(reference, args.reference_rows) if reference else [])
+        written += plots.plot_leaderboard_bars(bars, output / "leaderboard_bars", args.title, args.dpi)
+        written += plots.plot_leaderboard_heatmap(ours + reference, output / "leaderboard_heatmap", args.title,
+                                                   args.dpi)
+    for table in args.ablation:
+        metrics, rows = plots.load_ablation_csv(table)
+        written += plots.plot_ablation_deltas(metrics, rows, output / f"{Path(table).stem}_deltas", args.title,
+                                             args.dpi)
+    for path in written:
+        print(path)
+    return 0
