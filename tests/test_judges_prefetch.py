@@ -111,3 +111,49 @@ def test_without_cache_or_judge_it_is_a_plain_call(tmp_path) -> None:
     calls = []
     assert score_with_judge(lambda judge: calls.append(judge) or 7, None) == 7
     assert calls == [None]
+
+
+def test_mathvista_extraction_on_real_problems(tmp_path, conformance_dir) -> None:
+    import json
+
+    from mg_eval.metrics import mathvista
+
+    problems = json.loads((conformance_dir / "mathvista" / "testmini.json").read_text())
+    pids = sorted(problems, key=int)[:40]
+    records, given = [], []
+    for n, pid in enumerate(pids):
+        problem = problems[pid]
+        said = problem["answer"] if n % 4 else "something else"  # every 4th answer is wrong
+        problem = {**problem, "query": f"Question: {problem['question']}"}  # the repo file keeps queries apart
+        records.append(mathvista.process_result(pid, f"Let me think. The answer is {said}.", problem))
+        given.append(mathvista.process_result(pid, "", problem, extraction=str(said)))
+    needs_judge = sum(record["extraction"] is None for record in records)
+
+    def extractor(body: dict) -> dict:  # plays the extraction LLM: reads "The answer is X." back
+        text = body["messages"][-1]["content"]
+        response = text.rsplit("\n\nExtracted answer: ", 1)[0].rsplit("\n\n", 1)[1]
+        return {"content": response.rsplit("The answer is ", 1)[1].rstrip("."), "sleep": 0.01}
+
+    def score(judge):
+        return mathvista.aggregate(records, judge=judge)
+
+    with FakeChatServer(responder=extractor, max_requests=200) as server:
+        sequential = score(judge_for(server, tmp_path / "seq", "openai:gpt-4-0613"))
+        parallel = score_with_judge(score, judge_for(server, tmp_path / "par", "openai:gpt-4-0613"), progress=False)
+        assert len(server.requests) == 2 * needs_judge and server.peak_in_flight > 1
+    assert parallel == sequential and needs_judge == 40
+    assert parallel["n_ungraded"] == 0 and parallel["n_judge_extractions"] == 40
+    without_judge = mathvista.aggregate(given)  # the same extractions supplied up front
+    assert parallel["accuracy"] == without_judge["accuracy"] and 70 <= parallel["accuracy"] < 100
+
+
+def test_a_scorer_that_lets_judge_errors_escape_still_gets_its_answers(tmp_path) -> None:
+    prompts = [f"prompt {i}" for i in range(5)]
+
+    def score(judge):  # no error handling at all
+        return [judge.complete(prompt, max_tokens=3) for prompt in prompts]
+
+    with FakeChatServer(responder=lambda body: {"content": body["messages"][-1]["content"].upper()}) as server:
+        judge = judge_for(server, tmp_path, "openai:gpt-4-0613")
+        assert score_with_judge(score, judge, progress=False) == [p.upper() for p in prompts]
+        assert len(server.requests) == 5

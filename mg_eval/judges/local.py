@@ -157,6 +157,9 @@ def _load(path: Path, device: str, dtype: str) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True, dtype=torch_dtype)
     except (OSError, ValueError, AttributeError) as exc:
         raise UserInputError(f"local judge: cannot load a causal LM + tokenizer from {path}: {exc}") from exc
-    model.to(device)
+    try:
+        model.to(device)
+    except (RuntimeError, AssertionError, ValueError) as exc:
+        raise UserInputError(f"local judge: cannot place {path} on device {device!r}: {exc}") from exc
     model.eval()
     return tokenizer, model

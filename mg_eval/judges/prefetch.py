@@ -13,6 +13,7 @@ is the result. The scorer must be a pure function of its records and the judge's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from mg_eval.judges.cache import CachedJudge
 __all__ = ["prefetch", "score_with_judge"]
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class _FrontierJudge:
@@ -76,7 +78,13 @@ def prefetch(
     totals = {"rounds": 0, "requests": 0, "failures": 0}
     for _ in range(max_rounds):
         frontier: dict[str, tuple[int, JudgeRequest]] = {}
-        score(_FrontierJudge(judge, frontier, attempted))
+        try:
+            score(_FrontierJudge(judge, frontier, attempted))
+        except Exception as exc:  # noqa: BLE001 - the final, ordinary pass raises it again if it is real
+            logger.warning("judge prefetch stopped (%s: %s); the remaining judge calls run sequentially",
+                           type(exc).__name__, exc)
+            if not frontier:
+                break
         if not frontier:
             break
         totals["rounds"] += 1
