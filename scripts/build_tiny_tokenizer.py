@@ -12,6 +12,7 @@ The output is deterministic (single-threaded SentencePiece training on a fixed c
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -89,14 +90,15 @@ def corpus_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def train_sentencepiece(model_prefix: Path) -> Path:
-    """Train the SentencePiece BPE model; return the path of the `.model` file."""
+def train_sentencepiece(model_path: Path) -> Path:
+    """Train the SentencePiece BPE model into ``model_path`` (bytes written in memory: no temp paths inside)."""
     import sentencepiece as spm
 
     sentences = [line for line in corpus_text().splitlines() if line]
+    model_bytes = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
-        model_prefix=str(model_prefix),
+        model_writer=model_bytes,
         model_type="bpe",
         vocab_size=VOCAB_SIZE,
         character_coverage=1.0,
@@ -114,7 +116,8 @@ def train_sentencepiece(model_prefix: Path) -> Path:
         num_threads=1,
         minloglevel=2,
     )
-    return model_prefix.with_suffix(".model")
+    model_path.write_bytes(model_bytes.getvalue())
+    return model_path
 
 
 def vocab_and_merges(model_path: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -139,7 +142,7 @@ def build(out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = train_sentencepiece(Path(tmp) / "tokenizer")
+        model_path = train_sentencepiece(Path(tmp) / "tokenizer.model")
         vocab, merges = vocab_and_merges(model_path)
         tokenizer = LlamaTokenizer(
             vocab=vocab, merges=merges, legacy=False, add_prefix_space=True, add_bos_token=True, add_eos_token=False
