@@ -231,3 +231,13 @@ def test_corrupted_embedded_image_names_the_parquet_file_and_row(tmp_path):
     broken.cast_column("image_1", datasets.Image()).to_parquet(str(math_file))
     with pytest.raises(DataError, match=r"Math/validation-00000-of-00001\.parquet: row 1, column image_1: the image is unreadable"):
         task.load(folder)
+
+
+def test_hub_copy_with_several_configs_reads_the_tasks_config(tmp_path):
+    """A local copy of lmms-lab/MMBench holds en/, cn/, ...: only dataset_name 'en' is read."""
+    task = get_task("mmbench_en_dev")
+    dataset = _hf_dataset(task, task.load_sample())
+    for config in ("en", "cn"):
+        (tmp_path / config).mkdir()
+        dataset.to_parquet(str(tmp_path / config / "dev-00000-of-00001.parquet"))
+    assert len(task.load(tmp_path)) == len(dataset)

@@ -246,6 +246,8 @@ def _load_local(config: TaskConfig, path: Path) -> list[Row]:
         raise DataError(f"data path {path} does not exist; pass the folder or file of a local copy of {config.task}.")
     if _is_save_to_disk(path):
         return _load_saved(config, path)
+    if isinstance(config.dataset_name, str) and (path / config.dataset_name).is_dir():
+        path = path / config.dataset_name  # a hub copy with several configs (MMBench: en/, cn/, ...)
     for suffix in ("parquet", "arrow"):
         if (path.is_file() and path.suffix == f".{suffix}") or (path.is_dir() and any(path.rglob(f"*.{suffix}"))):
             return _load_files(config, path, suffix)
