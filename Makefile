@@ -10,7 +10,7 @@ install: .installed
 
 .installed: pyproject.toml
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q -e ".[dev,train,gen]"
+	$(PIP) install -q -e ".[dev,train,gen,lmms]"
 	touch .installed
 
 demo: install
