@@ -209,3 +209,45 @@ def test_scoring_writes_nothing_without_output(conformance_dir, tmp_path, monkey
     result = score_predictions(conformance_dir / "mme" / "lavin_predictions")
     assert result.scores["cognition_total"] == pytest.approx(249.64, abs=0.005)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mathvista_llm_extraction_through_an_http_judge_and_its_cache(conformance_dir, tmp_path, capsys,
+                                                                       monkeypatch):
+    from mg_eval.judges.fake_server import FakeChatServer
+    from mg_eval.metrics.mathvista import build_extraction_prompt, rule_extract
+
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MG_SCORE_TEST_KEY", "sk-score-test")
+    outputs = json.loads((conformance_dir / "mathvista" / "output_bard.json").read_text())
+    subset = dict(list(outputs.items())[:60])
+    stored = {build_extraction_prompt(p["query"], p["response"]): p["extraction"] for p in subset.values()}
+    expected = score_predictions_from(subset, tmp_path / "stored.json")
+    stripped = {pid: {k: v for k, v in p.items() if k != "extraction"} for pid, p in subset.items()}
+    (tmp_path / "no_extractions.json").write_text(json.dumps(stripped))
+    need_llm = sum(rule_extract(p["response"], p["question_type"], p["answer_type"], p["choices"]) is None
+                   for p in subset.values())
+    assert need_llm > 20
+
+    def gpt(body):  # plays the extractor: the answer Bard's official run stored for this prompt
+        return {"content": stored.get(body["messages"][-1]["content"], "")}
+
+    argv = [tmp_path / "no_extractions.json", "--judge", "openai:gpt-4-0613", "--judge-api-key-env",
+            "MG_SCORE_TEST_KEY", "--judge-cache-dir", tmp_path / "cache", "--output", tmp_path / "out"]
+    with FakeChatServer(responder=gpt, max_requests=500) as server:
+        code, record, _ = _score(capsys, *argv, "--judge-base-url", server.base_url)
+        first_requests = len(server.requests)
+        code2, record2, _ = _score(capsys, *argv, "--judge-base-url", server.base_url)
+        assert len(server.requests) == first_requests  # the second scoring is all cache hits
+    distinct_prompts = len({(p["query"], p["response"]) for p in subset.values()})
+    assert code == code2 == 0 and first_requests == distinct_prompts  # repeated prompts come from the cache
+    assert record["scores"]["n_judge_extractions"] == need_llm
+    assert record["scores"]["correct"] == expected and record["scores"]["n_ungraded"] == 0
+    assert record["judge"] == "openai:gpt-4-0613" and record2["scores"] == record["scores"]
+    assert "sk-score-test" not in json.dumps(record)
+
+
+def score_predictions_from(problems: dict, file: Path) -> int:
+    """Correct count of ``problems`` scored from their stored extractions."""
+    file.write_text(json.dumps(problems))
+    return score_predictions(file).scores["correct"]

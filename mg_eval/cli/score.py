@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "built only if a sample needs it), none, openai:<model>, azure:<deployment>, "
                              "local:<path>")
     parser.add_argument("--judge-base-url", default=None, help="API root of an OpenAI-compatible judge")
-    parser.add_argument("--judge-key-env", default=None, help="environment variable holding the judge API key")
+    parser.add_argument("--judge-api-key-env", default=None, help="environment variable holding the judge API key")
+    parser.add_argument("--judge-cache-dir", default=None,
+                        help="judge completion cache (default ~/.cache/mg_eval/judges)")
+    parser.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests (default 8)")
     parser.add_argument("--max-ungraded", type=float, default=1.0,
                         help="fail when more than this fraction of samples stays ungraded (default 1.0: report only)")
     parser.add_argument("--task", default=None, help="samples format: task name (default: from results.json)")
@@ -60,67 +63,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-write", action="store_true", help="print the scores only")
 
 
-class LazyJudge:
-    """A judge built on its first call, so scoring that needs no judge never asks for an API key."""
-
-    def __init__(self, spec: str, benchmark: str, base_url: str | None, key_env: str | None) -> None:
-        self.spec, self.benchmark, self.base_url, self.key_env = spec, benchmark, base_url, key_env
-        self._judge = None
-
-    @property
-    def used(self) -> bool:
-        """Whether any sample needed the judge."""
-        return self._judge is not None
-
-    @property
-    def inner(self) -> Any:
-        """The built judge (``None`` until the first call)."""
-        return self._judge
-
-    @property
-    def name(self) -> str:
-        """The built judge's name, else the spec."""
-        return self._judge.name if self._judge is not None else self.spec
-
-    def _build(self) -> Any:
-        if self._judge is None:
-            from mg_eval.judges.factory import build_judge
-
-            judge = build_judge(self.spec, benchmark=self.benchmark, base_url=self.base_url,
-                                api_key_env=self.key_env)
-            if judge is None:
-                raise UserInputError(f"--judge {self.spec} gives no judge for {self.benchmark or 'this task'}, "
-                                     "but a sample needs one; name a judge, e.g. --judge openai:gpt-4-0613.")
-            self._judge = judge
-        return self._judge
-
-    def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, system: str | None = None) -> str:
-        """Build the judge if needed and forward the call."""
-        return self._build().complete(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
-
-    def for_run(self, run: int) -> Any:
-        """The built judge's per-run view (see ``mg_eval.judges.base.for_run``)."""
-        from mg_eval.judges.base import for_run
-
-        return for_run(self._build(), run)
-
-
-def _make_judge(args: argparse.Namespace, fmt: str) -> LazyJudge | None:
+def _judge_factory(args: argparse.Namespace) -> Callable[[str], Any] | None:
+    """``benchmark -> Judge | None`` built from the --judge options, or ``None`` for ``--judge none``."""
     if args.judge.strip().lower() == "none":
         return None
-    benchmark = FORMATS[fmt].benchmark if fmt in FORMATS else None
-    if fmt in FORMATS and not FORMATS[fmt].needs_judge:
-        return None
-    if args.judge.strip().lower() == "paper" and benchmark is None:
-        return LazyJudge(args.judge, _samples_benchmark(args), args.judge_base_url, args.judge_key_env)
-    return LazyJudge(args.judge, benchmark or "", args.judge_base_url, args.judge_key_env)
 
+    def build(benchmark: str) -> Any:
+        from mg_eval.judges.factory import build_judge
 
-def _samples_benchmark(args: argparse.Namespace) -> str:
-    from mg_eval.scoring.samples import run_metadata
+        judge = build_judge(args.judge, benchmark=benchmark, base_url=args.judge_base_url,
+                            api_key_env=args.judge_api_key_env, cache_dir=args.judge_cache_dir,
+                            max_concurrency=args.judge_concurrency)
+        if judge is None:
+            raise UserInputError(f"--judge {args.judge} gives no judge for {benchmark}, but some samples need "
+                                 "one; name a judge, e.g. --judge openai:gpt-4-0613.")
+        return judge
 
-    _, _, record = run_metadata(args.path, args.task, args.protocol)
-    return str(record["task"]["benchmark"]) if record else (args.task or "")
+    return build
 
 
 def _format_value(value: Any) -> str:
@@ -144,11 +103,11 @@ def format_scores(scores: Mapping[str, Any], indent: str = "") -> list[str]:
     return lines
 
 
-def _print_result(result: ScoreResult, judge: LazyJudge | None) -> None:
+def _print_result(result: ScoreResult) -> None:
     primary = result.scores.get(result.primary_metric)
     print(f"{result.task} ({result.source_format}, {result.n_samples} samples): "
           f"{result.primary_metric} = {_format_value(primary)}")
-    print(f"judge: {judge.name if judge is not None and judge.used else 'none used'}")
+    print(f"judge: {result.judge or 'none used'}")
     print("\n".join(format_scores(result.scores)))
     missing = result.scores.get("missing_categories")
     if missing:
@@ -156,7 +115,7 @@ def _print_result(result: ScoreResult, judge: LazyJudge | None) -> None:
               file=sys.stderr)
 
 
-def _check_ungraded(result: ScoreResult, judge: LazyJudge | None, threshold: float) -> None:
+def _check_ungraded(result: ScoreResult, threshold: float) -> None:
     n_ungraded = result.scores.get("n_ungraded")
     if not n_ungraded:
         return
@@ -166,8 +125,7 @@ def _check_ungraded(result: ScoreResult, judge: LazyJudge | None, threshold: flo
 
     total = result.scores.get("n_questions") or result.n_samples
     try:
-        check_ungraded(n_ungraded, total, threshold, task=result.task,
-                       judge_name=judge.name if judge is not None and judge.used else None)
+        check_ungraded(n_ungraded, total, threshold, task=result.task, judge_name=result.judge)
     except JudgeError as exc:  # TooManyUngradedError: report it as a user-facing failure (exit code 2)
         raise UserInputError(str(exc)) from exc
 
@@ -177,18 +135,15 @@ def run(args: argparse.Namespace) -> int:
     if args.num_runs < 1:
         raise UserInputError(f"--num-runs must be >= 1, got {args.num_runs}.")
     fmt = args.format or detect_format(args.path)
-    judge = _make_judge(args, fmt)
     options = ScoreOptions(annotation=args.annotation, grades=args.grades, num_runs=args.num_runs)
-    result = score_predictions(args.path, fmt, judge=judge, options=options, task=args.task, protocol=args.protocol)
-    if judge is not None and not judge.used:
-        result.judge = None
-    _print_result(result, judge)
-    _check_ungraded(result, judge, args.max_ungraded)
+    result = score_predictions(args.path, fmt, judge_factory=_judge_factory(args), options=options,
+                               task=args.task, protocol=args.protocol)
+    _print_result(result)
+    _check_ungraded(result, args.max_ungraded)
     if not args.no_write:
         from mg_eval.judges.factory import judge_report
 
         model_name = args.model_name or args.path.resolve().name.removesuffix(".json")
-        directory = write_score_results(result, args.output, model_name,
-                                        judge_report(judge.inner if judge is not None else None))
+        directory = write_score_results(result, args.output, model_name, judge_report(result.judge_object))
         print(f"wrote {directory}")
     return 0

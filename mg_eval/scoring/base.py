@@ -68,6 +68,7 @@ class ScoreResult:
     protocol: str = "mgm"
     judge: str | None = None
     task_version: str = SCORER_VERSION
+    judge_object: Any = field(default=None, repr=False)
 
 
 def read_json(path: Path) -> Any:

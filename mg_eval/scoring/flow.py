@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ FORMATS: dict[str, PredictionFormat] = {
     fmt.name: fmt
     for fmt in (mme.FORMAT, mmmu.FORMAT, textvqa.FORMAT, mmbench.FORMAT, mathvista.FORMAT, mmvet.FORMAT)
 }
+#: ``benchmark -> Judge | None``: builds the judge when a judge-free pass leaves samples ungraded.
+JudgeFactory = Callable[[str], Any]
 #: Key under which aggregates return per-sample detail (moved to the samples, not kept in scores).
 PER_SAMPLE_KEY = "per_sample"
 
@@ -49,17 +51,39 @@ def _split_scores(scores: Mapping[str, Any]) -> tuple[dict, dict]:
     return scores, scores.pop(PER_SAMPLE_KEY, {})
 
 
-def _score_official(target: Path, fmt: PredictionFormat, judge: Any, options: ScoreOptions) -> ScoreResult:
+def _aggregate_with_judge(aggregate: Callable[[Any], dict], judge: Any, judge_factory: JudgeFactory | None,
+                          benchmark: str) -> tuple[dict, Any]:
+    """``aggregate(judge)``; with a factory, a judge-free pass first and a judge only if a sample needs one.
+
+    With a judge the calls are made concurrently first (``mg_eval.judges.prefetch.score_with_judge``), which
+    changes nothing in the result. Returns the scores and the judge actually used (or ``None``).
+    """
+    if judge is None and judge_factory is not None:
+        scores = aggregate(None)
+        if not scores.get("n_ungraded"):
+            return scores, None
+        judge = judge_factory(benchmark)
+    if judge is None:
+        return aggregate(None), None
+    from mg_eval.judges.prefetch import score_with_judge
+
+    return score_with_judge(aggregate, judge), judge
+
+
+def _score_official(target: Path, fmt: PredictionFormat, judge: Any, judge_factory: JudgeFactory | None,
+                    options: ScoreOptions) -> ScoreResult:
     records = fmt.read(target, options)
-    scores = fmt.aggregate(records, judge, options)
+    scores, used = _aggregate_with_judge(lambda j: fmt.aggregate(records, j, options), judge,
+                                         judge_factory if fmt.needs_judge else None, fmt.benchmark)
     sample_lines = fmt.to_samples(records, scores)
     scores, _ = _split_scores(scores)
     return ScoreResult(task=fmt.task, benchmark=fmt.benchmark, source_format=fmt.name, source=str(target),
                        scores=scores, primary_metric=fmt.primary_metric, n_samples=len(records),
-                       samples=sample_lines, judge=getattr(judge, "name", None))
+                       samples=sample_lines, judge=getattr(used, "name", None), judge_object=used)
 
 
-def _score_samples(target: Path, judge: Any, task_name: str | None, protocol: str | None) -> ScoreResult:
+def _score_samples(target: Path, judge: Any, judge_factory: JudgeFactory | None, task_name: str | None,
+                   protocol: str | None) -> ScoreResult:
     try:
         from mg_eval.tasks import get_task
     except ImportError as exc:  # the registry is part of the install; say so if it is not there
@@ -67,7 +91,9 @@ def _score_samples(target: Path, judge: Any, task_name: str | None, protocol: st
     task_name, protocol, _ = samples.run_metadata(target, task_name, protocol)
     task = get_task(task_name)
     records = samples.read_samples(target)
-    scores, per_sample = _split_scores(task.aggregate(records, protocol, judge=judge))
+    raw, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge, judge_factory,
+                                      task.benchmark)
+    scores, per_sample = _split_scores(raw)
     lines = [dict(record) for record in records]
     if per_sample:
         for line in lines:
@@ -75,8 +101,8 @@ def _score_samples(target: Path, judge: Any, task_name: str | None, protocol: st
                 line[PER_SAMPLE_KEY] = per_sample[line["doc_id"]]
     return ScoreResult(task=task.name, benchmark=task.benchmark, source_format=SAMPLES_FORMAT, source=str(target),
                        scores=scores, primary_metric=task.primary_metric, n_samples=len(records),
-                       samples=lines, protocol=protocol, judge=getattr(judge, "name", None),
-                       task_version=str(task.version))
+                       samples=lines, protocol=protocol, judge=getattr(used, "name", None),
+                       task_version=str(task.version), judge_object=used)
 
 
 def score_predictions(
@@ -84,6 +110,7 @@ def score_predictions(
     fmt: str | None = None,
     *,
     judge: Any = None,
+    judge_factory: JudgeFactory | None = None,
     options: ScoreOptions | None = None,
     task: str | None = None,
     protocol: str | None = None,
@@ -94,6 +121,8 @@ def score_predictions(
         path: the predictions (file or folder; see :data:`FORMATS` and ``samples``).
         fmt: format name; detected from ``path`` when ``None``.
         judge: judge for the judge-dependent steps (``None``: those samples are reported as ungraded).
+        judge_factory: instead of ``judge``: ``benchmark -> Judge | None``, called only when a judge-free
+            pass leaves samples ungraded (so stored extractions / grades need no API key).
         options: annotation / grade files and MM-Vet runs.
         task, protocol: for ``samples`` only, override what ``results.json`` says.
     Raises:
@@ -102,12 +131,12 @@ def score_predictions(
     target = Path(path)
     name = fmt or detect_format(target)
     if name == SAMPLES_FORMAT:
-        return _score_samples(target, judge, task, protocol)
+        return _score_samples(target, judge, judge_factory, task, protocol)
     if name not in FORMATS:
         raise UserInputError(f"unknown format {name!r}; choose one of {', '.join([SAMPLES_FORMAT, *FORMATS])}.")
     if not target.exists():
         raise UserInputError(f"{target}: no such file or directory.")
-    return _score_official(target, FORMATS[name], judge, options or ScoreOptions())
+    return _score_official(target, FORMATS[name], judge, judge_factory, options or ScoreOptions())
 
 
 def write_score_results(
