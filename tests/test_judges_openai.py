@@ -219,3 +219,20 @@ def test_retry_after_formats() -> None:
     assert _parse_retry_after(None) is None and _parse_retry_after("soon") is None
     future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     assert 25 <= _parse_retry_after(future) <= 31
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+    for url in ("http://user:pa55word@127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1?token=pa55word"):
+        with pytest.raises(UserInputError, match="remove the user:password") as info:
+            OpenAICompatJudge("m", base_url=url, api_key_env="MG_TEST_JUDGE_KEY")
+        assert "pa55word" not in str(info.value)
+
+
+def test_importing_the_judges_changes_no_global_state() -> None:
+    import subprocess
+    import sys
+
+    code = ("import logging, os, random; env = dict(os.environ); handlers = list(logging.root.handlers); "
+            "state = random.getstate(); import mg_eval.judges, mg_eval.judges.local, mg_eval.judges.prefetch; "
+            "assert dict(os.environ) == env and logging.root.handlers == handlers and random.getstate() == state")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

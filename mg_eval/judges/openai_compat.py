@@ -169,6 +169,12 @@ class OpenAICompatJudge:
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{host}{port}"
 
+    @property
+    def safe_base_url(self) -> str:
+        """The base URL without user info, query or fragment (what may appear in messages)."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        return f"{self.endpoint_host}{parts.path}"
+
     def describe(self) -> dict[str, Any]:
         """What to record in results about this judge (never the key)."""
         return {
@@ -258,7 +264,7 @@ class OpenAICompatJudge:
             raise UserInputError(
                 f"judge {self.name}: {self.endpoint_host} {_CONFIG_STATUS[status]} (HTTP {status}): {detail!r}. "
                 f"Check the key in ${self.api_key_env}, the model name {self.model!r} and the base URL "
-                f"{self.base_url!r} (an OpenAI-compatible root ends in /v1)."
+                f"{self.safe_base_url!r} (an OpenAI-compatible root ends in /v1)."
             ) from None
         retry_after = _parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
         return _Attempt(error=f"HTTP {status}: {detail!r}", retryable=status in _RETRYABLE_STATUS,
@@ -284,8 +290,15 @@ def _check_options(model: str, base_url: str, api_style: str, timeout: float, ma
         raise UserInputError("the judge model name is empty; e.g. --judge openai:gpt-4-0613")
     if api_style not in ("openai", "azure"):
         raise UserInputError(f"api_style={api_style!r}; use 'openai' or 'azure'")
-    if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https"):
         raise UserInputError(f"judge base URL {base_url!r} must start with http:// or https://")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+        raise UserInputError(
+            f"judge base URL {shown!r}...: remove the user:password@ part and the ?query; the key goes in the "
+            "environment variable named by --judge-api-key-env (Azure's api-version is its own option)"
+        )
     if timeout <= 0 or max_retries < 0 or max_concurrency < 1:
         raise UserInputError(
             f"judge options out of range: timeout={timeout} (>0), max_retries={max_retries} (>=0), "
