@@ -46,6 +46,8 @@ def test_mmmu_llava_13b_through_the_cli_in_both_layouts(conformance_dir, tmp_pat
     assert record["scores"]["overall_acc"] == expected["overall_acc"]
     assert record["scores"]["per_subject_acc"] == expected["per_subject_acc"]
     assert record["scores"]["n_samples"] == 900 and record["scores"]["n_random_fallback"] == 2
+    drawn = [doc_id for doc_id, detail in record["scores"]["per_sample"].items() if detail["random"]]
+    assert len(drawn) == 2  # kept in results.json, as a run keeps it, for the analysis
     nested = tmp_path / "official_layout"
     for file in flat.glob("*.json"):
         (nested / file.stem).mkdir(parents=True)

@@ -30,7 +30,7 @@ from mg_eval.scoring import (
     detect_format,
     score_predictions,
 )
-from mg_eval.scoring.flow import write_score_results
+from mg_eval.scoring.flow import PER_SAMPLE_KEY, write_score_results
 
 __all__ = ["add_arguments", "run", "format_scores"]
 
@@ -108,7 +108,7 @@ def _print_result(result: ScoreResult) -> None:
     print(f"{result.task} ({result.source_format}, {result.n_samples} samples): "
           f"{result.primary_metric} = {_format_value(primary)}")
     print(f"judge: {result.judge or 'none used'}")
-    print("\n".join(format_scores(result.scores)))
+    print("\n".join(format_scores({k: v for k, v in result.scores.items() if k != PER_SAMPLE_KEY})))
     missing = result.scores.get("missing_categories")
     if missing:
         print(f"warning: no predictions for {', '.join(missing)}; the totals cover the other sub-tasks only.",

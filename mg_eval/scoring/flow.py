@@ -23,7 +23,8 @@ FORMATS: dict[str, PredictionFormat] = {
 }
 #: ``benchmark -> Judge | None``: builds the judge when a judge-free pass leaves samples ungraded.
 JudgeFactory = Callable[[str], Any]
-#: Key under which aggregates return per-sample detail (moved to the samples, not kept in scores).
+#: Key under which aggregates return per-sample detail. It stays in ``scores`` as in a run's results.json
+#: (``mg_eval.analysis`` reads it); ``to_samples`` also turns it into each sample's ``score``.
 PER_SAMPLE_KEY = "per_sample"
 
 
@@ -44,11 +45,6 @@ def detect_format(path: str | os.PathLike) -> str:
     listing = "\n".join(f"  {name}: {fmt.description}" for name, fmt in FORMATS.items())
     raise UserInputError(f"{target}: cannot tell which prediction format this is; pass --format, one of:\n"
                          f"  {SAMPLES_FORMAT}: a run directory or samples.jsonl of `mg-eval run`\n{listing}")
-
-
-def _split_scores(scores: Mapping[str, Any]) -> tuple[dict, dict]:
-    scores = dict(scores)
-    return scores, scores.pop(PER_SAMPLE_KEY, {})
 
 
 def _aggregate_with_judge(aggregate: Callable[[Any], dict], judge: Any, judge_factory: JudgeFactory | None,
@@ -76,7 +72,6 @@ def _score_official(target: Path, fmt: PredictionFormat, judge: Any, judge_facto
     scores, used = _aggregate_with_judge(lambda j: fmt.aggregate(records, j, options), judge,
                                          judge_factory if fmt.needs_judge else None, fmt.benchmark)
     sample_lines = fmt.to_samples(records, scores)
-    scores, _ = _split_scores(scores)
     return ScoreResult(task=fmt.task, benchmark=fmt.benchmark, source_format=fmt.name, source=str(target),
                        scores=scores, primary_metric=fmt.primary_metric, n_samples=len(records),
                        samples=sample_lines, judge=getattr(used, "name", None), judge_object=used)
@@ -91,14 +86,9 @@ def _score_samples(target: Path, judge: Any, judge_factory: JudgeFactory | None,
     task_name, protocol, _ = samples.run_metadata(target, task_name, protocol)
     task = get_task(task_name)
     records = samples.read_samples(target)
-    raw, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge, judge_factory,
-                                      task.benchmark)
-    scores, per_sample = _split_scores(raw)
-    lines = [dict(record) for record in records]
-    if per_sample:
-        for line in lines:
-            if line["doc_id"] in per_sample:
-                line[PER_SAMPLE_KEY] = per_sample[line["doc_id"]]
+    scores, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge,
+                                         judge_factory, task.benchmark)
+    lines = [dict(record) for record in records]  # as the run wrote them; per-sample detail is in scores
     return ScoreResult(task=task.name, benchmark=task.benchmark, source_format=SAMPLES_FORMAT, source=str(target),
                        scores=scores, primary_metric=task.primary_metric, n_samples=len(records),
                        samples=lines, protocol=protocol, judge=getattr(used, "name", None),
