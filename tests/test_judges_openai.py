@@ -236,3 +236,27 @@ def test_importing_the_judges_changes_no_global_state() -> None:
             "state = random.getstate(); import mg_eval.judges, mg_eval.judges.local, mg_eval.judges.prefetch; "
             "assert dict(os.environ) == env and logging.root.handlers == handlers and random.getstate() == state")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_an_outage_stops_the_retry_storm_and_recovery_restores_it(caplog: pytest.LogCaptureFixture) -> None:
+    script = [{"status": 500}] * (3 + 3 + 1 + 1) + [{"content": "0.4"}] + [{"status": 500}] * 2 + [{"content": "ok"}]
+    with FakeChatServer(script=script) as server:
+        judge = make_judge(server, max_retries=2, outage_after=2, backoff_base=0.001)
+        for _ in range(4):  # two full retry rounds, then one attempt each
+            with pytest.raises(JudgeError):
+                judge.complete("p", max_tokens=3)
+        assert len(server.requests) == 3 + 3 + 1 + 1
+        assert judge.complete("p", max_tokens=3) == "0.4"  # recovered: retries are back
+        assert judge.complete("q", max_tokens=3) == "ok"  # after 2 retries
+        assert len(server.requests) == 8 + 1 + 3
+    assert judge.stats.failures == 4
+    assert "2 requests in a row failed" in caplog.text and "retries restored" in caplog.text
+
+
+def test_unresolvable_host_is_a_configuration_error() -> None:
+    judge = OpenAICompatJudge("m", base_url="http://judge-host.invalid/v1", api_key_env="MG_TEST_JUDGE_KEY",
+                              max_retries=3)
+    started = time.monotonic()
+    with pytest.raises(UserInputError, match="cannot resolve the host"):
+        judge.complete("p", max_tokens=3)
+    assert time.monotonic() - started < 20 and judge.stats.retries == 0

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
 import time
 import urllib.error
@@ -90,6 +91,9 @@ class OpenAICompatJudge:
         max_concurrency: requests in flight at once, shared by all threads using this judge.
         stats: counters to update (``build_judge`` shares one with the cache).
         seed: seed of the private jitter RNG (the global ``random`` state is never touched).
+        outage_after: after this many requests in a row failed for transient reasons (all retries
+            spent), further requests get one attempt each, no retries, until one succeeds: an outage
+            then costs one timeout per sample, not hours of backoff, and every sample is still counted.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class OpenAICompatJudge:
         max_concurrency: int = 8,
         stats: JudgeStats | None = None,
         seed: int | None = None,
+        outage_after: int = 5,
     ) -> None:
         _check_options(model, base_url, api_style, timeout, max_retries, max_concurrency)
         self.model = model
@@ -126,7 +131,9 @@ class OpenAICompatJudge:
         self._key = _read_key(api_key_env, self.base_url, api_style)
         self._slots = threading.BoundedSemaphore(self.max_concurrency)
         self._rng = random.Random(seed)
-        self._rng_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self.outage_after = int(outage_after)
+        self._failure_streak = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -140,12 +147,14 @@ class OpenAICompatJudge:
         self.stats.add(requests=1)
         body = self._payload(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
         last_error = "no attempt made"
-        for attempt in range(self.max_retries + 1):
+        max_retries = 0 if self._outage() else self.max_retries
+        for attempt in range(max_retries + 1):
             outcome = self._attempt(body)
             if outcome.text is not None:
+                self._record_streak(success=True)
                 return outcome.text
             last_error = outcome.error or "unknown error"
-            if not outcome.retryable or attempt == self.max_retries:
+            if not outcome.retryable or attempt == max_retries:
                 break
             delay = self._backoff(attempt, outcome.retry_after)
             logger.warning("judge %s: %s; retry %d/%d in %.2fs", self.name, last_error, attempt + 1,
@@ -153,6 +162,8 @@ class OpenAICompatJudge:
             self.stats.add(retries=1)
             time.sleep(delay)
         self.stats.add(failures=1)
+        if outcome.retryable:
+            self._record_streak(success=False)
         tries = attempt + 1
         raise JudgeError(f"judge {self.name} at {self.endpoint_host}: {last_error} (after {tries} attempt(s))")
 
@@ -232,6 +243,11 @@ class OpenAICompatJudge:
             except urllib.error.HTTPError as exc:
                 outcome = self._classify_http_error(exc)
             except (TimeoutError, urllib.error.URLError, HTTPException, ConnectionError, OSError) as exc:
+                if isinstance(getattr(exc, "reason", None), socket.gaierror):
+                    raise UserInputError(
+                        f"judge {self.name}: cannot resolve the host of {self.safe_base_url!r} "
+                        f"({exc.reason}); check --judge-base-url"
+                    ) from None
                 outcome = _Attempt(error=self._redact(_describe_network_error(exc, self.timeout)), retryable=True)
             finally:
                 self.stats.add(calls=1, backend_seconds=time.perf_counter() - started)
@@ -270,8 +286,23 @@ class OpenAICompatJudge:
         return _Attempt(error=f"HTTP {status}: {detail!r}", retryable=status in _RETRYABLE_STATUS,
                         retry_after=retry_after)
 
+    def _outage(self) -> bool:
+        with self._state_lock:
+            return self._failure_streak >= self.outage_after
+
+    def _record_streak(self, *, success: bool) -> None:
+        with self._state_lock:
+            before = self._failure_streak
+            self._failure_streak = 0 if success else before + 1
+            now = self._failure_streak
+        if now == self.outage_after:
+            logger.warning("judge %s: %d requests in a row failed; until one succeeds, requests get one attempt "
+                           "and no retries", self.name, now)
+        elif success and before >= self.outage_after:
+            logger.warning("judge %s: answering again; retries restored", self.name)
+
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        with self._rng_lock:
+        with self._state_lock:
             factor = 0.5 + 0.5 * self._rng.random()
         delay = min(self.backoff_max, self.backoff_base * (2 ** attempt)) * factor
         if retry_after is not None:
