@@ -73,9 +73,20 @@ def test_key_covers_model_prompt_and_parameters(tmp_path) -> None:
     assert (judge.stats.hits, judge.stats.misses) == (1, 5)
     rows = sqlite3.connect(tmp_path / "judge_cache.sqlite").execute("SELECT judge, request FROM completions")
     stored = [(judge_name, json.loads(request)) for judge_name, request in rows]
-    assert {name for name, _ in stored} == {"openai:gpt-4-0613", "openai:gpt-4o-2024-11-20"}
+    assert {name for name, _ in stored} == {"openai:gpt-4-0613@127.0.0.1", "openai:gpt-4o-2024-11-20@127.0.0.1"}
     assert all(set(request) == {"judge", "prompt", "system", "max_tokens", "temperature", "run"}
                for _, request in stored)
+
+
+def test_same_model_name_on_another_host_is_another_judge(tmp_path) -> None:
+    with FakeChatServer(responder=echo) as server:
+        here = cached(server, tmp_path)
+        there = build_judge("openai:gpt-4-0613", base_url=server.base_url.replace("127.0.0.1", "localhost"),
+                            api_key_env="MG_TEST_JUDGE_KEY", cache_dir=tmp_path)
+        here.complete("p", max_tokens=3)
+        there.complete("p", max_tokens=3)
+        assert len(server.requests) == 2 and here.name == there.name == "openai:gpt-4-0613"
+    assert there.stats.misses == 1 and len(there.cache) == 2
 
 
 def test_independent_runs_do_not_share_answers(tmp_path) -> None:

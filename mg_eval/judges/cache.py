@@ -1,6 +1,7 @@
 """On-disk cache of judge completions, so that re-scoring costs nothing and is reproducible.
 
-A completion is keyed by the judge's name (which names the model, e.g. ``openai:gpt-4-0613``),
+A completion is keyed by the judge's identity (its name, which names the model, e.g. ``openai:gpt-4-0613``,
+plus the host that serves it for API judges),
 the full prompt, the system message, ``max_tokens``, ``temperature`` and a ``run`` tag (independent
 repetitions such as MM-Vet's ``num_run`` must not share answers). The store is one SQLite file
 (WAL journal, ``synchronous=FULL``: every answer is on disk before it is returned), safe for many
@@ -38,10 +39,13 @@ CREATE TABLE IF NOT EXISTS completions (
 """
 
 
-def request_key(judge_name: str, request: JudgeRequest, run: int = 0) -> tuple[str, str]:
-    """The cache key of one request: ``(sha256 hex, canonical JSON it was hashed from)``."""
+def request_key(judge_identity: str, request: JudgeRequest, run: int = 0) -> tuple[str, str]:
+    """The cache key of one request: ``(sha256 hex, canonical JSON it was hashed from)``.
+
+    ``judge_identity`` is the judge's ``cache_identity`` (e.g. ``openai:gpt-4-0613@api.openai.com``) or name.
+    """
     payload = {
-        "judge": judge_name,
+        "judge": judge_identity,
         "prompt": request.prompt,
         "system": request.system,
         "max_tokens": int(request.max_tokens),
@@ -116,6 +120,9 @@ class CachedJudge:
         self.stats = stats if stats is not None else getattr(judge, "stats", None) or JudgeStats()
         self.run = run
         self.name = judge.name
+        # what answers are keyed by: the name, plus the serving host for API judges (a local server that
+        # calls its model "gpt-4-0613" must not share answers with OpenAI's)
+        self.identity = str(getattr(judge, "cache_identity", judge.name))
         # outcomes of this process's prefetch pass (None = answered and cached, else its JudgeError): the
         # first lookup of such a key is not counted again and a failure is not re-sent
         self._prefetched = _prefetched if _prefetched is not None else {}
@@ -123,7 +130,7 @@ class CachedJudge:
     def complete(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, system: str | None = None) -> str:
         """Return the cached completion or ask the wrapped judge (raises ``JudgeError`` like it)."""
         request = JudgeRequest(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
-        key, canonical = request_key(self.name, request, self.run)
+        key, canonical = request_key(self.identity, request, self.run)
         prefetched = self._prefetched.pop(key, _NOT_PREFETCHED)  # dict.pop is atomic under the GIL
         if isinstance(prefetched, JudgeError):
             raise prefetched
@@ -134,7 +141,7 @@ class CachedJudge:
             return cached
         self.stats.add(misses=1)  # the wrapped judge counts the request itself
         text = self.inner.complete(prompt, max_tokens=max_tokens, temperature=temperature, system=system)
-        self.cache.put(key, self.name, canonical, text)
+        self.cache.put(key, self.identity, canonical, text)
         return text
 
     def complete_many(self, requests: list[JudgeRequest], **kwargs: Any) -> list[str | Exception]:
@@ -148,7 +155,7 @@ class CachedJudge:
 
     def lookup(self, request: JudgeRequest) -> tuple[str, str | None]:
         """``(cache key, stored completion or None)`` for ``request`` under this view's run; no counting."""
-        key, _ = request_key(self.name, request, self.run)
+        key, _ = request_key(self.identity, request, self.run)
         return key, self.cache.get(key)
 
     def mark_prefetched(self, key: str, error: JudgeError | None = None) -> None:

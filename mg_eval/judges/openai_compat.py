@@ -181,6 +181,11 @@ class OpenAICompatJudge:
         return f"{parts.scheme}://{host}{port}"
 
     @property
+    def cache_identity(self) -> str:
+        """``name@host``: cached answers are keyed by it (the port is left out: a local server may move)."""
+        return f"{self.name}@{urllib.parse.urlsplit(self.base_url).hostname or ''}"
+
+    @property
     def safe_base_url(self) -> str:
         """The base URL without user info, query or fragment (what may appear in messages)."""
         parts = urllib.parse.urlsplit(self.base_url)
