@@ -357,3 +357,44 @@ def test_bad_batches_are_rejected_before_work(tmp_path: Path) -> None:
         processor(texts="a")
     with pytest.raises(MGMInputError, match="already contains"):
         processor(texts=["<image>\nwhat"])
+
+
+def _slow_tokenizer_folder(folder: Path, tokenizer) -> None:
+    """What transformers 4.x writes for a slow LlamaTokenizer: tokenizer.model + a 4.x tokenizer_config.json."""
+    shutil.copy(TINY_TOKENIZER_DIR / "tokenizer.model", folder / "tokenizer.model")
+    decoder = {
+        str(index): {"content": str(token.content), "lstrip": False, "normalized": False, "rstrip": False,
+                     "single_word": False, "special": True}
+        for index, token in tokenizer.added_tokens_decoder.items()
+    }
+    settings = {"add_bos_token": True, "add_eos_token": False, "added_tokens_decoder": decoder, "legacy": False,
+                "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": None,
+                "tokenizer_class": "LlamaTokenizer", "model_max_length": 2048,
+                "additional_special_tokens": [str(t.content) for i, t in sorted(tokenizer.added_tokens_decoder.items())
+                                              if i >= 800]}
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings), encoding="utf-8")
+
+
+def test_checkpoint_with_only_a_sentencepiece_model_gives_the_same_ids(tmp_path: Path, tokenizer) -> None:
+    reference = MGMProcessor.from_pretrained(write_checkpoint(tmp_path / "a"))
+    checkpoint = write_checkpoint(tmp_path / "b")
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+        (checkpoint / name).unlink()
+    _slow_tokenizer_folder(checkpoint, tokenizer)
+    converted = MGMProcessor.from_pretrained(checkpoint)
+    assert converted.tokenizer_flavour == "slow" and converted.legacy is False
+    for template in ("vicuna_v1", "chatml_direct", "llama_3"):
+        prompt = get_template(template).build_prompt("Ünïcode  text 12?")
+        assert converted.tokenize_prompt(prompt) == reference.tokenize_prompt(prompt), template
+    assert converted.tokenizer.convert_tokens_to_ids("<|eot_id|>") == 806
+
+
+def test_added_token_id_mismatch_is_reported(tmp_path: Path, tokenizer) -> None:
+    from mg_model.processing_mgm import tokenizer_from_sentencepiece
+
+    _slow_tokenizer_folder(tmp_path, tokenizer)
+    settings = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    settings["added_tokens_decoder"]["900"] = settings["added_tokens_decoder"].pop("807")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    with pytest.raises(MGMInputError, match="should have id 900"):
+        tokenizer_from_sentencepiece(tmp_path)
