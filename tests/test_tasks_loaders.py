@@ -241,3 +241,18 @@ def test_hub_copy_with_several_configs_reads_the_tasks_config(tmp_path):
         (tmp_path / config).mkdir()
         dataset.to_parquet(str(tmp_path / config / "dev-00000-of-00001.parquet"))
     assert len(task.load(tmp_path)) == len(dataset)
+
+
+@pytest.mark.parametrize(("name", "split"), [
+    ("validation-00000-of-00001.parquet", "validation"),
+    ("Art/validation-00000-of-00001.parquet", "validation"),
+    ("data/test-00002-of-00004-3f2a9b1c.parquet", "test"),
+    ("mmmu-validation-00000-of-00003.arrow", "validation"),
+    ("mme-test.arrow", "test"),
+    ("testmini.parquet", "testmini"),
+    ("en/dev/0000.parquet", "dev"),
+])
+def test_split_is_read_from_hf_file_names(name, split):
+    from mg_eval.tasks.loaders import _split_of
+
+    assert _split_of(Path(name)) == split

@@ -188,10 +188,22 @@ def _load_saved(config: TaskConfig, path: Path) -> list[Row]:
     return _dataset_rows(loaded, config, str(path))
 
 
+_SHARD = re.compile(r"^(?:.*[-_])?(?P<split>[A-Za-z]+)-\d{5}-of-\d{5}(?:-[0-9a-f]+)?$")
+
+
 def _split_of(file: Path) -> str:
-    """The split encoded in an HF data file name (``validation-00000-of-00001.parquet`` -> validation)."""
+    """The split an HF data file holds, from its name.
+
+    ``validation-00000-of-00001.parquet`` and ``mmmu-validation-00000-of-00001.arrow`` -> validation;
+    ``mme-test.arrow`` / ``test.parquet`` -> test; ``en/dev/0000.parquet`` (the hub's parquet export) -> dev.
+    """
     stem = file.name.split(".")[0]
-    return re.split(r"-\d{5}-of-\d{5}$", stem)[0].split("-")[-1] if "-" in stem else stem
+    shard = _SHARD.match(stem)
+    if shard:
+        return shard.group("split")
+    if stem.isdigit():
+        return file.parent.name
+    return stem.split("-")[-1]
 
 
 @contextlib.contextmanager
