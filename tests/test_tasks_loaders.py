@@ -256,3 +256,16 @@ def test_split_is_read_from_hf_file_names(name, split):
     from mg_eval.tasks.loaders import _split_of
 
     assert _split_of(Path(name)) == split
+
+
+def test_data_fingerprint_tracks_annotation_content_not_location(tmp_path):
+    task = get_task("mathvista_testmini")
+    hub = task.data_fingerprint()
+    assert hub["source"] == "hub" and hub["dataset_path"] == "AI4Math/MathVista" and hub["split"] == "testmini"
+    first = task.data_fingerprint(_copy_sample("mathvista_testmini", tmp_path / "a"))
+    second = task.data_fingerprint(_copy_sample("mathvista_testmini", tmp_path / "b"))
+    assert first["sha256"] == second["sha256"] and first["path"] != second["path"]
+    problems = json.loads((tmp_path / "b" / "mathvista_testmini" / "testmini.json").read_text())
+    problems["2"]["answer"] = "5"
+    (tmp_path / "b" / "mathvista_testmini" / "testmini.json").write_text(json.dumps(problems, indent=1) + "\n")
+    assert task.data_fingerprint(tmp_path / "b" / "mathvista_testmini")["sha256"] != first["sha256"]

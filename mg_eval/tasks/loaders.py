@@ -20,6 +20,7 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,7 @@ from mg_eval.errors import DataError
 if TYPE_CHECKING:
     from mg_eval.tasks.config import TaskConfig
 
-__all__ = ["ImageRef", "Row", "load_docs", "open_image"]
+__all__ = ["ImageRef", "Row", "data_fingerprint", "load_docs", "open_image"]
 
 #: A raw record and where it came from ("file:row 12"), for error messages.
 Row = tuple[dict[str, Any], str]
@@ -330,3 +331,33 @@ def load_docs(config: TaskConfig, data_path: str | Path | None = None, limit: in
     for (record, _), doc_id in zip(rows, _stable_ids(rows, config.doc_id)):
         docs.append({**record, "doc_id": doc_id})
     return docs
+
+
+_HASHED_SUFFIXES = {".json", ".jsonl", ".tsv", ".txt", ".csv", ".yaml"}
+
+
+def data_fingerprint(config: TaskConfig, data_path: str | Path | None = None) -> dict[str, Any]:
+    """Where the docs come from, for results: the hub id/config/revision/split, or a local path with a hash.
+
+    The local hash covers every file's relative path and size, plus the full content of annotation files
+    (json, tsv, txt, ...): it changes when a label, a question or an image file changes size, and is the same
+    for the same copy in another folder. Images and parquet/arrow data are hashed by size only (fast).
+    """
+    if data_path is None:
+        return {"source": "hub", "dataset_path": config.dataset_path, "dataset_name": config.dataset_name,
+                "revision": config.revision, "split": config.test_split}
+    path = Path(data_path)
+    if not path.exists():
+        raise DataError(f"data path {path} does not exist.")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        size = file.stat().st_size
+        digest.update(str(size).encode())
+        if file.suffix.lower() in _HASHED_SUFFIXES:
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return {"source": "local", "path": str(path.resolve()), "split": config.test_split, "n_files": len(files),
+            "sha256": digest.hexdigest()}

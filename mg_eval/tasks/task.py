@@ -13,7 +13,7 @@ from PIL import Image
 
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.config import PROTOCOLS, FunctionRef, TaskConfig
-from mg_eval.tasks.loaders import load_docs
+from mg_eval.tasks.loaders import data_fingerprint, load_docs
 
 __all__ = ["Task"]
 
@@ -49,6 +49,10 @@ class Task:
     def load(self, data_path: str | Path | None = None, limit: int | None = None) -> list[dict]:
         """Schema-checked docs (see :func:`mg_eval.tasks.loaders.load_docs`); each has a str ``doc_id``."""
         return load_docs(self.config, data_path, limit)
+
+    def data_fingerprint(self, data_path: str | Path | None = None) -> dict[str, Any]:
+        """Provenance of the data ``load(data_path)`` reads (hub revision, or local path + content hash)."""
+        return data_fingerprint(self.config, data_path)
 
     def load_sample(self, limit: int | None = None) -> list[dict]:
         """Docs of the bundled sample data.
