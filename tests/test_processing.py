@@ -398,3 +398,18 @@ def test_added_token_id_mismatch_is_reported(tmp_path: Path, tokenizer) -> None:
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
     with pytest.raises(MGMInputError, match="should have id 900"):
         tokenizer_from_sentencepiece(tmp_path)
+
+
+# Exact ids of "What is this?" with an image, tiny tokenizer (asset regression; pieces shown for review).
+EXPECTED_IDS = {
+    # <s> ▁[ I N ST ] ▁ | -200 | ▁ <0x0A> W hat ▁is ▁this ? ▁[/ I N ST ]
+    "mistral_instruct": [1, 369, 762, 787, 545, 771, 727, -200, 727, 13, 765, 293, 279, 363, 753, 649, 762, 787, 545, 771],
+    # <s> <start_of_turn> us er <0x0A> | -200 | ▁ <0x0A> W hat ▁is ▁this ? <end_of_turn> <0x0A> <start_of_turn> m o del <0x0A>
+    "gemma": [1, 800, 296, 264, 13, -200, 727, 13, 765, 293, 279, 363, 753, 801, 13, 800, 747, 734, 595, 13],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_IDS))
+def test_expected_ids_with_the_tiny_tokenizer(tmp_path: Path, name: str) -> None:
+    processor = MGMProcessor.from_pretrained(write_checkpoint(tmp_path), template=name)
+    assert processor.tokenize_prompt(processor.render_prompt("What is this?")) == EXPECTED_IDS[name]
