@@ -70,7 +70,8 @@ def test_judge_outage_is_recorded_then_fails_the_threshold(tmp_path: Path, monke
         (outcome,) = _evaluate(tmp_path / "out", _judge(server, tmp_path / "cache", max_concurrency=2))
     assert len(server.requests) == 3 * 7  # each sample: 1 + 6 retries, and no second round after the prefetch
     record = results.read_results(Path(outcome.run_dir))  # written before any threshold check
-    assert record["scores"]["n_ungraded"] == 3 and record["extra"]["judge"]["stats"]["failures"] == 3
+    assert record["scores"]["n_ungraded"] == 3
+    assert record["extra"]["judge"]["stats"]["failures"] == record["extra"]["judge"]["stats"]["ungraded"] == 3
     check_ungraded_outcomes([outcome], 1.0)
     with pytest.raises(UserInputError, match=r"mmvet: 3 of 3 samples \(100\.0%\) could not be graded"):
         check_ungraded_outcomes([outcome], 0.5)

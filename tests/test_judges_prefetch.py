@@ -78,6 +78,7 @@ def test_mmvet_prefetch_equals_sequential(tmp_path) -> None:
     assert n_parallel == n_sequential  # the failed DOWN sample is not re-sent by the final pass
     stats = judge.stats.to_dict()
     assert stats["hits"] == 0 and stats["misses"] == stats["requests"] and stats["failures"] == 1
+    assert stats["ungraded"] == 1  # the DOWN sample, from the scorer's n_ungraded
 
 
 def test_mmbench_prefetch_keeps_the_seeded_random_fallback(tmp_path) -> None:

@@ -14,13 +14,14 @@ is the result. The scorer must be a pure function of its records and the judge's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from mg_eval.errors import JudgeError
 from mg_eval.judges.base import Judge
 from mg_eval.judges.batch import JudgeRequest, complete_many
 from mg_eval.judges.cache import CachedJudge
+from mg_eval.judges.stats import JudgeStats
 
 __all__ = ["prefetch", "score_with_judge"]
 
@@ -118,8 +119,14 @@ def score_with_judge(
 
         scores = score_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge)
 
-    Without a judge, without a cache, or with ``parallel=False`` this is exactly ``score(judge)``.
+    Without a judge, without a cache, or with ``parallel=False`` this is exactly ``score(judge)``. When
+    the result is a mapping with ``n_ungraded``, that count is added to ``judge.stats.ungraded``.
     """
     if parallel and isinstance(judge, CachedJudge) and judge.max_concurrency > 1:
         prefetch(score, judge, max_workers=max_workers, progress=progress)
-    return score(judge)
+    result = score(judge)
+    stats = getattr(judge, "stats", None)
+    n_ungraded = result.get("n_ungraded") if isinstance(result, Mapping) else None
+    if isinstance(stats, JudgeStats) and isinstance(n_ungraded, int) and n_ungraded > 0:
+        stats.add_ungraded(n_ungraded)
+    return result
