@@ -21,15 +21,24 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-try:
-    from lmms_eval.api.instance import Instance
-    from lmms_eval.api.model import lmms
-    from lmms_eval.models.registry_v2 import ModelManifest
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("mg_eval.lmms_plugin needs lmms-eval: pip install 'mini-gemini-eval[lmms]'") from exc
-
 from mg_eval.engine import distributed
 from mg_eval.models.mgm import MGMGenerator
+
+
+def MANIFESTS() -> list[Any]:  # noqa: N802 - the name the entry point in pyproject.toml points at
+    """The entry-point payload: our ``ModelManifest`` (a callable, so that lmms-eval can load it while
+    this module is still being imported by lmms-eval's own registry initialisation)."""
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    return [ModelManifest(model_id="mini_gemini", simple_class_path="mg_eval.lmms_plugin.MiniGemini",
+                          aliases=("mgm",))]
+
+
+try:
+    from lmms_eval.api.instance import GenerationResult, Instance, unwrap_generation_output
+    from lmms_eval.api.model import lmms
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("mg_eval.lmms_plugin needs lmms-eval: pip install 'mini-gemini-eval[lmms]'") from exc
 
 __all__ = ["MANIFESTS", "MiniGemini"]
 
@@ -99,8 +108,9 @@ class MiniGemini(lmms):
         return [answer if answer is not None else "" for answer in answers]
 
     @torch.inference_mode()
-    def loglikelihood(self, requests: Sequence[Instance]) -> list[tuple[float, bool]]:
-        """Sum of log-probabilities of each continuation after the rendered prompt, and whether greedy.
+    def loglikelihood(self, requests: Sequence[Instance]) -> list[Any]:
+        """Sum of log-probabilities of each continuation after the rendered prompt, and whether greedy
+        (``(float, bool)`` per request; see ``_loglikelihood_output`` for the wrapping lmms-eval 0.7.3 needs).
 
         The continuation is tokenised on its own (no BOS) and appended to the prompt ids; the last
         ``n`` logits of the spliced sequence score it (the image tokens sit before, so the tail aligns).
@@ -128,13 +138,27 @@ class MiniGemini(lmms):
             target_ids = torch.tensor(continuation_ids, device=log_probs.device)
             total = float(log_probs.gather(-1, target_ids[:, None]).sum())
             greedy = bool((log_probs.argmax(-1) == target_ids).all())
-            results.append((total, greedy))
+            results.append(_loglikelihood_output(total, greedy))
         return results
 
     def generate_until_multi_round(self, requests: Sequence[Instance]) -> list[str]:
         """Not supported: none of the Mini-Gemini benchmarks is multi-round."""
         raise NotImplementedError("mini_gemini does not implement generate_until_multi_round (multi-round "
                                   "chat tasks); use single-round tasks such as mme, textvqa_val, mmmu_val")
+
+
+def _loglikelihood_output(total: float, greedy: bool) -> Any:
+    """``(logprob, is_greedy)`` as lmms-eval's evaluator can use it.
+
+    lmms-eval 0.7.3 passes every response through ``unwrap_generation_output``, which turns a
+    ``(float, bool)`` tuple into its string, so multiple-choice tasks fail in ``process_results``.
+    A ``GenerationResult`` is unwrapped to its ``text`` untouched, so the tuple travels inside one.
+    Where the evaluator keeps tuples (a fixed lmms-eval), the plain tuple is returned.
+    """
+    pair = (total, greedy)
+    if isinstance(unwrap_generation_output(pair)[0], str):
+        return GenerationResult(text=pair)  # type: ignore[arg-type]
+    return pair
 
 
 def lmms_generation(gen_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +174,3 @@ def lmms_generation(gen_kwargs: dict[str, Any]) -> dict[str, Any]:
         "stop_strings": [until] if isinstance(until, str) else list(until),
     }
 
-
-MANIFESTS = [ModelManifest(model_id="mini_gemini", simple_class_path="mg_eval.lmms_plugin.MiniGemini",
-                           aliases=("mgm",))]
