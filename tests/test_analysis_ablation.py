@@ -134,6 +134,7 @@ def test_training_view_of_a_row() -> None:
     (_with_row(1, compare_to="zz"), r"compare_to 'zz' is not a row id"),
     (_with_row(0, checkpoint=None), r"row 'a': missing 'checkpoint'"),
     (_with(protocol="vlmevalkit"), r"protocol 'vlmevalkit'"),
+    (_with(base="mgm-7x"), r"base 'mgm-7x' is not a model variant \(did you mean 'mgm-7b'"),
     (_with(rows=[]), r"'rows' must be a non-empty list"),
     ({k: v for k, v in MINIMAL.items() if k != "base"}, r"missing required key 'base'"),
 ])

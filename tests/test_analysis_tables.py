@@ -86,6 +86,21 @@ def test_permutation_test_can_replace_the_bootstrap(tmp_path: Path) -> None:
     assert "paired permutation test" in render_markdown(table)
 
 
+def test_judge_scores_without_a_judge_show_as_ungraded(tmp_path: Path) -> None:
+    from mg_eval.analysis.ablation import parse_spec
+    from mg_eval.analysis.tables import UNGRADED
+    from mg_eval.metrics import mmvet
+    from test_analysis_fixtures import write_fixture_run
+
+    records = [mmvet.process_result(f"v1_{i}", "pred", "q", "gt", ["rec"]) for i in range(3)]  # no grades
+    write_fixture_run(tmp_path / "runs" / "a", "a", "mmvet", "mmvet", mmvet.aggregate(records), records)
+    spec = parse_spec({"name": "j", "base": "mgm-7b", "metrics": [{"key": "mmvet", "task": "mmvet", "score": "total"}],
+                       "rows": [{"id": "a", "label": "A", "checkpoint": "ckpt/a"}]})
+    table = build_table(spec, find_row_runs(spec, tmp_path), SETTINGS)
+    assert table.rows[0].cells["mmvet"].status == UNGRADED
+    assert "3 sample(s) ungraded" in render_markdown(table)
+
+
 def test_latex_escaping() -> None:
     assert latex_escape("a_b & 50% Δ") == r"a\_b \& 50\% $\Delta$"
 

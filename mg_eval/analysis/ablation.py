@@ -233,7 +233,7 @@ def parse_spec(raw: Any, where: str = "ablation spec", path: Path | None = None)
     setting_columns = _parse_setting_columns(raw.get("setting_columns") or [], where)
     rows = _parse_rows(raw["rows"], where, metrics, setting_columns)
     spec = AblationSpec(
-        name=_identifier(raw["name"], f"{where}: name"), base=str(raw["base"]), metrics=metrics, rows=rows,
+        name=_identifier(raw["name"], f"{where}: name"), base=_check_base(str(raw["base"]), where), metrics=metrics, rows=rows,
         title=str(raw.get("title") or ""), source=str(raw.get("source") or ""), protocol=protocol,
         setting_columns=setting_columns, note=str(raw.get("note") or ""), path=path,
     )
@@ -241,6 +241,20 @@ def parse_spec(raw: Any, where: str = "ablation spec", path: Path | None = None)
         if row.compare_to is not None and row.compare_to not in {r.id for r in rows}:
             raise UserInputError(f"{where}: row {row.id!r}: compare_to {row.compare_to!r} is not a row id")
     return spec
+
+
+def _check_base(base: str, where: str) -> str:
+    """The base must be a variant of mg_model (checked when mg_model is importable)."""
+    try:
+        from mg_model import variant_names  # local import: mg_model pulls in transformers
+    except ImportError:
+        return base
+    names = list(variant_names())
+    if base not in names:
+        close = difflib.get_close_matches(base, names, n=3)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise UserInputError(f"{where}: base {base!r} is not a model variant{hint}; variants: {names}")
+    return base
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: set[str] | frozenset[str], where: str) -> None:

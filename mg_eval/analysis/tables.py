@@ -28,6 +28,7 @@ from mg_eval.errors import DataError
 PENDING = "pending"          # checkpoint not built yet
 NOT_EVALUATED = "not evaluated"  # checkpoint exists, no results yet
 MISSING_SCORE = "no score"   # run exists but lacks this score key
+UNGRADED = "ungraded"        # the score needs a judge and none graded the samples
 SIGNIFICANCE = 0.05
 _REPORTED_ROUNDING = 0.05 + 1e-9  # MM-Vet reports its total rounded to one decimal, as the official grader does
 
@@ -140,7 +141,13 @@ def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, m
         status = NOT_EVALUATED if row.checkpoint_exists(checkpoint_root) else PENDING
         return Cell(status=status, paper=paper, paper_delta=paper_delta)
     value = _score_value(run, metric)
+    n_ungraded = run.results.get("scores", {}).get("n_ungraded") or 0
+    if n_ungraded:
+        notes.append(f"{row.label} / {metric.header}: {n_ungraded} sample(s) ungraded (no judge or judge failures); "
+                     "the score leaves them out; rerun with --judge to grade them")
     if value is None:
+        if n_ungraded:
+            return Cell(status=UNGRADED, paper=paper, paper_delta=paper_delta)
         notes.append(f"{run.path}: results.json has no score {metric.score!r}")
         return Cell(status=MISSING_SCORE, paper=paper, paper_delta=paper_delta)
     try:

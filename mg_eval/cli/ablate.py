@@ -4,6 +4,7 @@ Examples:
   mg-eval ablate ablations/info_mining.yaml --checkpoint-root /ckpt
   mg-eval ablate ablations/data_token_extension.yaml --render-only
   mg-eval ablate ablations/info_mining.yaml --limit 50 --test permutation --resamples 5000
+  mg-eval ablate my_spec.yaml --sample-data --max-new-tokens-cap 8      # smoke test on bundled samples
 
 Rows whose checkpoint does not exist yet show as "pending". Runs are resumable: rerunning the command
 evaluates only what is missing (or was made from other weights). The table is written as markdown,
@@ -37,8 +38,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--batch-size", type=int, default=8)
     engine.add_argument("--limit", type=int, default=None,
                         help="first N samples per task (quick look; the table is marked as not for reporting)")
-    engine.add_argument("--judge", default=None,
-                        help="judge for MM-Vet / MathVista / MMBench fallbacks, e.g. openai:gpt-4-0613 (default: none)")
+    engine.add_argument("--data-path", action="append", default=[], metavar="TASK=PATH",
+                        help="local data of a task (repeatable); without it tasks load their hub dataset")
+    engine.add_argument("--sample-data", action="store_true",
+                        help="use each task's bundled sample data (a smoke test, not a paper number)")
+    engine.add_argument("--judge", default="none",
+                        help="judge for MM-Vet / MathVista / MMBench fallbacks: none (default), paper (the paper's "
+                             "judge per benchmark) or a judge spec, e.g. openai:gpt-4-0613")
+    engine.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
+    engine.add_argument("--dtype", default="auto", help="float16, bfloat16, float32 (default auto)")
+    engine.add_argument("--max-new-tokens-cap", type=int, default=None,
+                        help="cap every task's max_new_tokens (quick looks only; changes scores)")
     stats = parser.add_argument_group("statistics")
     stats.add_argument("--resamples", type=int, default=2000, help="bootstrap / permutation resamples (default 2000)")
     stats.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
@@ -56,8 +66,11 @@ def run(args: argparse.Namespace) -> int:
     if args.train:
         train_missing_rows(spec, args)
     if not args.render_only:
+        overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
         outcomes = run_ablation(spec, output, checkpoint_root=args.checkpoint_root, batch_size=args.batch_size,
-                                limit=args.limit, judge=_judge(args.judge), rows=rows)
+                                limit=args.limit, judge=_judge(args.judge), rows=rows,
+                                data_paths=_data_paths(spec, args), device=args.device, dtype=args.dtype,
+                                generation_overrides=overrides)
         for outcome in outcomes:
             tasks = f" ({', '.join(outcome.evaluated_tasks)})" if outcome.evaluated_tasks else ""
             print(f"{outcome.row_id}: {outcome.status}{tasks}")
@@ -76,11 +89,37 @@ def _settings(args: argparse.Namespace) -> StatsSettings:
     return StatsSettings(n_resamples=args.resamples, confidence=args.confidence, seed=args.seed, test=args.test)
 
 
-def _judge(spec: str | None):
-    if not spec:
+def _data_paths(spec: AblationSpec, args: argparse.Namespace) -> dict[str, str]:
+    """``--data-path`` items and, with ``--sample-data``, each task's bundled sample folder."""
+    from mg_eval.cli.run import parse_data_paths
+
+    paths = parse_data_paths(args.data_path, spec.tasks)
+    if args.sample_data:
+        from mg_eval.tasks import get_task
+
+        for name in spec.tasks:
+            sample = getattr(get_task(name), "sample_path", None)
+            if sample is None:
+                raise UserInputError(f"task {name} ships no sample data; drop --sample-data or pass --data-path")
+            paths.setdefault(name, str(sample))
+    return paths
+
+
+def _judge(spec: str):
+    """``None`` for ``none``; else a callable task -> judge (built once per benchmark / spec)."""
+    if spec.strip().lower() == "none":
         return None
     from mg_eval.judges.factory import build_judge
-    return build_judge(spec)
+
+    built: dict[str, object] = {}
+
+    def for_task(task):
+        key = task.benchmark if spec.strip().lower() == "paper" else spec
+        if key not in built:
+            built[key] = build_judge(spec, benchmark=task.benchmark)
+        return built[key]
+
+    return for_task
 
 
 def train_missing_rows(spec: AblationSpec, args: argparse.Namespace) -> None:
