@@ -413,3 +413,19 @@ EXPECTED_IDS = {
 def test_expected_ids_with_the_tiny_tokenizer(tmp_path: Path, name: str) -> None:
     processor = MGMProcessor.from_pretrained(write_checkpoint(tmp_path), template=name)
     assert processor.tokenize_prompt(processor.render_prompt("What is this?")) == EXPECTED_IDS[name]
+
+
+def test_hr_tensor_equals_transformers_pil_clip_processor_not_the_torchvision_default() -> None:
+    """Our HR step == transformers 5 ``CLIPImageProcessorPil`` (the 4.36 numerics); the default differs."""
+    from transformers import CLIPImageProcessor
+    from transformers.models.clip import CLIPImageProcessorPil
+
+    pixels = np.random.default_rng(1).integers(0, 256, size=(30, 50, 3), dtype=np.uint8)
+    processor = MGMImageProcessor(image_size_aux=96, image_size_raw=48)
+    ours = processor(images=[Image.fromarray(pixels)])["images_aux"][0]
+    padded = processor.expand_to_square(Image.fromarray(pixels))
+    sizes = {"size": {"shortest_edge": 96}, "crop_size": {"height": 96, "width": 96}}
+    pil = CLIPImageProcessorPil(**sizes)(images=[padded], return_tensors="pt")["pixel_values"][0]
+    assert torch.equal(ours, pil)
+    default = CLIPImageProcessor(**sizes)(images=[padded], return_tensors="pt")["pixel_values"][0]
+    assert float((default - ours).abs().max()) > 1e-3
