@@ -398,6 +398,22 @@ class MGMProcessor:
             legacy=_read_legacy_flag(path),
         )
 
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        """Write the tokenizer files into ``out_dir`` so that ``from_pretrained`` gives the same ids back.
+
+        transformers 5 drops the slow-tokenizer keys (``legacy``, ``add_bos_token``) when saving; they are
+        written back into tokenizer_config.json because the ``slow`` rules depend on them.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(str(out))
+        config_path = out / "tokenizer_config.json"
+        settings = _read_json(config_path) if config_path.is_file() else {}
+        bos_wrap, _ = SlowLlamaTokenization(self.tokenizer, self.legacy)._special_wrap()
+        settings.update({"legacy": self.legacy, "add_bos_token": bool(bos_wrap)})
+        config_path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return out
+
     @property
     def stop_strings(self) -> list[str]:
         """Strings that end an answer for this template."""

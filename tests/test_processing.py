@@ -429,3 +429,20 @@ def test_hr_tensor_equals_transformers_pil_clip_processor_not_the_torchvision_de
     assert torch.equal(ours, pil)
     default = CLIPImageProcessor(**sizes)(images=[padded], return_tensors="pt")["pixel_values"][0]
     assert float((default - ours).abs().max()) > 1e-3
+
+
+def test_save_pretrained_round_trip_keeps_slow_rules(tmp_path: Path, tokenizer) -> None:
+    checkpoint = write_checkpoint(tmp_path / "a")
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+        (checkpoint / name).unlink()
+    _slow_tokenizer_folder(checkpoint, tokenizer)  # a 4.x slow folder, converted on load
+    original = MGMProcessor.from_pretrained(checkpoint)
+    copy = write_checkpoint(tmp_path / "b")
+    for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
+        (copy / name).unlink()
+    original.save_pretrained(copy)
+    reloaded = MGMProcessor.from_pretrained(copy)
+    assert (reloaded.legacy, reloaded.tokenizer_flavour) == (original.legacy, original.tokenizer_flavour)
+    for text in (" leading space", "What is this?"):
+        prompt = reloaded.render_prompt(text)
+        assert reloaded.tokenize_prompt(prompt) == original.tokenize_prompt(prompt)
