@@ -168,10 +168,14 @@ class MGMConfig(PretrainedConfig):
         return self.image_grid**2 + int(bool(self.image_global))
 
     # -------------------------------------------------------------------------------------- validation
-    def validate(self) -> None:
-        """Raise :class:`MGMConfigError` for unknown keys or contradictory values (before any weights)."""
+    def validate(self, require_clip: bool = False) -> None:
+        """Raise :class:`MGMConfigError` for unknown keys or contradictory values (before any weights).
+
+        Checks that need the CLIP hyper-parameters run when ``mm_vision_config`` is known, or with
+        ``require_clip`` (then CLIP ViT-L/14-336 is assumed), as the model constructor does.
+        """
         self._check_unknown_keys()
-        self._check_vision_keys()
+        self._check_vision_keys(require_clip)
 
     def _check_unknown_keys(self) -> None:
         llm_type = self.llm_type
@@ -193,7 +197,7 @@ class MGMConfig(PretrainedConfig):
                 "their spelling, or set 'llm_model_type' to the right language model."
             )
 
-    def _check_vision_keys(self) -> None:
+    def _check_vision_keys(self, require_clip: bool) -> None:
         problems = []
         if int(self.image_grid) < 1:
             problems.append(f"image_grid={self.image_grid} must be >= 1")
@@ -205,16 +209,24 @@ class MGMConfig(PretrainedConfig):
             problems.append(f"tokenizer_padding_side={self.tokenizer_padding_side!r} must be 'left' or 'right'")
         if not _projector_depth(self.mm_projector_type):
             problems.append(f"mm_projector_type={self.mm_projector_type!r} must be 'linear' or 'mlp<N>x_gelu'")
-        clip = self.clip_vision_config_dict()
-        if int(self.mm_hidden_size) != int(clip["hidden_size"]):
-            problems.append(f"mm_hidden_size={self.mm_hidden_size} but the CLIP width is {clip['hidden_size']}")
+        if self.image_aspect_ratio not in ("pad", "square", None):
+            problems.append(f"image_aspect_ratio={self.image_aspect_ratio!r} must be 'pad' or 'square'")
+        if len(self.convnext_dims) != 4 or len(self.convnext_depths) != 4:
+            problems.append("hr_convnext_dims and hr_convnext_depths need 4 entries (stem + 4 stages)")
         if int(self.mm_hidden_size_aux) != sum(self.convnext_dims):
             problems.append(
                 f"mm_hidden_size_aux={self.mm_hidden_size_aux} but the ConvNeXt stage widths {self.convnext_dims} "
                 f"sum to {sum(self.convnext_dims)}"
             )
-        if len(self.convnext_dims) != 4 or len(self.convnext_depths) != 4:
-            problems.append("hr_convnext_dims and hr_convnext_depths need 4 entries (stem + 4 stages)")
+        if self.mm_vision_config is not None or require_clip:
+            problems += self._clip_problems()
+        self._raise_if(problems)
+
+    def _clip_problems(self) -> list[str]:
+        problems = []
+        clip = self.clip_vision_config_dict()
+        if int(self.mm_hidden_size) != int(clip["hidden_size"]):
+            problems.append(f"mm_hidden_size={self.mm_hidden_size} but the CLIP width is {clip['hidden_size']}")
         lr_side = int(clip["image_size"]) // int(clip["patch_size"])
         hr_map = int(self.image_size_aux) // 4
         if hr_map % (lr_side * int(self.image_grid)) != 0:
@@ -222,8 +234,10 @@ class MGMConfig(PretrainedConfig):
                 f"image_size_aux={self.image_size_aux}: the stride-4 HR map side {hr_map} is not a multiple of "
                 f"LR token side {lr_side} x image_grid {self.image_grid}, so HR cells cannot be grouped per token"
             )
-        if self.image_aspect_ratio not in ("pad", "square", None):
-            problems.append(f"image_aspect_ratio={self.image_aspect_ratio!r} must be 'pad' or 'square'")
+        return problems
+
+    @staticmethod
+    def _raise_if(problems: list[str]) -> None:
         if problems:
             raise MGMConfigError("contradictory MGM config: " + "; ".join(problems))
 

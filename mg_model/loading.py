@@ -247,7 +247,16 @@ def build_config(values: dict[str, Any], clip_dir: Path | None, source: Path) ->
     try:
         return config_from_dict(values)
     except ValueError as err:
-        raise CheckpointError(f"{source}: {err}") from err
+        raise CheckpointError(f"{source}: {err}{_clip_hint(values, clip_dir)}") from err
+
+
+def _clip_hint(values: dict[str, Any], clip_dir: Path | None) -> str:
+    if clip_dir is not None or values.get("mm_vision_config"):
+        return ""
+    return (
+        f" (the CLIP directory {values.get('mm_vision_tower')!r} was not found, so CLIP ViT-L/14-336 was "
+        "assumed; pass encoder_root=<folder holding model_zoo/OpenAI/...> or run from that folder)"
+    )
 
 
 def load_mgm(
@@ -289,7 +298,10 @@ def load_mgm(
     target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config)
     files = checkpoint_files(checkpoint_dir)
     config._name_or_path = str(checkpoint_dir)
-    model = _build_empty(config, target_dtype)
+    try:
+        model = _build_empty(config, target_dtype)
+    except ValueError as err:
+        raise CheckpointError(f"{checkpoint_dir / 'config.json'}: {err}{_clip_hint(values, clip_dir)}") from err
     sources = _collect_sources(model, files, clip_dir, hr_dir, config)
     _load_all(model, sources, target_dtype)
     model.tie_weights()

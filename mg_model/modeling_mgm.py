@@ -27,6 +27,12 @@ from .vision import CLIPLREncoder, ConvNeXtHREncoder
 
 IMAGE_TOKEN_INDEX = -200
 IGNORE_INDEX = -100
+# transformers loading options that do not apply to a local official-layout directory (config is re-read)
+HUB_LOADING_OPTIONS = (
+    "config", "revision", "trust_remote_code", "adapter_kwargs", "cache_dir", "local_files_only", "token",
+    "low_cpu_mem_usage", "use_safetensors", "subfolder", "force_download", "proxies", "_from_auto",
+    "_from_pipeline", "attn_implementation", "code_revision", "_commit_hash",
+)
 
 
 def build_projector(projector_type: str, in_dim: int, hidden_size: int) -> nn.Sequential:
@@ -55,9 +61,11 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
     _no_split_modules = ["CLIPEncoderLayer", "ConvNeXtStage"]
 
     def __init__(self, config: MGMConfig) -> None:
+        config.validate(require_clip=True)
         super().__init__(config)
         llm_config = config.llm_config()
-        self.model = AutoModel.from_config(llm_config)
+        # the language model follows the construction dtype (like the encoders), not config.json's torch_dtype
+        self.model = AutoModel.from_config(llm_config, dtype=torch.get_default_dtype())
         hidden = llm_config.hidden_size
         self.model.vision_tower = CLIPLREncoder(
             config.clip_vision_config_dict(), config.mm_vision_select_layer, config.mm_vision_select_feature
@@ -112,6 +120,8 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         """Load an official MGM checkpoint directory; see :func:`mg_model.loading.load_mgm` for options."""
         from .loading import load_mgm
 
+        for hub_option in HUB_LOADING_OPTIONS:  # passed by AutoModelForCausalLM; the directory decides
+            kwargs.pop(hub_option, None)
         return load_mgm(pretrained_model_name_or_path, *args, **kwargs)
 
     def save_pretrained(self, save_directory: str, *args: Any, **kwargs: Any) -> None:

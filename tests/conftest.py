@@ -23,3 +23,19 @@ def conformance_dir() -> Path:
     if not CONFORMANCE_DIR.is_dir():
         pytest.skip(f"conformance data not found at {CONFORMANCE_DIR}")
     return CONFORMANCE_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random MGM checkpoint (Vicuna-style LLaMA, non-HD) in the official layout, built once."""
+    from mg_model import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-mgm") / "MGM-tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_hd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random HD MGM checkpoint (2x2 grid + global view) in the official layout, built once."""
+    from mg_model import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-mgm-hd") / "MGM-tiny-HD", hd=True, seed=0)
