@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from mg_eval.analysis.ablation import find_row_runs, load_spec
+from mg_eval.analysis.ablation import find_row_runs, load_spec, parse_spec
 from mg_eval.analysis.tables import (
     NOT_EVALUATED,
     PENDING,
+    UNGRADED,
     StatsSettings,
     build_table,
     latex_escape,
@@ -24,9 +25,10 @@ from mg_eval.analysis.tables import (
     render_markdown,
 )
 from mg_eval.cli.main import main as mg_eval_main
+from mg_eval.metrics import mmvet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_analysis_fixtures import write_fixture_ablation  # noqa: E402
+from test_analysis_fixtures import write_fixture_ablation, write_fixture_run  # noqa: E402
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
 SETTINGS = StatsSettings(n_resamples=1000, seed=0)
@@ -87,11 +89,6 @@ def test_permutation_test_can_replace_the_bootstrap(tmp_path: Path) -> None:
 
 
 def test_judge_scores_without_a_judge_show_as_ungraded(tmp_path: Path) -> None:
-    from mg_eval.analysis.ablation import parse_spec
-    from mg_eval.analysis.tables import UNGRADED
-    from mg_eval.metrics import mmvet
-    from test_analysis_fixtures import write_fixture_run
-
     records = [mmvet.process_result(f"v1_{i}", "pred", "q", "gt", ["rec"]) for i in range(3)]  # no grades
     write_fixture_run(tmp_path / "runs" / "a", "a", "mmvet", "mmvet", mmvet.aggregate(records), records)
     spec = parse_spec({"name": "j", "base": "mgm-7b", "metrics": [{"key": "mmvet", "task": "mmvet", "score": "total"}],
@@ -138,6 +135,13 @@ def test_cli_train_without_training_support_says_so(tmp_path: Path, capsys, monk
     monkeypatch.setitem(sys.modules, "mg_model.train", None)  # import fails as if the module were absent
     assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
     assert "training support not installed" in capsys.readouterr().err
+
+
+def test_cli_train_without_a_recipe_names_the_missing_file(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("mg_model.train.from_spec")
+    spec_path = write_fixture_ablation(tmp_path)
+    assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
+    assert "fixture_ablation.train.yaml" in capsys.readouterr().err
 
 
 if __name__ == "__main__" and "--update" in sys.argv:

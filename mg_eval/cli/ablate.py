@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render-only", action="store_true",
                         help="do not evaluate anything; render the table from the runs already on disk")
     parser.add_argument("--train", action="store_true",
-                        help="first build the missing checkpoints from each row's delta (needs mg_model.train)")
+                        help="first build the missing checkpoints from each row's delta with the training recipe "
+                             "<spec>.train.yaml beside the spec (mg_model.train.from_spec; docs/training.md)")
     engine = parser.add_argument_group("evaluation (passed to the engine)")
     engine.add_argument("--batch-size", type=int, default=8)
     engine.add_argument("--limit", type=int, default=None,
@@ -63,14 +64,14 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     output = Path(args.output) if args.output else Path("results") / "ablations" / spec.name
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    data_paths = _data_paths(spec, args)
     if args.train:
-        train_missing_rows(spec, args)
+        data_paths = {**train_missing_rows(spec, args, rows), **data_paths}  # --data-path wins over the recipe
     if not args.render_only:
         overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
         outcomes = run_ablation(spec, output, checkpoint_root=args.checkpoint_root, batch_size=args.batch_size,
-                                limit=args.limit, judge=_judge(args.judge), rows=rows,
-                                data_paths=_data_paths(spec, args), device=args.device, dtype=args.dtype,
-                                generation_overrides=overrides)
+                                limit=args.limit, judge=_judge(args.judge), rows=rows, data_paths=data_paths,
+                                device=args.device, dtype=args.dtype, generation_overrides=overrides)
         for outcome in outcomes:
             tasks = f" ({', '.join(outcome.evaluated_tasks)})" if outcome.evaluated_tasks else ""
             print(f"{outcome.row_id}: {outcome.status}{tasks}")
@@ -122,14 +123,21 @@ def _judge(spec: str):
     return for_task
 
 
-def train_missing_rows(spec: AblationSpec, args: argparse.Namespace) -> None:
-    """Hook for ``--train``: build each missing row's checkpoint from its delta (owned by mg_model.train)."""
+def train_missing_rows(spec: AblationSpec, args: argparse.Namespace, rows: list[str] | None) -> dict[str, str]:
+    """``--train``: build each missing row's checkpoint from its delta (``mg_model.train.from_spec``).
+
+    Returns the evaluation data paths the training recipe names (``eval_data``), task -> path.
+    """
     try:
-        import mg_model.train  # noqa: F401
+        from mg_model.train.data import TrainingInputError
+        from mg_model.train.from_spec import train_missing_rows as build_missing_rows
     except ImportError as exc:
         raise UserInputError(
             f"training support not installed ({exc}); install the training extra with "
             "`pip install -e '.[train]'`, or build the checkpoints elsewhere and rerun without --train"
         ) from exc
-    raise UserInputError("training support not installed: mg_model.train has no ablation-row builder yet; "
-                         "build the checkpoints with `mg-eval train` and rerun without --train")
+    try:
+        options = build_missing_rows(spec, checkpoint_root=args.checkpoint_root, row_ids=rows)
+    except TrainingInputError as exc:
+        raise UserInputError(str(exc)) from exc
+    return dict(options.get("data_paths") or {})
