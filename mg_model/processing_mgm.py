@@ -226,6 +226,8 @@ class SlowLlamaTokenization:
 
     tokenizer: Any
     legacy: bool
+    dummy_prefix: bool = True
+    remove_extra_whitespaces: bool = False
     _split_pattern: re.Pattern[str] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -233,6 +235,7 @@ class SlowLlamaTokenization:
         if contents:
             self._split_pattern = re.compile("(" + "|".join(re.escape(c) for c in contents) + ")")
         self._added = {str(t.content): t for t in self.tokenizer.added_tokens_decoder.values()}
+        self._wrap = self._special_wrap()
 
     def tokenize(self, text: str) -> list[str]:
         """Text -> pieces (no BOS/EOS), as 4.36 ``LlamaTokenizer.tokenize``."""
@@ -247,7 +250,7 @@ class SlowLlamaTokenization:
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids, with the BOS/EOS the tokenizer itself adds around every encoding."""
-        bos, eos = self._special_wrap()
+        bos, eos = self._wrap
         return bos + list(self.tokenizer.convert_tokens_to_ids(self.tokenize(text))) + eos
 
     def _special_wrap(self) -> tuple[list[int], list[int]]:
@@ -279,11 +282,75 @@ class SlowLlamaTokenization:
         return pieces
 
     def _sentencepiece(self, text: str) -> list[str]:
-        """SentencePiece encoding of one segment (dummy prefix on for legacy, off otherwise)."""
+        """SentencePiece encoding of one segment (the model's dummy prefix for legacy, none otherwise).
+
+        ``remove_extra_whitespaces`` (a SentencePiece normaliser flag; off for Llama/Vicuna) is applied to
+        runs of ASCII spaces only.
+        """
+        if self.remove_extra_whitespaces:
+            text = re.sub(" +", " ", text).strip(" ")
         normalized = text.replace(" ", SPIECE_UNDERLINE)
-        if self.legacy:
+        if self.legacy and self.dummy_prefix:
             normalized = SPIECE_UNDERLINE + normalized
         return [token.value for token in self.tokenizer.backend_tokenizer.model.tokenize(normalized)]
+
+
+def _read_varint(data: bytes, index: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[index]
+        value |= (byte & 0x7F) << shift
+        index += 1
+        if byte < 0x80:
+            return value, index
+        shift += 7
+
+
+def _protobuf_fields(data: bytes) -> list[tuple[int, int, Any]]:
+    """(field number, wire type, value) of one protobuf message; value = int or bytes (length-delimited)."""
+    fields, index = [], 0
+    while index < len(data):
+        key, index = _read_varint(data, index)
+        wire = key & 7
+        if wire == 0:
+            value, index = _read_varint(data, index)
+        elif wire == 2:
+            length, index = _read_varint(data, index)
+            value, index = data[index : index + length], index + length
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            value, index = data[index : index + size], index + size
+        else:
+            raise MGMInputError(f"unsupported protobuf wire type {wire}: not a SentencePiece model file")
+        fields.append((key >> 3, wire, value))
+    return fields
+
+
+def sentencepiece_normalizer_flags(model_file: str | Path) -> dict[str, bool]:
+    """``add_dummy_prefix`` and ``remove_extra_whitespaces`` of a SentencePiece ``tokenizer.model``.
+
+    Read straight from the file's protobuf wire format (ModelProto field 3 = NormalizerSpec, its fields 3
+    and 4), so no protobuf schema is needed. Absent fields take SentencePiece's defaults (both true).
+    """
+    flags = {"add_dummy_prefix": True, "remove_extra_whitespaces": True}
+    names = {3: "add_dummy_prefix", 4: "remove_extra_whitespaces"}
+    data = Path(model_file).read_bytes()
+    for number, wire, value in _protobuf_fields(data):
+        if number == 3 and wire == 2:
+            for inner, inner_wire, flag in _protobuf_fields(value):
+                if inner in names and inner_wire == 0:
+                    flags[names[inner]] = bool(flag)
+    return flags
+
+
+def _normalizer_flags(path: Path, tokenizer: Any) -> dict[str, bool]:
+    """The SentencePiece normaliser flags of a checkpoint: from tokenizer.model, else from tokenizer.json."""
+    if (path / "tokenizer.model").is_file():
+        return sentencepiece_normalizer_flags(path / "tokenizer.model")
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    spec = json.loads(backend.to_str()) if backend is not None else {}
+    never = '"prepend_scheme": "never"' in json.dumps(spec.get("pre_tokenizer"))
+    return {"add_dummy_prefix": not never, "remove_extra_whitespaces": False}
 
 
 def is_sentencepiece_llama(tokenizer: Any) -> bool:
@@ -345,6 +412,7 @@ class MGMProcessor:
         *,
         tokenizer_flavour: str = "fast",
         legacy: bool = True,
+        sentencepiece_flags: dict[str, bool] | None = None,
     ) -> None:
         """Wrap a tokenizer, an image processor and a template.
 
@@ -354,6 +422,8 @@ class MGMProcessor:
             template: the conversation template.
             tokenizer_flavour: ``slow`` (4.36 SentencePiece rules: Vicuna/Yi) or ``fast``.
             legacy: the slow tokenizer's ``legacy`` flag (from tokenizer_config.json; 4.36 default True).
+            sentencepiece_flags: ``add_dummy_prefix`` / ``remove_extra_whitespaces`` of the SentencePiece
+                model (Llama defaults: True / False).
         """
         if tokenizer_flavour not in ("slow", "fast"):
             raise MGMInputError(f"tokenizer_flavour={tokenizer_flavour!r}: use 'slow' or 'fast'")
@@ -367,7 +437,13 @@ class MGMProcessor:
         self.template = template
         self.tokenizer_flavour = tokenizer_flavour
         self.legacy = legacy
-        self._slow = SlowLlamaTokenization(tokenizer, legacy) if tokenizer_flavour == "slow" else None
+        flags = {"add_dummy_prefix": True, "remove_extra_whitespaces": False, **(sentencepiece_flags or {})}
+        self.sentencepiece_flags = flags
+        self._slow = (
+            SlowLlamaTokenization(tokenizer, legacy, flags["add_dummy_prefix"], flags["remove_extra_whitespaces"])
+            if tokenizer_flavour == "slow"
+            else None
+        )
 
     @classmethod
     def from_pretrained(
@@ -396,6 +472,7 @@ class MGMProcessor:
             select_template(config, tokenizer, template),
             tokenizer_flavour=flavour,
             legacy=_read_legacy_flag(path),
+            sentencepiece_flags=_normalizer_flags(path, tokenizer),
         )
 
     def save_pretrained(self, out_dir: str | Path) -> Path:

@@ -446,3 +446,27 @@ def test_save_pretrained_round_trip_keeps_slow_rules(tmp_path: Path, tokenizer) 
     for text in (" leading space", "What is this?"):
         prompt = reloaded.render_prompt(text)
         assert reloaded.tokenize_prompt(prompt) == original.tokenize_prompt(prompt)
+
+
+def test_normaliser_flags_are_read_from_the_model_file(tmp_path: Path) -> None:
+    import sentencepiece as spm
+
+    from mg_model.processing_mgm import sentencepiece_normalizer_flags
+
+    model_file = TINY_TOKENIZER_DIR / "tokenizer.model"
+    assert sentencepiece_normalizer_flags(model_file) == {"add_dummy_prefix": True, "remove_extra_whitespaces": False}
+    proto = spm.SentencePieceProcessor(model_file=str(model_file)).serialized_model_proto()
+    (tmp_path / "tokenizer.model").write_bytes(_without_dummy_prefix(proto))
+    assert sentencepiece_normalizer_flags(tmp_path / "tokenizer.model")["add_dummy_prefix"] is False
+
+
+def test_legacy_model_without_dummy_prefix_matches_sentencepiece(tokenizer) -> None:
+    """A SentencePiece model with add_dummy_prefix off (legacy rules): no ▁ is invented before segments."""
+    import sentencepiece as spm
+
+    sp_on = spm.SentencePieceProcessor(model_file=str(TINY_TOKENIZER_DIR / "tokenizer.model"))
+    sp_off = spm.SentencePieceProcessor(model_proto=_without_dummy_prefix(sp_on.serialized_model_proto()))
+    added = [str(t.content) for t in tokenizer.added_tokens_decoder.values()]
+    slow = SlowLlamaTokenization(tokenizer, legacy=True, dummy_prefix=False)
+    for text in SLOW_TEXTS:
+        assert slow.tokenize(text) == _reference_slow_tokenize(sp_off, sp_off, added, text, legacy=True), text
