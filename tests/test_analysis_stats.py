@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mg_eval.analysis import stats
-from mg_eval.analysis.units import MME_COGNITION, MME_PERCEPTION, unit_scores
+from mg_eval.analysis.units import MME_COGNITION, MME_PERCEPTION, matching_mean_units, unit_scores
 from mg_eval.errors import DataError
 from mg_eval.metrics import mme
 
@@ -183,3 +183,12 @@ def test_ungraded_samples_are_left_out_as_the_score_leaves_them_out() -> None:
 
 def test_scores_without_a_unit_form_give_none() -> None:
     assert unit_scores("mmmu", "per_subject_acc", [{"doc_id": "a", "score": 1}]) is None
+
+
+def test_unknown_benchmark_gets_units_only_when_they_reproduce_the_score() -> None:
+    samples = [{"doc_id": f"q{i}", "score": s} for i, s in enumerate([1.0, 0.0, 0.6, 1.0])]
+    units = matching_mean_units(samples, {"accuracy": 65.0}, reported=65.0)
+    assert units is not None and units.score() == pytest.approx(65.0)
+    assert matching_mean_units(samples, {}, reported=0.65).score() == pytest.approx(0.65)  # fraction scale
+    assert matching_mean_units(samples, {}, reported=70.0) is None       # not a mean of these samples
+    assert matching_mean_units(samples + [{"doc_id": "q9", "score": None}], {}, reported=65.0) is None

@@ -21,7 +21,7 @@ from typing import Any
 
 from mg_eval.analysis import stats
 from mg_eval.analysis.ablation import AblationRow, AblationSpec, MetricColumn, PaperValue
-from mg_eval.analysis.units import benchmark_of, unit_scores
+from mg_eval.analysis.units import KNOWN_BENCHMARKS, benchmark_of, matching_mean_units, unit_scores
 from mg_eval.engine.results import read_results, read_samples
 from mg_eval.errors import DataError
 
@@ -125,9 +125,15 @@ def _load_runs(task_dirs: Mapping[str, str | Path]) -> dict[str, _Run]:
 
 
 def _units(run: _Run, metric: MetricColumn) -> stats.UnitScores | None:
+    """The run's units for this metric; for an unknown benchmark, a mean over samples if it reproduces the score."""
     task = run.results.get("task", {})
-    return unit_scores(benchmark_of(task.get("name", metric.task), task.get("benchmark")), metric.score,
-                       run.samples, run.results.get("scores"), source=str(run.path / "samples.jsonl"))
+    source = str(run.path / "samples.jsonl")
+    bench = benchmark_of(task.get("name", metric.task), task.get("benchmark"))
+    units = unit_scores(bench, metric.score, run.samples, run.results.get("scores"), source=source)
+    reported = _score_value(run, metric)
+    if units is None and bench not in KNOWN_BENCHMARKS and reported is not None:
+        units = matching_mean_units(run.samples, run.results.get("scores"), reported, source)
+    return units
 
 
 def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, metric: MetricColumn,

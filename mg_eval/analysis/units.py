@@ -46,12 +46,13 @@ _MME_TOTALS = {"perception_total": MME_PERCEPTION, "cognition_total": MME_COGNIT
                "total": MME_PERCEPTION + MME_COGNITION}
 
 MMBENCH_CIRCULAR_OFFSET = 1_000_000
+KNOWN_BENCHMARKS = ("textvqa", "mmbench", "mmvet", "mmmu", "mathvista", "mme")
 
 
 def benchmark_of(task_name: str, benchmark: str | None = None) -> str:
     """Normalised benchmark id (``textvqa``, ``mme``, ``mmbench``, ``mmvet``, ``mmmu``, ``mathvista``)."""
     name = (benchmark or task_name).lower().replace("-", "").replace("_", "")
-    for known in ("textvqa", "mmbench", "mmvet", "mmmu", "mathvista", "mme"):
+    for known in KNOWN_BENCHMARKS:
         if name.startswith(known):
             return known
     return name
@@ -88,6 +89,29 @@ def unit_scores(benchmark: str, score_key: str, samples: Sequence[Mapping[str, A
     if bench == "mmbench":
         return _mmbench_units(samples, outcomes, source)
     return _mean_units({doc_id: value for doc_id, value in outcomes.items() if value is not None}, "question")
+
+
+def matching_mean_units(samples: Sequence[Mapping[str, Any]], scores: Mapping[str, Any] | None,
+                        reported: float, source: str = "samples.jsonl") -> UnitScores | None:
+    """Units for a benchmark this module does not know (e.g. a custom task scored with a mean metric).
+
+    Used only when it is self-evidently right: every sample has a numeric outcome (``per_sample`` detail or
+    ``score``) and 100 x (or 1 x) their mean reproduces ``reported`` to 1e-6. Otherwise ``None``.
+    """
+    try:
+        outcomes = sample_outcomes(samples, (scores or {}).get("per_sample"), source)
+    except DataError:
+        return None
+    values = [value for value in outcomes.values() if value is not None]
+    if not values or len(values) != len(outcomes):
+        return None
+    mean = float(np.mean(values))
+    for scale in (100.0, 1.0):
+        if abs(scale * mean - reported) <= 1e-6 * max(1.0, abs(reported)):
+            ids = tuple(outcomes)
+            array = np.asarray(values, dtype=np.float64).reshape(len(ids), 1)
+            return UnitScores(ids, array, mean_statistic(scale), unit="question")
+    return None
 
 
 def sample_outcomes(samples: Sequence[Mapping[str, Any]], per_sample: Any = None,
