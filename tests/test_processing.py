@@ -470,3 +470,20 @@ def test_legacy_model_without_dummy_prefix_matches_sentencepiece(tokenizer) -> N
     slow = SlowLlamaTokenization(tokenizer, legacy=True, dummy_prefix=False)
     for text in SLOW_TEXTS:
         assert slow.tokenize(text) == _reference_slow_tokenize(sp_off, sp_off, added, text, legacy=True), text
+
+
+GOLDENS = Path(__file__).resolve().parent / "data" / "processing_slow_tokenizer_goldens.json"
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_slow_flavour_reproduces_transformers_4_36_ids(tokenizer, legacy: bool) -> None:
+    """Ids recorded with transformers 4.36.2's slow LlamaTokenizer (scripts/make_slow_tokenizer_goldens.py)."""
+    payload = json.loads(GOLDENS.read_text(encoding="utf-8"))
+    assert payload["transformers"] == "4.36.2"
+    records = [record for record in payload["records"] if record["legacy"] is legacy]
+    assert len(records) == 24
+    processor = MGMProcessor(
+        tokenizer, MGMImageProcessor(), get_template("vicuna_v1"), tokenizer_flavour="slow", legacy=legacy
+    )
+    for record in records:
+        assert processor.tokenize_prompt(record["prompt"]) == record["ids"], (record["template"], record["prompt"])
