@@ -291,6 +291,7 @@ class DeltaRow:
     """One ablation row for the delta plot (values per metric key)."""
 
     label: str
+    section: str
     delta: dict[str, float | None]
     low: dict[str, float | None]
     high: dict[str, float | None]
@@ -299,7 +300,10 @@ class DeltaRow:
 
 
 def load_ablation_csv(path: str | Path) -> tuple[list[str], list[DeltaRow]]:
-    """Metric keys and rows of a table written by ``mg-eval ablate`` (``<spec>.csv``)."""
+    """Metric keys and rows of a table written by ``mg-eval ablate`` (``<spec>.csv``).
+
+    Rows that share a label (e.g. two "+ Larger VE-HR") get the setting values that tell them apart appended.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"ablation table {path} does not exist; run `mg-eval ablate SPEC` first")
@@ -307,7 +311,10 @@ def load_ablation_csv(path: str | Path) -> tuple[list[str], list[DeltaRow]]:
         rows = list(csv.DictReader(handle))
     if not rows or "label" not in rows[0]:
         raise UserInputError(f"{path}: not an ablation table written by `mg-eval ablate`")
-    metrics = [key[: -len("_paper_delta")] for key in rows[0] if key.endswith("_paper_delta")]
+    columns = list(rows[0])
+    metrics = [key[: -len("_paper_delta")] for key in columns if key.endswith("_paper_delta")]
+    settings = columns[columns.index("for_reporting") + 1: columns.index(metrics[0])] if metrics else []
+    labels = _distinct_labels(rows, settings)
 
     def number(row: Mapping[str, str], key: str) -> float | None:
         text = row.get(key, "")
@@ -317,13 +324,23 @@ def load_ablation_csv(path: str | Path) -> tuple[list[str], list[DeltaRow]]:
             return None  # "pending" and other statuses
 
     return metrics, [DeltaRow(
-        label=row["label"],
+        label=label, section=row.get("section", ""),
         delta={m: number(row, f"{m}_delta") for m in metrics},
         low={m: number(row, f"{m}_delta_ci_low") for m in metrics},
         high={m: number(row, f"{m}_delta_ci_high") for m in metrics},
         p_value={m: number(row, f"{m}_p_value") for m in metrics},
         paper_delta={m: number(row, f"{m}_paper_delta") for m in metrics},
-    ) for row in rows]
+    ) for row, label in zip(rows, labels)]
+
+
+def _distinct_labels(rows: Sequence[Mapping[str, str]], settings: Sequence[str]) -> list[str]:
+    labels = []
+    for row in rows:
+        twins = [other for other in rows if other["label"] == row["label"]]
+        differing = [key for key in settings if len({other[key] for other in twins}) > 1]
+        suffix = ", ".join(row[key] for key in differing)
+        labels.append(f"{row['label']} ({suffix})" if suffix else row["label"])
+    return labels
 
 
 _METRIC_TITLES = {"textvqa": "TextVQA", "mme": "MME", "mmvet": "MM-Vet", "mmb": "MMB", "mmbench": "MMB",
@@ -364,6 +381,9 @@ def _delta_panel(ax, metric: str, rows: Sequence[DeltaRow], y: np.ndarray) -> No
                         label="ours: Δ, 95% CI (filled: p<0.05)")
         if row.paper_delta[metric] is not None:
             ax.plot(row.paper_delta[metric], yi, "D", markersize=3.5, color="#2c3e50", label="paper Δ")
+    for yi, (upper, lower) in zip(y[1:], zip(rows[:-1], rows[1:])):
+        if upper.section != lower.section:
+            ax.axhline(yi + 0.5, color="0.6", linewidth=0.5, linestyle="--")
     ax.set_title(_METRIC_TITLES.get(metric, metric))
     ax.set_xlabel("Δ to previous row" + (" (/2000)" if metric == "mme" else " (points)"))
     ax.grid(axis="x", linewidth=0.4, alpha=0.5)

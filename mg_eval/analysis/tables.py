@@ -250,8 +250,8 @@ def legend(table: AblationTable) -> str:
     return (f"Ours: score [{s.confidence:.0%} percentile bootstrap CI over the benchmark's units, "
             f"{s.n_resamples} resamples, seed {s.seed}]. Δ: change to the previous row of the section "
             f"[{s.confidence:.0%} paired bootstrap CI] and two-sided p-value ({test}, samples paired by doc_id); "
-            f"bold Δ: p < {SIGNIFICANCE}. Paper: as printed (Δ to the previous row); * = training images observed; "
-            f"– = not given or not legible.")
+            f"bold Δ: p < {SIGNIFICANCE}. Paper: value as printed (Δ computed from the printed values of the same "
+            f"two rows); * = training images observed; – = not given or not legible.")
 
 
 def _header(table: AblationTable) -> list[str]:

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     ours = plots.collect_results(args.results, args.resamples, args.seed) if args.results else []
     reference = [] if args.no_reference else plots.load_reference(args.reference)
     written: list[Path] = []
-    if ours or reference:
+    if ours or (reference and not args.ablation):  # --ablation alone draws only the ablation figures
         bars = ours + (plots.select_reference(reference, args.reference_rows) if reference else [])
         written += plots.plot_leaderboard_bars(bars, output / "leaderboard_bars", args.title, args.dpi)
         written += plots.plot_leaderboard_heatmap(ours + reference, output / "leaderboard_heatmap", args.title,
