@@ -487,3 +487,18 @@ def test_slow_flavour_reproduces_transformers_4_36_ids(tokenizer, legacy: bool) 
     )
     for record in records:
         assert processor.tokenize_prompt(record["prompt"]) == record["ids"], (record["template"], record["prompt"])
+
+
+IMAGE_GOLDENS = Path(__file__).resolve().parent / "data" / "processing_image_goldens.npz"
+
+
+@pytest.mark.parametrize(("name", "aux", "hd"), [("hd", 32, True), ("plain", 20, False)])
+def test_pixels_equal_the_official_pipeline_on_transformers_4_36(name: str, aux: int, hd: bool) -> None:
+    """Bit-exact against the official eval preprocessing run on transformers 4.36.2 (scripts/make_image_goldens.py)."""
+    goldens = np.load(IMAGE_GOLDENS)
+    images = [Image.fromarray(goldens[f"image_{index}"]) for index in range(4)]
+    processor = MGMImageProcessor(image_size_aux=aux, image_size_raw=8, image_grid=2 if hd else 1, image_global=hd)
+    out = processor(images=images)  # one batch: the vectorised steps must not mix samples
+    for index in range(4):
+        assert np.array_equal(out["images_aux"][index].numpy(), goldens[f"{name}_images_aux_{index}"])
+        assert np.array_equal(out["images"][index].numpy(), goldens[f"{name}_images_{index}"])
