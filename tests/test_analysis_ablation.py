@@ -208,3 +208,13 @@ def test_every_row_delta_builds_a_valid_mgm_config(name: str) -> None:
         config = configuration.MGMConfig(**row.config_overrides())
         for key, value in row.config_overrides().items():
             assert getattr(config, key) == value, (row.id, key)
+
+
+def test_run_ablation_refuses_an_unknown_task_before_any_work(tmp_path: Path) -> None:
+    raw = _with(metrics=[{"key": "tv", "task": "textvqa_vall", "score": "accuracy"}])
+    _fake_checkpoint(tmp_path / "ckpt" / "b")
+    calls = []
+    with pytest.raises(UserInputError, match=r"metric 'tv'.*textvqa_vall"):
+        run_ablation(parse_spec(raw), tmp_path / "out", checkpoint_root=tmp_path,
+                     evaluate_fn=lambda *a, **k: calls.append(a))
+    assert calls == []

@@ -95,3 +95,14 @@ def test_plot_without_inputs_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert "nothing to plot" in capsys.readouterr().err
     assert mg_eval_main(["plot", str(tmp_path / "none"), "--output", str(tmp_path)]) == 2
     assert "no runs" in capsys.readouterr().err
+
+
+def test_ablation_rows_with_the_same_label_are_told_apart(tmp_path: Path) -> None:
+    spec = Path(__file__).resolve().parent.parent / "ablations" / "info_mining.yaml"
+    assert mg_eval_main(["ablate", str(spec), "--render-only", "--output", str(tmp_path), "--resamples", "10"]) == 0
+    metrics, rows = plots.load_ablation_csv(tmp_path / "info_mining.csv")
+    assert metrics == ["textvqa", "mme", "mmvet"]
+    labels = [row.label for row in rows]
+    assert len(set(labels)) == len(labels)
+    assert "+ Larger VE-HR (ConvX-XXL)" in labels
+    assert rows[-1].paper_delta["mmvet"] == pytest.approx(-0.8) and rows[-1].delta["mmvet"] is None  # pending

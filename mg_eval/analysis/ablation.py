@@ -485,6 +485,7 @@ def run_ablation(spec: AblationSpec, output_dir: str | Path, *, checkpoint_root:
     """
     if evaluate_fn is None:
         from mg_eval.engine.runner import evaluate as evaluate_fn
+    check_tasks(spec)
     selected = _select_rows(spec, rows)
     existing = find_row_runs(spec, output_dir, limit)
     outcomes = []
@@ -499,6 +500,17 @@ def run_ablation(spec: AblationSpec, output_dir: str | Path, *, checkpoint_root:
                         judge=judge, **engine_options)
         outcomes.append(RowOutcome(row.id, "evaluated" if todo else "up to date", tuple(todo)))
     return outcomes
+
+
+def check_tasks(spec: AblationSpec) -> None:
+    """Every metric column's task is registered (UserInputError with close matches), before any model runs."""
+    from mg_eval.tasks import get_task
+
+    for metric in spec.metrics:
+        try:
+            get_task(metric.task)
+        except UserInputError as exc:
+            raise UserInputError(f"{spec._where()}: metric {metric.key!r}: {exc}") from None
 
 
 def _select_rows(spec: AblationSpec, row_ids: list[str] | None) -> list[AblationRow]:
