@@ -13,6 +13,7 @@ leaves a half-written ``results.json`` behind.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -21,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -75,6 +77,11 @@ def run_dir(root: str | os.PathLike, model_name: str, task_name: str, run_id: st
 
 def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str | None]:
     """Installed versions of the packages that can change a score (``None`` = not installed)."""
+    return dict(_package_versions(tuple(names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _package_versions(names: tuple[str, ...]) -> dict[str, str | None]:
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in names:
         try:
@@ -85,8 +92,16 @@ def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str | None]:
 
 
 def git_sha(repo_dir: str | os.PathLike | None = None) -> str | None:
-    """The commit of the harness source tree (``+dirty`` appended if it has local changes), or ``None``."""
+    """The commit of the harness source tree (``+dirty`` appended if it has local changes), or ``None``.
+
+    Cached per process for 60 s (a multi-task run asks once per task).
+    """
     cwd = Path(repo_dir) if repo_dir else Path(__file__).resolve().parents[2]
+    return _git_sha(str(cwd), int(time.monotonic() // 60))
+
+
+@functools.lru_cache(maxsize=8)
+def _git_sha(cwd: str, _minute: int) -> str | None:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()

@@ -145,31 +145,39 @@ def _generate_batch(generator: Generator, batch: dict[str, Any], samples: Sequen
 
 def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSample], batches: list[list[int]],
                  generation: Mapping[str, Any], writer: store.PredictionWriter, num_workers: int,
-                 progress: tqdm, stored: Mapping[tuple[str, str], Any], protocol: str) -> tuple[dict[str, dict[str, Any]], float]:
+                 progress: tqdm, stored: Mapping[tuple[str, str], Any],
+                 protocol: str) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Generate ``batches``, appending each batch's predictions to the store as soon as they exist.
 
     A batch is always generated whole (same batch as an uninterrupted run); samples of it that are
-    already stored keep their stored prediction and are not written again.
+    already stored keep their stored prediction and are not written again. Returns the new
+    predictions by doc_id and the seconds spent in ``generate``, waiting for data and writing the store.
     """
     computed: dict[str, dict[str, Any]] = {}
-    generate_s = 0.0
+    seconds = {"generate_s": 0.0, "data_wait_s": 0.0, "store_s": 0.0}
     if not batches:
-        return computed, generate_s
-    loader = make_loader(SampleDataset(task, samples, generator, protocol), batches, num_workers)
-    for batch in loader:
+        return computed, seconds
+    loader = iter(make_loader(SampleDataset(task, samples, generator, protocol), batches, num_workers))
+    while True:
+        waited = time.perf_counter()
+        batch = next(loader, None)
+        seconds["data_wait_s"] += time.perf_counter() - waited
+        if batch is None:
+            return computed, seconds
         if "error" in batch:
             raise DataError(batch["error"])
         batch_samples = [samples[index] for index in batch["indices"]]
-        responses, seconds = _generate_batch(generator, batch, batch_samples, generation)
-        generate_s += seconds
+        responses, generate_s = _generate_batch(generator, batch, batch_samples, generation)
+        seconds["generate_s"] += generate_s
         records = [{"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompt,
                     "response": response}
                    for sample, prompt, response in zip(batch_samples, batch["prompts"], responses)
                    if (sample.doc_id, sample.fingerprint) not in stored]
+        written = time.perf_counter()
         writer.append(records)
+        seconds["store_s"] += time.perf_counter() - written
         computed.update((record["doc_id"], record) for record in records)
         progress.update(len(records))
-    return computed, generate_s
 
 
 def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
@@ -218,7 +226,7 @@ class _TaskRun:
                         dynamic_ncols=True)
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
         with progress, store.PredictionWriter(path, header) as writer:
-            computed, generate_s = _run_batches(self.generator, self.task, samples, todo, generation, writer,
+            computed, loop_seconds = _run_batches(self.generator, self.task, samples, todo, generation, writer,
                                                 self.options["num_workers"], progress, stored, protocol)
         own = {}
         for batch in mine:
@@ -226,7 +234,7 @@ class _TaskRun:
                 sample = samples[index]
                 own[sample.doc_id] = computed.get(sample.doc_id) or stored[(sample.doc_id, sample.fingerprint)]
         gathered = distributed.gather_to_main(
-            {"predictions": own, "computed": len(computed), "generate_s": generate_s}, self.context)
+            {"predictions": own, "computed": len(computed), **loop_seconds}, self.context)
         result = RunResult(self.spec.name, self.task.name, protocol, None, None, n_computed=len(computed),
                            n_resumed=len(own) - len(computed))
         if gathered is not None:
@@ -253,7 +261,8 @@ class _TaskRun:
         timing = {"started_at": started_at.isoformat(timespec="seconds"),
                   "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                   "wall_s": round(wall_s, 3),
-                  "generate_s": round(sum(part["generate_s"] for part in gathered), 3),
+                  **{key: round(sum(part[key] for part in gathered), 3)
+                     for key in ("generate_s", "data_wait_s", "store_s")},
                   "samples_per_s": round(n_computed / wall_s, 3) if wall_s > 0 and n_computed else None}
         limit = self.options.get("limit")
         run_id = results.new_run_id(protocol, limit)
