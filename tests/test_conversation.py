@@ -145,3 +145,19 @@ def test_llama3_eos_ids_include_eot() -> None:
     eot = tokenizer.convert_tokens_to_ids("<|eot_id|>")
     assert get_template("llama_3").eos_token_ids(tokenizer) == [tokenizer.eos_token_id, eot]
     assert get_template("vicuna_v1").eos_token_ids(tokenizer) == [tokenizer.eos_token_id]
+
+
+def test_prompts_equal_the_official_get_prompt() -> None:
+    """22 prompts rendered by the official MGM conversation.py (HEAD 769820c; scripts/make_template_goldens.py)."""
+    import json
+    from pathlib import Path
+
+    goldens = Path(__file__).resolve().parent / "data" / "processing_template_goldens.json"
+    records = json.loads(goldens.read_text(encoding="utf-8"))["records"]
+    assert len(records) == 22 and {record["template"] for record in records} == set(TEMPLATES)
+    for record in records:
+        history = [tuple(turn) for turn in record["history"]]
+        prompt = get_template(record["template"]).build_prompt(
+            record["question"], num_images=record["num_images"], history=history
+        )
+        assert prompt == record["prompt"], record
