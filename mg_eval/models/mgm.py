@@ -82,7 +82,7 @@ class MGMGenerator:
         if not device_map:
             model = model.to(device)
         model.eval()
-        processor = MGMProcessor.from_pretrained(str(folder))
+        processor = MGMProcessor.from_pretrained(str(folder), encoder_root=encoder_root)
         info = {
             "name": folder.resolve().name,
             "path": str(folder.resolve()),
