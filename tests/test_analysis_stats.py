@@ -192,3 +192,10 @@ def test_unknown_benchmark_gets_units_only_when_they_reproduce_the_score() -> No
     assert matching_mean_units(samples, {}, reported=0.65).score() == pytest.approx(0.65)  # fraction scale
     assert matching_mean_units(samples, {}, reported=70.0) is None       # not a mean of these samples
     assert matching_mean_units(samples + [{"doc_id": "q9", "score": None}], {}, reported=65.0) is None
+
+
+def test_outcomes_moved_into_the_samples_file_are_used() -> None:
+    # A harness may move the aggregate's per-sample detail into each samples.jsonl line.
+    samples = [{"doc_id": "validation_Art_1", "per_sample": {"pred": "A", "correct": True, "random": False}},
+               {"doc_id": "validation_Art_2", "per_sample": {"pred": "B", "correct": False, "random": True}}]
+    assert unit_scores("mmmu_val", "accuracy", samples).score() == pytest.approx(50.0)

@@ -162,6 +162,9 @@ def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, m
         notes.append(f"{metric.header}: no interval ({exc})")
         units = None
     interval = None
+    if units is not None and units.n == 0:
+        notes.append(f"{row.label} / {metric.header}: no graded sample to resample; shown without an interval")
+        units = None
     if units is None:
         notes.append(f"{metric.header}: score {metric.score!r} has no per-unit form; shown without an interval")
     else:
@@ -190,7 +193,7 @@ def _delta(metric: MetricColumn, value: float, units: stats.UnitScores | None, r
         ref_units = _units(ref_run, metric)
     except DataError:
         ref_units = None
-    if units is None or ref_units is None:
+    if units is None or ref_units is None or ref_units.n == 0:
         return None, value - ref_value
     try:
         test = stats.compare(ref_units, units, settings.test, settings.n_resamples, settings.confidence,

@@ -116,11 +116,23 @@ def matching_mean_units(samples: Sequence[Mapping[str, Any]], scores: Mapping[st
 
 def sample_outcomes(samples: Sequence[Mapping[str, Any]], per_sample: Any = None,
                     source: str = "samples.jsonl") -> dict[str, float | None]:
-    """``{doc_id: outcome in [0, 1] or None (ungraded)}`` from ``per_sample`` detail or the samples' ``score``."""
+    """``{doc_id: outcome in [0, 1] or None (ungraded)}``.
+
+    From the aggregate's ``per_sample`` detail when given, else from each sample line (its ``per_sample`` detail
+    if the harness moved it there, else ``score``, else ``correct``).
+    """
     if isinstance(per_sample, Mapping):
         return {str(doc_id): _outcome(detail, doc_id, source) for doc_id, detail in per_sample.items()}
-    return {_doc_id(sample, i, source): _outcome(sample.get("score"), sample.get("doc_id", i), source)
+    return {_doc_id(sample, i, source): _outcome(_sample_detail(sample), sample.get("doc_id", i), source)
             for i, sample in enumerate(samples)}
+
+
+def _sample_detail(sample: Mapping[str, Any]) -> Any:
+    """The outcome a samples.jsonl line carries: moved ``per_sample`` detail first, then ``score``."""
+    for key in ("per_sample", "score", "correct"):
+        if sample.get(key) is not None:
+            return sample[key]
+    return None
 
 
 def _outcome(detail: Any, doc_id: Any, source: str) -> float | None:
