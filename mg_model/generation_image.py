@@ -8,7 +8,8 @@ Two extraction variants exist in the official code:
 
 * ``which="last"`` (default, ``mgm/serve/cli.py``): the **last** complete span,
   ``answer.split("</h>")[-2].split("<h>")[-1]``.
-* ``which="first"`` (``mgm/serve/model_worker.py``, the gradio demo): the **first** span; the demo also
+* ``which="first"`` (``mgm/serve/model_worker.py``, the gradio demo): the text after the **first** ``<h>``
+  up to the next ``</h>`` (``answer.split("<h>")[1].split("</h>")[0]``); the demo also
   shows ``text before <h>`` + ``"\\nPrompt: {prompt}\\n"`` instead of the raw answer (:func:`display_text`).
 
 The SDXL part needs the optional ``gen`` extra (``pip install mini-gemini-eval[gen]``, i.e. diffusers) and
@@ -57,10 +58,7 @@ def extract_image_prompt(answer: str, which: str = "last") -> str | None:
         return None
     if which == "last":
         return answer.split(PROMPT_CLOSE)[-2].split(PROMPT_OPEN)[-1]
-    after_open = answer.split(PROMPT_OPEN, 1)[1]
-    if PROMPT_CLOSE not in after_open:
-        return None
-    return after_open.split(PROMPT_CLOSE, 1)[0]
+    return answer.split(PROMPT_OPEN)[1].split(PROMPT_CLOSE)[0]
 
 
 def display_text(answer: str) -> str:

@@ -34,7 +34,7 @@ def test_last_span_like_the_cli_first_span_like_gradio() -> None:
 def test_no_complete_span_gives_none() -> None:
     assert extract_image_prompt("no prompt here") is None
     assert extract_image_prompt("open <h>never closed") is None
-    assert extract_image_prompt("closed </h> then <h>open", which="first") is None
+    assert extract_image_prompt("closed </h> then <h>open", which="first") == "open"  # as the worker's split
     assert display_text("plain answer") == "plain answer"
     with pytest.raises(MGMInputError, match="which"):
         extract_image_prompt("<h>x</h>", which="middle")
