@@ -97,7 +97,8 @@ class MGMImageProcessor:
             image_size_raw=crop_side,
             image_grid=int(config.get("image_grid", 1) or 1),
             image_global=bool(config.get("image_global", False)),
-            image_aspect_ratio=str(config.get("image_aspect_ratio", "pad") or "square"),
+            # The official process_images pads only for exactly "pad"; any other value takes the plain path.
+            image_aspect_ratio="pad" if config.get("image_aspect_ratio") == "pad" else "square",
             image_mean=tuple(float(m) for m in clip_preprocessor.get("image_mean", OPENAI_CLIP_MEAN)),
             image_std=tuple(float(s) for s in clip_preprocessor.get("image_std", OPENAI_CLIP_STD)),
             rescale_factor=float(clip_preprocessor.get("rescale_factor", 1 / 255)),
