@@ -136,10 +136,10 @@ class MGMConfig(PretrainedConfig):
                 keys[key] = getattr(self, key)
         for unused in ("model_path", "drop_path", "torch_dtype"):
             keys.pop(unused, None)
-        if "hidden_activation" in keys:  # Gemma configs written by transformers >= 4.38.2
-            activation = keys.pop("hidden_activation")
-            if activation:
-                keys["hidden_act"] = activation
+        if "hidden_activation" in keys:
+            # Gemma configs written by transformers >= 4.38.2: `hidden_activation` (tanh-GELU when null) wins
+            # over `hidden_act`; transformers 5 itself maps a legacy Gemma `hidden_act: gelu` to tanh-GELU.
+            keys["hidden_act"] = keys.pop("hidden_activation") or "gelu_pytorch_tanh"
         config = AutoConfig.for_model(self.llm_type, **keys)
         config._attn_implementation = getattr(self, "_attn_implementation", None) or "sdpa"
         return config

@@ -151,3 +151,22 @@ def test_text_only_generation_and_training_loss(model) -> None:
     ids = torch.tensor([PROMPTS[1]])
     result = model(input_ids=ids, images=images, images_aux=images_aux, labels=ids.clone())
     assert result.logits.shape == (1, 20, 808) and torch.isfinite(result.loss)
+
+
+def test_processor_to_generate_end_to_end_batch_equals_single(tiny_checkpoint) -> None:
+    from PIL import Image, ImageDraw
+
+    from mg_model import MGMForCausalLM, MGMProcessor
+
+    model = MGMForCausalLM.from_pretrained(tiny_checkpoint)
+    processor = MGMProcessor.from_pretrained(tiny_checkpoint)
+    wide, tall = Image.new("RGB", (60, 30), (200, 30, 30)), Image.new("RGB", (20, 70), (30, 200, 30))
+    ImageDraw.Draw(wide).rectangle((5, 5, 25, 20), fill=(0, 0, 255))
+    texts = ["What is this?", "Read the sign on the wall, then describe the colours."]
+    kwargs = {"max_new_tokens": 5, "do_sample": False}
+    batched = model.generate(**processor(images=[wide, tall], texts=texts), **kwargs)
+    for i, (image, text) in enumerate(zip([wide, tall], texts)):
+        single = model.generate(**processor(images=[image], texts=[text]), **kwargs)
+        assert batched[i, : single.shape[1]].tolist() == single[0].tolist()
+    answers = processor.batch_decode(batched, skip_special_tokens=True)
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
