@@ -99,3 +99,13 @@ class FakeGenerator:
             digest = hashlib.sha256(f"{text}|{pixels}|{self.info['weights_hash']}".encode()).hexdigest()
             out.append(f"{int(digest, 16) % 3} because reasons")
         return out
+
+
+class FakeSampleGenerator(FakeGenerator):
+    """``FakeGenerator`` that also prepares sample by sample (the engine's per-sample worker pipeline)."""
+
+    def prepare_sample(self, image: Image.Image | None, text: str) -> dict[str, Any]:
+        return self.prepare([image], [text])
+
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"texts": [s["texts"][0] for s in samples], "pixels": [s["pixels"][0] for s in samples]}

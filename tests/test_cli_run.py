@@ -74,6 +74,23 @@ def test_batched_equals_batch_one(tiny_checkpoint: Path, first_run: tuple[Path, 
     assert code == 0 and _responses(tmp_path, "mme") == _responses(first_run[0], "mme")
 
 
+def test_per_sample_collate_equals_the_processor_batch(tiny_checkpoint: Path) -> None:
+    """The engine's worker pipeline (one sample at a time, then collate) builds the processor's batch."""
+    import torch
+    from PIL import Image
+
+    from mg_eval.models.mgm import MGMGenerator
+
+    generator = MGMGenerator.from_pretrained(tiny_checkpoint, dtype="float32", device="cpu")
+    images = [Image.new("RGB", (50, 30), (200, 30, 30)), None, Image.new("RGB", (20, 64), (10, 90, 250))]
+    texts = ["A short question?", "A text-only question that is quite a bit longer than the others?", "Hi"]
+    expected = generator.prepare(images, texts)
+    merged = generator.collate([generator.prepare_sample(image, text) for image, text in zip(images, texts)])
+    assert set(merged) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(merged[key], value), key
+
+
 @pytest.mark.parametrize(("argv", "expected"), [
     (["--tasks", "mmeee"], "mme"),                                    # unknown task: close matches named
     (["--model", "/nonexistent/ckpt"], "does not exist"),             # missing checkpoint

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from engine_fakes import FakeGenerator, FakeTask
+from engine_fakes import FakeGenerator, FakeSampleGenerator, FakeTask
 
 from mg_eval.engine import results, store
 from mg_eval.engine.runner import evaluate, plan_batches
@@ -120,11 +120,12 @@ def test_config_mismatch_on_resume_fails_before_any_work(tmp_path: Path) -> None
     assert _run(tmp_path, task, other, fresh=True)[0].n_computed == 4
 
 
-def test_corrupted_image_names_the_sample_and_keeps_finished_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize("generator_class", [FakeGenerator, FakeSampleGenerator])
+def test_corrupted_image_names_the_sample_and_keeps_finished_work(tmp_path: Path, generator_class) -> None:
     task = FakeTask(tmp_path / "data", n=8)
     (tmp_path / "data" / "images" / "img_005.png").write_bytes(b"not a png at all")
     with pytest.raises(DataError, match=r"doc_id q005.*could not be decoded"):
-        _run(tmp_path, task, FakeGenerator(), batch_size=2)
+        _run(tmp_path, task, generator_class(), batch_size=2, num_workers=1)
     stored = store.load_predictions(tmp_path / "out" / "fake-model" / "fake_vqa", "mgm")
     assert len(stored) >= 2  # batches finished before the bad sample are on disk
 
@@ -143,7 +144,10 @@ def test_bad_arguments_fail_fast(tmp_path: Path) -> None:
 
 
 def test_dataloader_workers_give_the_same_predictions(tmp_path: Path) -> None:
-    task = FakeTask(tmp_path / "data", n=6)
+    task = FakeTask(tmp_path / "data", n=7)
     serial = _run(tmp_path / "a", task, FakeGenerator(), num_workers=0)[0]
     workers = _run(tmp_path / "b", task, FakeGenerator(), num_workers=2)[0]
-    assert _comparable(serial) == _comparable(workers)
+    per_sample = FakeSampleGenerator()
+    sample_workers = _run(tmp_path / "c", task, per_sample, num_workers=2)[0]
+    assert _comparable(serial) == _comparable(workers) == _comparable(sample_workers)
+    assert per_sample.calls == [4, 3]  # the planned batches, collated from per-sample work

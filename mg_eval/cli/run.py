@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
     parser.add_argument("--device-map", default=None,
                         help="e.g. auto: spread a model too big for one GPU over this rank's GPUs")
+    parser.add_argument("--encoder-root", default=None, metavar="DIR",
+                        help="folder holding the vision encoders the checkpoint names (model_zoo/OpenAI/...)")
     parser.add_argument("--max-new-tokens-cap", type=int, default=None,
                         help="cap every task's max_new_tokens (recorded in results; for quick looks)")
     parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
@@ -122,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
             judge(task)
     outcomes = evaluate(args.model, tasks, protocol=args.protocol, batch_size=args.batch_size, limit=args.limit,
                         output_dir=args.output, judge=judge, num_workers=args.num_workers,
-                        dtype=args.dtype, device=args.device, device_map=args.device_map, data_paths=data_paths,
+                        dtype=args.dtype, device=args.device, device_map=args.device_map,
+                        encoder_root=args.encoder_root, data_paths=data_paths,
                         fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress)
     for outcome in outcomes:
         if outcome.results is None:

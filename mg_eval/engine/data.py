@@ -12,7 +12,7 @@ the fix, after the predictions made so far are already on disk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,13 +34,19 @@ class PlannedSample:
 
 
 class SampleDataset(Dataset):
-    """Map-style dataset over planned samples; ``__getitem__`` decodes the image and renders the prompt."""
+    """Map-style dataset over planned samples; ``__getitem__`` decodes the image and renders the prompt.
 
-    def __init__(self, task: Any, samples: Sequence[PlannedSample], generator: Generator, protocol: str):
+    With ``per_sample=True`` it also runs ``generator.prepare_sample`` (tokenise + preprocess one
+    sample) so that the heavy work is spread over the workers sample by sample.
+    """
+
+    def __init__(self, task: Any, samples: Sequence[PlannedSample], generator: Generator, protocol: str,
+                 per_sample: bool = False):
         self.task = task
         self.protocol = protocol
         self.samples = list(samples)
         self.generator = generator
+        self.per_sample = per_sample
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -55,7 +61,11 @@ class SampleDataset(Dataset):
                               f"({type(exc).__name__}: {exc}); replace or remove the file, or drop this "
                               "sample from the data, then rerun the same command (finished samples are kept)")}
         prompt = self.generator.render_prompt(sample.text, has_image=image is not None)
-        return {"index": index, "doc_id": sample.doc_id, "image": image, "text": sample.text, "prompt": prompt}
+        item = {"index": index, "doc_id": sample.doc_id, "image": image, "text": sample.text, "prompt": prompt}
+        if self.per_sample:
+            item["prepared"] = self.generator.prepare_sample(image, sample.text)
+            item["image"] = None  # already preprocessed: do not ship the decoded image back
+        return item
 
 
 class BatchCollator:
@@ -69,8 +79,17 @@ class BatchCollator:
         if errors:
             return {"error": errors[0]}
         batch = self.generator.prepare([item["image"] for item in items], [item["text"] for item in items])
-        return {"inputs": batch, "indices": [item["index"] for item in items],
-                "doc_ids": [item["doc_id"] for item in items], "prompts": [item["prompt"] for item in items]}
+        return _batch_record(items, batch)
+
+
+def _batch_record(items: list[dict[str, Any]], inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"inputs": inputs, "indices": [item["index"] for item in items],
+            "doc_ids": [item["doc_id"] for item in items], "prompts": [item["prompt"] for item in items]}
+
+
+def supports_per_sample(generator: Generator) -> bool:
+    """True when the generator can prepare samples one by one and collate them (``MGMGenerator`` can)."""
+    return callable(getattr(generator, "prepare_sample", None)) and callable(getattr(generator, "collate", None))
 
 
 def make_loader(dataset: SampleDataset, batches: Sequence[Sequence[int]], num_workers: int) -> DataLoader:
@@ -83,3 +102,32 @@ def make_loader(dataset: SampleDataset, batches: Sequence[Sequence[int]], num_wo
         prefetch_factor=2 if num_workers > 0 else None,
         persistent_workers=False,
     )
+
+
+def iter_batches(dataset: SampleDataset, batches: Sequence[Sequence[int]], num_workers: int) -> Iterator[dict]:
+    """Prepared batches in plan order: ``{"inputs", "indices", "doc_ids", "prompts"}`` or ``{"error"}``.
+
+    When the generator supports it, workers prepare *samples* (so the first batch is ready after
+    1/num_workers of a batch's preprocessing, and the load stays balanced) and the main process only
+    collates (left padding + stacking, ~1 ms per batch). Otherwise each worker prepares whole batches.
+    """
+    if not dataset.per_sample:
+        yield from make_loader(dataset, batches, num_workers)
+        return
+    largest = max((len(batch) for batch in batches), default=1)
+    loader = DataLoader(
+        dataset,
+        sampler=[index for batch in batches for index in batch],
+        batch_size=None,
+        num_workers=num_workers,
+        prefetch_factor=max(2, -(-2 * largest // num_workers)) if num_workers > 0 else None,
+        persistent_workers=False,
+    )
+    items = iter(loader)
+    for batch in batches:
+        collected = [next(items) for _ in batch]
+        errors = [item["error"] for item in collected if "error" in item]
+        if errors:
+            yield {"error": errors[0]}
+            return
+        yield _batch_record(collected, dataset.generator.collate([item["prepared"] for item in collected]))

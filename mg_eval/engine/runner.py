@@ -28,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.engine import distributed, results, store
-from mg_eval.engine.data import PlannedSample, SampleDataset, make_loader
+from mg_eval.engine.data import PlannedSample, SampleDataset, iter_batches, supports_per_sample
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
 
@@ -157,7 +157,8 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
     seconds = {"generate_s": 0.0, "data_wait_s": 0.0, "store_s": 0.0}
     if not batches:
         return computed, seconds
-    loader = iter(make_loader(SampleDataset(task, samples, generator, protocol), batches, num_workers))
+    dataset = SampleDataset(task, samples, generator, protocol, per_sample=supports_per_sample(generator))
+    loader = iter_batches(dataset, batches, num_workers)
     while True:
         waited = time.perf_counter()
         batch = next(loader, None)
@@ -374,6 +375,7 @@ def evaluate(
     dtype: str | None = "auto",
     device: str | None = "auto",
     device_map: str | None = None,
+    encoder_root: str | None = None,
     data_paths: Mapping[str, str] | None = None,
     fresh: bool = False,
     generation_overrides: Mapping[str, Any] | None = None,
@@ -385,6 +387,7 @@ def evaluate(
     names (``"mgm_paper"``) or Task objects. ``limit``: first N documents per task (the run is then
     marked ``for_reporting: false``). ``data_paths``: task name -> local data path. ``fresh``:
     discard stored predictions first. ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``.
+    ``encoder_root``: folder holding the checkpoint's ``model_zoo/...`` vision encoders.
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
     context = distributed.init()
@@ -410,7 +413,7 @@ def evaluate(
     for spec in specs:
         run_dtype = spec.generator.info.get("dtype") if spec.generator else resolve_dtype(dtype, resolve_device(device))
         _prepare_stores(spec, task_objects, protocol, run_dtype, output, fresh, context)
-        generator = spec.generator or _build_generator(spec, dtype, device, device_map, context)
+        generator = spec.generator or _build_generator(spec, dtype, device, device_map, encoder_root, context)
         for task in task_objects:
             outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context).run())
     return outcomes
@@ -430,10 +433,11 @@ def _prepare_stores(spec: ModelSpec, tasks: Sequence[Any], protocol: str, dtype:
 
 
 def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, device_map: str | None,
-                     context: distributed.DistContext) -> Generator:
+                     encoder_root: str | None, context: distributed.DistContext) -> Generator:
     """Load the checkpoint once; under NCCL each rank uses its local GPU."""
     from mg_eval.models.mgm import MGMGenerator
 
     if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not device_map:
         device = f"cuda:{context.local_rank}"
-    return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map)
+    return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map,
+                                        encoder_root=encoder_root)

@@ -108,6 +108,31 @@ class MGMGenerator:
         images [B, 3, H, W] (or HD [B, 5, 3, H, W]), images_aux [B, 3, S, S]."""
         return dict(self.processor(images=images, texts=texts))
 
+    def prepare_sample(self, image: Image.Image | None, text: str) -> dict[str, Any]:
+        """One sample processed alone (runs in a DataLoader worker): the processor's batch of one."""
+        return self.prepare([image], [text])
+
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Merge ``prepare_sample`` outputs into the batch ``prepare`` would build for the same samples.
+
+        input_ids [B, L] left padded with the processor's pad id, attention_mask [B, L], and when any
+        sample has an image: images [B, ...] and images_aux [B, 3, S, S] (zeros for text-only samples,
+        as the processor does). Checked against ``prepare`` in tests/test_cli_run.py.
+        """
+        ids = [sample["input_ids"][0][sample["attention_mask"][0].bool()] for sample in samples]
+        length = max(len(row) for row in ids)
+        input_ids = torch.full((len(ids), length), int(self.processor.pad_token_id), dtype=torch.long)
+        attention_mask = torch.zeros((len(ids), length), dtype=torch.long)
+        for row, sequence in enumerate(ids):
+            input_ids[row, length - len(sequence):] = sequence
+            attention_mask[row, length - len(sequence):] = 1
+        batch: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if any("images" in sample for sample in samples):
+            blank = self.processor.image_processor.blank(1)
+            for key in ("images", "images_aux"):
+                batch[key] = torch.cat([sample[key] if key in sample else blank[key] for sample in samples])
+        return batch
+
     def _to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
         device = self.input_device
         dtype = next(self.model.parameters()).dtype
