@@ -19,6 +19,13 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers.generation.logits_process import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
@@ -334,6 +341,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         images_aux: torch.Tensor | None = None,
         stop_strings: list[str] | str | None = None,
         tokenizer: Any = None,
+        sample_seeds: list[int] | None = None,
         **kwargs: Any,
     ) -> torch.LongTensor:
         """Greedy / sampling / beam generation; returns only the new tokens [B, new_len].
@@ -341,7 +349,10 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         The prompt (text + visual tokens) is re-padded on the left, position ids follow the attention
         mask, and the KV cache is used, so a sample gives the same tokens alone or in a batch.
         ``stop_strings`` needs the tokenizer (``tokenizer=`` or the checkpoint's, loaded on demand).
-        Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
+        ``sample_seeds`` (one int per sample, with ``do_sample=True`` and one beam) makes sampling
+        independent of the batch: sample i draws its noise from its own seeded generator, so it gets the
+        same tokens alone or in any batch (see :class:`PerSampleSampler`); without it sampling uses the
+        global torch RNG as transformers does. Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
         ``temperature``, ``top_p``, ``num_beams``, ``eos_token_id``, ``pad_token_id``, ...).
         """
         if "inputs_embeds" in kwargs:
@@ -353,9 +364,27 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
             kwargs["stop_strings"] = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
             kwargs["tokenizer"] = tokenizer if tokenizer is not None else self._checkpoint_tokenizer()
         self._fill_token_ids(kwargs)
+        if sample_seeds is not None and kwargs.get("do_sample", self.generation_config.do_sample):
+            self._use_per_sample_sampling(kwargs, sample_seeds, input_ids.shape[0])
         return super().generate(
             inputs_embeds=spliced["inputs_embeds"], attention_mask=spliced["attention_mask"], **kwargs
         )
+
+    def _use_per_sample_sampling(self, kwargs: dict[str, Any], seeds: list[int], batch: int) -> None:
+        """Replace transformers' sampling by :class:`PerSampleSampler` (greedy over Gumbel-perturbed scores)."""
+        if len(seeds) != batch:
+            raise ValueError(f"sample_seeds has {len(seeds)} seeds for a batch of {batch} samples")
+        if kwargs.get("num_beams", 1) not in (None, 1) or kwargs.get("num_return_sequences", 1) not in (None, 1):
+            raise ValueError("sample_seeds works with num_beams=1 and num_return_sequences=1 only")
+        config = self.generation_config
+        sampler = PerSampleSampler(
+            seeds,
+            temperature=_first_set(kwargs.pop("temperature", None), config.temperature, 1.0),
+            top_k=_first_set(kwargs.pop("top_k", None), config.top_k, 50),
+            top_p=_first_set(kwargs.pop("top_p", None), config.top_p, 1.0),
+        )
+        kwargs["do_sample"] = False
+        kwargs["logits_processor"] = LogitsProcessorList([*(kwargs.get("logits_processor") or []), sampler])
 
     def _fill_token_ids(self, kwargs: dict[str, Any]) -> None:
         generation_config = kwargs.get("generation_config") or self.generation_config
@@ -374,6 +403,39 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         if not source:
             raise ValueError("stop_strings needs a tokenizer: pass tokenizer=processor.tokenizer to generate()")
         return AutoTokenizer.from_pretrained(source)
+
+
+class PerSampleSampler(LogitsProcessor):
+    """Batch-independent sampling: temperature, top-k, top-p (as transformers), then Gumbel noise per row.
+
+    Row i's noise comes from a CPU generator seeded with ``seeds[i]``; greedy decoding over
+    ``log_softmax(warped) + Gumbel`` draws exactly from the warped distribution (Gumbel-max), and a
+    sample's draws do not depend on the other rows of the batch or on the device.
+    """
+
+    def __init__(self, seeds: list[int], temperature: float, top_k: int, top_p: float) -> None:
+        self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+        self.warpers: list[LogitsProcessor] = []
+        if temperature != 1.0:
+            self.warpers.append(TemperatureLogitsWarper(temperature))
+        if top_k:
+            self.warpers.append(TopKLogitsWarper(top_k=top_k))
+        if top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p=top_p))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """scores [B, V] -> Gumbel-perturbed log-probabilities [B, V] (argmax = the sampled token)."""
+        scores = scores.float()
+        for warper in self.warpers:
+            scores = warper(input_ids, scores)
+        vocab = scores.shape[-1]
+        uniform = torch.stack([torch.rand(vocab, generator=generator) for generator in self.generators])
+        uniform = uniform.clamp(min=torch.finfo(torch.float32).tiny).to(scores.device)
+        return scores.log_softmax(dim=-1) - torch.log(-torch.log(uniform))
+
+
+def _first_set(*values: Any) -> Any:
+    return next(value for value in values if value is not None)
 
 
 class MGMGemmaForCausalLM(MGMForCausalLM):

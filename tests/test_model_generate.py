@@ -170,3 +170,37 @@ def test_processor_to_generate_end_to_end_batch_equals_single(tiny_checkpoint) -
         assert batched[i, : single.shape[1]].tolist() == single[0].tolist()
     answers = processor.batch_decode(batched, skip_special_tokens=True)
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+
+
+def test_seeded_sampling_gives_the_same_tokens_alone_or_batched(model) -> None:
+    images, images_aux = _images(3, seed=9)
+    ids, mask = _left_padded(PROMPTS)
+    kwargs = {"max_new_tokens": 6, "do_sample": True, "temperature": 1.5, "top_k": 0, "pad_token_id": 0}
+    seeds = [11, 22, 33]
+    batched = model.generate(
+        input_ids=ids, attention_mask=mask, images=images, images_aux=images_aux, sample_seeds=seeds, **kwargs
+    )
+    for i, prompt in enumerate(PROMPTS):
+        single = model.generate(
+            input_ids=torch.tensor([prompt]), images=images[i : i + 1], images_aux=images_aux[i : i + 1],
+            sample_seeds=[seeds[i]], **kwargs,
+        )
+        assert batched[i, : single.shape[1]].tolist() == single[0].tolist()
+    greedy = model.generate(input_ids=ids, attention_mask=mask, images=images, images_aux=images_aux,
+                            max_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert batched.tolist() != greedy.tolist()  # it does sample (temperature 1.5, no top-k)
+    other = model.generate(input_ids=ids, attention_mask=mask, images=images, images_aux=images_aux,
+                           sample_seeds=[1, 2, 3], **kwargs)
+    assert other.tolist() != batched.tolist()
+
+
+def test_per_sample_sampler_draws_from_the_warped_distribution() -> None:
+    from mg_model.modeling_mgm import PerSampleSampler
+
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.1, 1e-9]]))
+    counts = torch.zeros(4)
+    sampler = PerSampleSampler([5], temperature=1.0, top_k=2, top_p=1.0)
+    for _ in range(3000):
+        counts[sampler(torch.zeros(1, 1, dtype=torch.long), logits).argmax()] += 1
+    assert counts[2] == 0 and counts[3] == 0  # top-k 2 keeps tokens 0 and 1 only
+    assert abs(counts[0] / 3000 - 2 / 3) < 0.04  # 0.6 / (0.6 + 0.3)
