@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,6 +98,18 @@ def test_judge_scores_without_a_judge_show_as_ungraded(tmp_path: Path) -> None:
     table = build_table(spec, find_row_runs(spec, tmp_path), SETTINGS)
     assert table.rows[0].cells["mmvet"].status == UNGRADED
     assert "3 sample(s) ungraded" in render_markdown(table)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (apt-get install texlive-latex-recommended)")
+def test_latex_table_compiles_and_fits_a_two_column_page(fixture_table, tmp_path: Path) -> None:
+    (tmp_path / "table.tex").write_text(render_latex(fixture_table), encoding="utf-8")
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage[margin=0.75in]{geometry}\n"
+                                      "\\usepackage{booktabs}\n\\begin{document}\n\\input{table.tex}\n"
+                                      "\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "Overfull \\hbox" not in done.stdout  # fits the 7 in text width of a two-column paper
 
 
 def test_latex_escaping() -> None:

@@ -314,16 +314,56 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
 
 
+def _stack(top: str, *below: str) -> str:
+    """Lines stacked in one cell, those below in script size (plain LaTeX: a nested tabular)."""
+    lines = [top] + [rf"{{\scriptsize {line}}}" for line in below if line]
+    if len(lines) == 1:
+        return top
+    return r"\begin{tabular}[c]{@{}c@{}}" + r"\\".join(lines) + r"\end{tabular}"
+
+
+def _latex_cells(table: AblationTable, trow: TableRow) -> list[str]:
+    """The row's LaTeX cells: value on top, interval (and p-value) below in script size."""
+    label = latex_escape(trow.row.label + ("" if trow.for_reporting else " (limited)"))
+    cells = [label] + [latex_escape(trow.row.setting.get(c.key, "")) for c in table.spec.setting_columns]
+    for metric in table.spec.metrics:
+        cell, d = trow.cells[metric.key], metric.decimals
+        if cell.status != "ok":
+            cells += [rf"\textit{{{latex_escape(cell.status)}}}", ""]
+        else:
+            interval = (f"[{_number(cell.interval.low, d)}, {_number(cell.interval.high, d)}]"
+                        if cell.interval else "")
+            cells.append(_stack(_number(cell.value, d), interval))
+            cells.append(_latex_delta(cell, d))
+        paper_delta = f"({_number(cell.paper_delta, d, True)})" if cell.paper_delta is not None else ""
+        cells.append(_stack(latex_escape(cell.paper.text(d)) or "--", paper_delta))
+    return cells
+
+
+def _latex_delta(cell: Cell, decimals: int) -> str:
+    if cell.delta is None:
+        return _number(cell.delta_plain, decimals, True)
+    d = cell.delta
+    top = _number(d.delta, decimals, True)
+    top = rf"\textbf{{{top}}}" if _significant(cell) else top
+    interval = f"[{_number(d.low, decimals, True)}, {_number(d.high, decimals, True)}]"
+    return _stack(top, interval, latex_escape(format_p(d.p_value)))
+
+
 def render_latex(table: AblationTable) -> str:
-    """A booktabs ``table*`` with one column group per metric (ours / Δ / paper)."""
+    """A booktabs ``table*`` with one column group per metric (ours / Δ / paper); needs ``\\usepackage{booktabs}``.
+
+    Each value carries its interval (and Δ its p-value) on the lines below it in script size.
+    """
     spec = table.spec
     n_set = 1 + len(spec.setting_columns)
-    colspec = "l" + "c" * (n_set - 1) + "rrr" * len(spec.metrics)
+    colspec = "l" + "c" * (n_set - 1 + 3 * len(spec.metrics))
     top = " & ".join([""] * n_set + [rf"\multicolumn{{3}}{{c}}{{{latex_escape(m.header)}}}" for m in spec.metrics])
     rules = " ".join(rf"\cmidrule(lr){{{n_set + 3 * i + 1}-{n_set + 3 * i + 3}}}" for i in range(len(spec.metrics)))
     sub = " & ".join(["Method"] + [latex_escape(c.header) for c in spec.setting_columns]
                      + ["Ours", r"$\Delta$", "Paper"] * len(spec.metrics))
-    lines = [r"\begin{table*}[t]", r"\centering", r"\small", rf"\begin{{tabular}}{{{colspec}}}", r"\toprule",
+    lines = [r"\begin{table*}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
+             rf"\begin{{tabular}}{{{colspec}}}", r"\toprule",
              top + r" \\", rules, sub + r" \\", r"\midrule"]
     section = None
     width = n_set + 3 * len(spec.metrics)
@@ -333,9 +373,7 @@ def render_latex(table: AblationTable) -> str:
                 lines.append(r"\midrule")
             section = trow.row.section
             lines.append(rf"\multicolumn{{{width}}}{{l}}{{\textit{{{latex_escape(section)}}}}} \\")
-        cells = [rf"\textbf{{{latex_escape(text)}}}" if bold else latex_escape(text)
-                 for text, bold in _row_cells(table, trow)]
-        lines.append(" & ".join(cells) + r" \\")
+        lines.append(" & ".join(_latex_cells(table, trow)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}",
               rf"\caption{{{latex_escape(spec.title or spec.name)}. {latex_escape(legend(table))}}}",
               rf"\label{{tab:{spec.name}}}", r"\end{table*}"]
