@@ -103,7 +103,12 @@ class MGMConfig(PretrainedConfig):
         mgm_values = {key: kwargs.pop(key, default) for key, default in MGM_DEFAULTS.items()}
         for key, value in mgm_values.items():
             setattr(self, key, _to_plain(value))
+        null_rope_scaling = "rope_scaling" in kwargs and kwargs["rope_scaling"] is None
+        if null_rope_scaling:  # transformers 4.x wrote `rope_scaling: null`; keep it without a deprecation warning
+            del kwargs["rope_scaling"]
         super().__init__(**kwargs)
+        if null_rope_scaling:
+            self.__dict__["rope_scaling"] = None
         self.validate()
 
     # ----------------------------------------------------------------------------------------- helpers
@@ -136,6 +141,8 @@ class MGMConfig(PretrainedConfig):
                 keys[key] = getattr(self, key)
         for unused in ("model_path", "drop_path", "torch_dtype"):
             keys.pop(unused, None)
+        if "rope_scaling" in keys and keys["rope_scaling"] is None:
+            del keys["rope_scaling"]
         if "hidden_activation" in keys:
             # Gemma configs written by transformers >= 4.38.2: `hidden_activation` (tanh-GELU when null) wins
             # over `hidden_act`; transformers 5 itself maps a legacy Gemma `hidden_act: gelu` to tanh-GELU.
