@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+from transformers import PretrainedConfig
 
 from .configuration_mgm import MGM_DEFAULTS, MGMConfig, config_from_dict, register_mgm
 from .modeling_mgm import MGMForCausalLM
@@ -487,6 +488,11 @@ def _write_config(model: MGMForCausalLM, out: Path) -> None:
 
     config = model.config
     values = config.to_dict()
+    generic_defaults = PretrainedConfig().to_dict()
+    for key in ("id2label", "label2id", "chunk_size_feed_forward", "is_encoder_decoder", "output_attentions",
+                "output_hidden_states", "problem_type", "return_dict"):
+        if key in values and values[key] == generic_defaults.get(key):
+            del values[key]  # transformers-internal defaults, absent from released files
     values.pop("_name_or_path", None)
     values.pop("dtype", None)
     values["architectures"] = [ARCHITECTURE_OF_TYPE.get(config.model_type, "MGMLlamaForCausalLM")]

@@ -155,6 +155,16 @@ def test_missing_unexpected_and_misshaped_keys_give_one_report(tiny_checkpoint: 
     assert "1 mis-shaped key(s)" in report and reshaped in report and "(3,)" in report
 
 
+def test_config_json_written_by_transformers_4_36_loads(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    path = _copy(tiny_checkpoint, tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    config.update({"_name_or_path": "./checkpoints/MGM-7B", "rope_theta": 10000.0, "rope_scaling": None,
+                   "pretraining_tp": 1, "attention_bias": False, "torch_dtype": "bfloat16", "use_cache": True,
+                   "transformers_version": "4.36.2", "initializer_range": 0.02})
+    (path / "config.json").write_text(json.dumps(config))
+    torch.testing.assert_close(_logits(MGMForCausalLM.from_pretrained(path)), _logits(build_tiny_model()))
+
+
 def test_unknown_config_key_is_reported_with_the_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
     path = _copy(tiny_checkpoint, tmp_path)
     config = json.loads((path / "config.json").read_text())
