@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the tiny checkpoint is built once (default ~/.cache/mg_eval)")
     parser.add_argument("--tasks", default="mgm_paper", help="tasks or groups (default mgm_paper)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
-    parser.add_argument("--num-workers", type=int, default=1, help="DataLoader workers (default 1)")
+    parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: cores - 1)")
     parser.add_argument("--max-new-tokens-cap", type=int, default=16,
                         help="cap on generated tokens (random weights rarely stop by themselves; default 16)")
     parser.add_argument("--fresh", action="store_true", help="recompute instead of resuming")

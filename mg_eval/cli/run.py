@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from mg_eval.engine.data import default_num_workers
 from mg_eval.errors import UserInputError
 
 
@@ -35,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local data of a task (TASK=PATH; a bare PATH applies to a single task)")
     parser.add_argument("--sample-data", action="store_true",
                         help="use each task's bundled sample data instead of the full benchmark data")
-    parser.add_argument("--num-workers", type=int, default=2,
-                        help="DataLoader worker processes decoding and preprocessing images (default 2)")
+    parser.add_argument("--num-workers", type=int, default=default_num_workers(),
+                        help="DataLoader worker processes decoding and preprocessing images "
+                             "(default: CPU cores - 1, at most 8)")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"),
                         help="model dtype (auto: float16 on GPU as the official scripts, float32 on CPU)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
@@ -46,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder holding the vision encoders the checkpoint names (model_zoo/OpenAI/...)")
     parser.add_argument("--max-new-tokens-cap", type=int, default=None,
                         help="cap every task's max_new_tokens (recorded in results; for quick looks)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op CPU threads of the main process (default: torch's choice)")
     parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
@@ -115,6 +119,10 @@ def run(args: argparse.Namespace) -> int:
             if getattr(task, "sample_path", None) is None:
                 raise UserInputError(f"task {task.name} ships no sample data; drop --sample-data or that task")
             data_paths.setdefault(task.name, str(task.sample_path))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
     if not 0.0 <= args.max_ungraded <= 1.0:
         raise UserInputError(f"--max-ungraded {args.max_ungraded} is outside [0, 1]; e.g. 0 or 0.05")

@@ -12,6 +12,7 @@ the fix, after the predictions made so far are already on disk.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,8 +89,15 @@ def _batch_record(items: list[dict[str, Any]], inputs: dict[str, Any]) -> dict[s
 
 
 def supports_per_sample(generator: Generator) -> bool:
-    """True when the generator can prepare samples one by one and collate them (``MGMGenerator`` can)."""
-    return callable(getattr(generator, "prepare_sample", None)) and callable(getattr(generator, "collate", None))
+    """True when the generator can prepare samples one by one and collate them, and says it is worth it
+    (``per_sample_preprocessing``, default true; ``MGMGenerator`` enables it for real image sizes)."""
+    return (callable(getattr(generator, "prepare_sample", None)) and callable(getattr(generator, "collate", None))
+            and bool(getattr(generator, "per_sample_preprocessing", True)))
+
+
+def default_num_workers() -> int:
+    """DataLoader workers: one core is left to the main process (1 on a 2-core box, at most 8)."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
 
 
 def make_loader(dataset: SampleDataset, batches: Sequence[Sequence[int]], num_workers: int) -> DataLoader:

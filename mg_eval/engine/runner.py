@@ -28,7 +28,13 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.engine import distributed, results, store
-from mg_eval.engine.data import PlannedSample, SampleDataset, iter_batches, supports_per_sample
+from mg_eval.engine.data import (
+    PlannedSample,
+    SampleDataset,
+    default_num_workers,
+    iter_batches,
+    supports_per_sample,
+)
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
 
@@ -371,7 +377,7 @@ def evaluate(
     output_dir: str | os.PathLike = "results",
     judge: Any = None,
     *,
-    num_workers: int = 2,
+    num_workers: int | None = None,
     dtype: str | None = "auto",
     device: str | None = "auto",
     device_map: str | None = None,
@@ -385,7 +391,8 @@ def evaluate(
 
     ``model_path``: a checkpoint path, a ``Generator``, or a list of them. ``tasks``: task or group
     names (``"mgm_paper"``) or Task objects. ``limit``: first N documents per task (the run is then
-    marked ``for_reporting: false``). ``data_paths``: task name -> local data path. ``fresh``:
+    marked ``for_reporting: false``). ``num_workers``: DataLoader workers (default: cores - 1).
+    ``data_paths``: task name -> local data path. ``fresh``:
     discard stored predictions first. ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``.
     ``encoder_root``: folder holding the checkpoint's ``model_zoo/...`` vision encoders.
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
@@ -404,7 +411,8 @@ def evaluate(
     data_paths = dict(data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
     options = {"protocol": protocol, "batch_size": int(batch_size), "limit": limit, "output_dir": output,
-               "judge": judge, "num_workers": int(num_workers), "data_paths": data_paths,
+               "judge": judge, "data_paths": data_paths,
+               "num_workers": default_num_workers() if num_workers is None else int(num_workers),
                "generation_overrides": dict(generation_overrides) if generation_overrides else None,
                "progress": progress}
     from mg_eval.models.mgm import resolve_device, resolve_dtype
