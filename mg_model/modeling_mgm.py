@@ -248,13 +248,14 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
             return None
         if images is None:
             raise ValueError(f"input_ids contain {total_slots} image token(s) (-200) but no images were given")
-        features = self.encode_images(images, images_aux)
-        if features.shape[0] == total_slots:
-            return features
-        if features.shape[0] == is_image.shape[0] and int(per_sample.max()) <= 1:
-            return features[per_sample.bool()]
+        if images.shape[0] == is_image.shape[0] and int(per_sample.max()) <= 1:
+            used = per_sample.bool().to(images.device)  # text-only samples' (blank) images are not encoded
+            aux = images_aux[used.to(images_aux.device)] if images_aux is not None else None
+            return self.encode_images(images[used], aux)
+        if images.shape[0] == total_slots:
+            return self.encode_images(images, images_aux)
         raise ValueError(
-            f"{features.shape[0]} image(s) for {total_slots} image token(s) over {is_image.shape[0]} samples: pass "
+            f"{images.shape[0]} image(s) for {total_slots} image token(s) over {is_image.shape[0]} samples: pass "
             "one image per sample (each with at most one -200) or one image per -200 token"
         )
 

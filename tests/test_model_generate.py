@@ -204,3 +204,16 @@ def test_per_sample_sampler_draws_from_the_warped_distribution() -> None:
         counts[sampler(torch.zeros(1, 1, dtype=torch.long), logits).argmax()] += 1
     assert counts[2] == 0 and counts[3] == 0  # top-k 2 keeps tokens 0 and 1 only
     assert abs(counts[0] / 3000 - 2 / 3) < 0.04  # 0.6 / (0.6 + 0.3)
+
+
+def test_mixed_batch_text_only_sample_ignores_its_blank_image(model) -> None:
+    images, images_aux = _images(2, seed=10)
+    prompts = [PROMPTS[1], [1, 300, 301, 302, 303]]  # the second sample has no image token
+    ids, mask = _left_padded(prompts)
+    kwargs = {"max_new_tokens": 4, "do_sample": False, "pad_token_id": 0}
+    batched = model.generate(input_ids=ids, attention_mask=mask, images=images, images_aux=images_aux, **kwargs)
+    text_only = model.generate(input_ids=torch.tensor([prompts[1]]), **kwargs)
+    with_image = model.generate(input_ids=torch.tensor([prompts[0]]), images=images[:1], images_aux=images_aux[:1],
+                                **kwargs)
+    assert batched[0, : with_image.shape[1]].tolist() == with_image[0].tolist()
+    assert batched[1, : text_only.shape[1]].tolist() == text_only[0].tolist()
