@@ -53,6 +53,8 @@ class SyntheticSpec:
         digits: characters of the number on the sign.
         font_px: glyph size in HR pixels (default: 45 % of a cell).
         n_shapes: distractor shapes per image.
+        jitter: the number is centred in the sign and shifted by up to ``jitter`` HR pixels in x and y
+            (random per image); shifts below one LR pixel change what the LR down-sampling keeps.
     """
 
     hr_size: int = 128
@@ -60,6 +62,7 @@ class SyntheticSpec:
     digits: int = 2
     font_px: int | None = None
     n_shapes: int = 3
+    jitter: int = 2
 
     @property
     def cell(self) -> int:
@@ -115,8 +118,10 @@ def _draw_sign(draw: ImageDraw.ImageDraw, rng: random.Random, x: int, y: int, ce
     width, height = right - left, bottom - top
     slack_x = max(0, cell - 2 * margin - width - 2)
     slack_y = max(0, cell - 2 * margin - height - 2)
-    tx = x + margin + 1 + rng.randint(0, slack_x) - left
-    ty = y + margin + 1 + rng.randint(0, slack_y) - top
+    dx = min(slack_x, max(0, slack_x // 2 + rng.randint(-spec.jitter, spec.jitter)))
+    dy = min(slack_y, max(0, slack_y // 2 + rng.randint(-spec.jitter, spec.jitter)))
+    tx = x + margin + 1 + dx - left
+    ty = y + margin + 1 + dy - top
     ink = tuple(rng.randint(0, 50) for _ in range(3))
     draw.text((tx, ty), text, fill=ink, font=font)
 

@@ -128,7 +128,7 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the output directory, steps run, and the per-step losses."""
+    """What :func:`train` returns: the output directory, steps run, the per-step losses, the trained model."""
 
     output_dir: Path
     global_step: int
@@ -136,6 +136,7 @@ class TrainResult:
     resumed_from: int | None
     backend: str
     seconds: float
+    model: Any = None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -569,7 +570,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                                                  indent=1))
     _barrier(info)
     return TrainResult(out, state.global_step, state.losses, int(checkpoint.name.split("-")[-1]) if checkpoint
-                       else None, backend.name, time.perf_counter() - started)
+                       else None, backend.name, time.perf_counter() - started, backend.module)
 
 
 def _run_steps(backend: Backend, sampler: BatchSampler, dataset: SupervisedDataset, tokenizer: Any,
