@@ -203,6 +203,27 @@ def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str
     return scores, lines
 
 
+def _missing_batches(samples: Sequence[PlannedSample], batches: Sequence[list[int]],
+                     stored: Mapping[tuple[str, str], Any]) -> tuple[list[list[int]], int]:
+    """Batches with at least one sample not stored under its fingerprint, and how many such samples."""
+    def missing(index: int) -> bool:
+        return (samples[index].doc_id, samples[index].fingerprint) not in stored
+
+    todo = [batch for batch in batches if any(missing(index) for index in batch)]
+    return todo, sum(missing(index) for batch in todo for index in batch)
+
+
+def _timing(gathered: Sequence[Mapping[str, Any]], started_at: _dt.datetime, wall_start: float,
+            n_computed: int) -> dict[str, Any]:
+    """The ``timing`` block: wall time of rank 0, loop seconds summed over ranks, throughput."""
+    wall_s = time.perf_counter() - wall_start
+    return {"started_at": started_at.isoformat(timespec="seconds"),
+            "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "wall_s": round(wall_s, 3),
+            **{key: round(sum(part[key] for part in gathered), 3) for key in ("generate_s", "data_wait_s", "store_s")},
+            "samples_per_s": round(n_computed / wall_s, 3) if wall_s > 0 and n_computed else None}
+
+
 class _TaskRun:
     """State of one (model, task) evaluation; ``run()`` does the work."""
 
@@ -213,6 +234,7 @@ class _TaskRun:
         self.task_dir = Path(options["output_dir"]) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
 
     def run(self) -> RunResult:
+        """Plan, skip what is stored, generate this rank's share, gather; rank 0 scores and writes."""
         protocol = self.options["protocol"]
         started_at = _dt.datetime.now(_dt.timezone.utc)
         wall_start = time.perf_counter()
@@ -225,9 +247,7 @@ class _TaskRun:
         header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
         stored = store.load_predictions(self.task_dir, protocol, header)
         mine = distributed.shard(batches, self.context)
-        todo = [batch for batch in mine
-                if any((samples[i].doc_id, samples[i].fingerprint) not in stored for i in batch)]
-        n_todo = sum((samples[i].doc_id, samples[i].fingerprint) not in stored for batch in todo for i in batch)
+        todo, n_todo = _missing_batches(samples, mine, stored)
         progress = tqdm(total=n_todo, unit="sample", desc=f"{self.spec.name}/{self.task.name}",
                         disable=not (self.context.is_main and self.options.get("progress", True) and n_todo),
                         dynamic_ncols=True)
@@ -235,11 +255,8 @@ class _TaskRun:
         with progress, store.PredictionWriter(path, header) as writer:
             computed, loop_seconds = _run_batches(self.generator, self.task, samples, todo, generation, writer,
                                                 self.options["num_workers"], progress, stored, protocol)
-        own = {}
-        for batch in mine:
-            for index in batch:
-                sample = samples[index]
-                own[sample.doc_id] = computed.get(sample.doc_id) or stored[(sample.doc_id, sample.fingerprint)]
+        own = {samples[i].doc_id: computed.get(samples[i].doc_id) or stored[(samples[i].doc_id, samples[i].fingerprint)]
+               for batch in mine for i in batch}
         gathered = distributed.gather_to_main(
             {"predictions": own, "computed": len(computed), **loop_seconds}, self.context)
         result = RunResult(self.spec.name, self.task.name, protocol, None, None, n_computed=len(computed),
@@ -264,13 +281,7 @@ class _TaskRun:
         judge_stats_before = _judge_stats(judge)
         scores, lines = _score(self.task, samples, predictions, protocol, judge)
         n_computed = sum(part["computed"] for part in gathered)
-        wall_s = time.perf_counter() - wall_start
-        timing = {"started_at": started_at.isoformat(timespec="seconds"),
-                  "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                  "wall_s": round(wall_s, 3),
-                  **{key: round(sum(part[key] for part in gathered), 3)
-                     for key in ("generate_s", "data_wait_s", "store_s")},
-                  "samples_per_s": round(n_computed / wall_s, 3) if wall_s > 0 and n_computed else None}
+        timing = _timing(gathered, started_at, wall_start, n_computed)
         limit = self.options.get("limit")
         run_id = results.new_run_id(protocol, limit)
         record = results.make_results(
