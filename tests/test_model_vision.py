@@ -87,6 +87,18 @@ def test_real_size_encoders_match_open_clip_trunk_and_are_deterministic() -> Non
             for k, v in hr.state_dict().items()}
     stem_stage_keys = {k: v.shape for k, v in trunk_keys.items() if k.startswith(("stem.", "stages."))}
     assert {k: v.shape for k, v in ours.items()} == stem_stage_keys
+    visual.trunk.load_state_dict(ours, strict=False)
+    visual.eval()
+    pixels = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        x = visual.trunk.stem(pixels)
+        stages = []
+        for stage in visual.trunk.stages:
+            x = stage(x)
+            stages.append(x)
+        want = torch.cat([stages[0]] + [F.interpolate(s, size=(16, 16), mode="bilinear") for s in stages[1:]], 1)
+        torch.testing.assert_close(hr(pixels), want)
+    del visual
     from mg_model import variant_config
     from mg_model.modeling_mgm import MGMForCausalLM
 
