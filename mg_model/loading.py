@@ -16,10 +16,11 @@ listing all of them, before the model is used.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,17 +124,40 @@ def checkpoint_files(checkpoint_dir: Path) -> list[Path]:
     )
 
 
-def iter_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """(name, tensor) pairs of one ``.safetensors`` or torch pickle file (weights only)."""
+class LazyTensor:
+    """A checkpoint tensor whose shape is known before its data is read (one tensor in memory at a time).
+
+    Args:
+        shape: the tensor's shape.
+        read: returns the tensor (CPU) when called.
+    """
+
+    def __init__(self, shape: Sequence[int], read: Callable[[], torch.Tensor]) -> None:
+        self.shape = tuple(int(size) for size in shape)
+        self._read = read
+
+    def load(self) -> torch.Tensor:
+        """Read the tensor."""
+        return self._read()
+
+
+def iter_tensors(path: Path) -> Iterator[tuple[str, LazyTensor]]:
+    """(name, lazy tensor) pairs of one ``.safetensors`` or torch pickle file (weights only, memory-mapped)."""
     if path.suffix == ".safetensors":
-        with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():
-                yield name, handle.get_tensor(name)
+        handle = safe_open(str(path), framework="pt")
+        for name in handle.keys():
+            yield name, LazyTensor(handle.get_slice(name).get_shape(), functools.partial(handle.get_tensor, name))
     else:
-        yield from torch.load(path, map_location="cpu", weights_only=True).items()
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        for name, tensor in state.items():
+            yield name, LazyTensor(tensor.shape, functools.partial(_identity, tensor))
 
 
-def clip_dir_tensors(clip_dir: Path) -> dict[str, torch.Tensor]:
+def _identity(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
+def clip_dir_tensors(clip_dir: Path) -> dict[str, LazyTensor]:
     """CLIP vision weights of an HF CLIP directory, renamed to the official MGM keys."""
     files = [clip_dir / name for name in ("model.safetensors", "pytorch_model.bin") if (clip_dir / name).is_file()]
     if not files:
@@ -146,7 +170,7 @@ def clip_dir_tensors(clip_dir: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def open_clip_tensors(hr_dir: Path) -> dict[str, torch.Tensor] | None:
+def open_clip_tensors(hr_dir: Path) -> dict[str, LazyTensor] | None:
     """ConvNeXt stem/stage weights of an open_clip file, renamed to the official MGM keys (None if absent)."""
     files = [hr_dir / name for name in OPEN_CLIP_FILES if (hr_dir / name).is_file()]
     if not files:
@@ -169,7 +193,7 @@ def clip_vision_config_of(clip_dir: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- key mapping
-def official_to_internal(state: dict[str, torch.Tensor], llm_type: str) -> dict[str, torch.Tensor]:
+def official_to_internal(state: dict[str, LazyTensor], llm_type: str) -> dict[str, LazyTensor]:
     """Rename official keys to this model's (only Mixtral's per-expert weights differ: they are stacked)."""
     if llm_type != "mixtral":
         return state
@@ -186,10 +210,23 @@ def official_to_internal(state: dict[str, torch.Tensor], llm_type: str) -> dict[
         experts.setdefault(prefix, {})[(int(expert), which)] = tensor
     for prefix, weights in experts.items():
         count = 1 + max(expert for expert, _ in weights)
-        gate_up = [torch.cat([weights[(e, "w1")], weights[(e, "w3")]], dim=0) for e in range(count)]
-        out[f"{prefix}.mlp.experts.gate_up_proj"] = torch.stack(gate_up)
-        out[f"{prefix}.mlp.experts.down_proj"] = torch.stack([weights[(e, "w2")] for e in range(count)])
+        gates, ups, downs = ([weights[(e, w)] for e in range(count)] for w in ("w1", "w3", "w2"))
+        out[f"{prefix}.mlp.experts.gate_up_proj"] = LazyTensor(
+            (count, gates[0].shape[0] + ups[0].shape[0], gates[0].shape[1]),
+            functools.partial(_stack_gate_up, gates, ups),
+        )
+        out[f"{prefix}.mlp.experts.down_proj"] = LazyTensor(
+            (count, *downs[0].shape), functools.partial(_stack, downs)
+        )
     return out
+
+
+def _stack_gate_up(gates: list[LazyTensor], ups: list[LazyTensor]) -> torch.Tensor:
+    return torch.stack([torch.cat([gate.load(), up.load()], dim=0) for gate, up in zip(gates, ups)])
+
+
+def _stack(parts: list[LazyTensor]) -> torch.Tensor:
+    return torch.stack([part.load() for part in parts])
 
 
 def internal_to_official(state: dict[str, torch.Tensor], llm_type: str) -> dict[str, torch.Tensor]:
@@ -299,8 +336,10 @@ def load_mgm(
     target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config)
     files = checkpoint_files(checkpoint_dir)
     config._name_or_path = str(checkpoint_dir)
+    target = device_map if device_map is not None else device
+    build_device = "cpu" if target is None or target == "auto" or isinstance(target, dict) else torch.device(target)
     try:
-        model = _build_empty(config, target_dtype)
+        model = _build_empty(config, target_dtype, build_device)
     except ValueError as err:
         raise CheckpointError(f"{checkpoint_dir / 'config.json'}: {err}{_clip_hint(values, clip_dir)}") from err
     sources = _collect_sources(model, files, clip_dir, hr_dir, config)
@@ -308,7 +347,7 @@ def load_mgm(
     model.tie_weights()
     _load_generation_config(model, checkpoint_dir)
     model.eval()
-    return _place(model, device_map if device_map is not None else device, target_dtype)
+    return _place(model, target, target_dtype)
 
 
 def _resolve_dtype(requested: torch.dtype | str | None, config: MGMConfig) -> torch.dtype:
@@ -334,13 +373,13 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def _build_empty(config: MGMConfig, dtype: torch.dtype) -> MGMForCausalLM:
-    """The model with uninitialised parameters in ``dtype`` (all of them are loaded afterwards)."""
+def _build_empty(config: MGMConfig, dtype: torch.dtype, device: str | torch.device = "cpu") -> MGMForCausalLM:
+    """The model with uninitialised parameters in ``dtype`` on ``device`` (all of them are loaded afterwards)."""
     from transformers.initialization import no_init_weights
 
     from .modeling_mgm import model_class_for
 
-    with no_init_weights(), _default_dtype(dtype):
+    with no_init_weights(), _default_dtype(dtype), torch.device(device):
         model = model_class_for(type(config))(config)
     model.tie_weights()
     return model
@@ -348,12 +387,12 @@ def _build_empty(config: MGMConfig, dtype: torch.dtype) -> MGMForCausalLM:
 
 def _collect_sources(
     model: MGMForCausalLM, files: list[Path], clip_dir: Path | None, hr_dir: Path | None, config: MGMConfig
-) -> list[tuple[str, dict[str, torch.Tensor]]]:
+) -> list[tuple[str, dict[str, LazyTensor]]]:
     """Named weight sources, later ones overriding earlier ones (CLIP dir < shards < open_clip file)."""
-    shards: dict[str, torch.Tensor] = {}
+    shards: dict[str, LazyTensor] = {}
     for file in files:
         shards.update(iter_tensors(file))
-    sources: list[tuple[str, dict[str, torch.Tensor]]] = []
+    sources: list[tuple[str, dict[str, LazyTensor]]] = []
     has_clip = any(name.startswith(CLIP_PREFIX) for name in shards)
     if not has_clip:
         if clip_dir is None:
@@ -382,11 +421,11 @@ def _collect_sources(
     return sources
 
 
-def _load_all(model: MGMForCausalLM, sources: list[tuple[str, dict[str, torch.Tensor]]], dtype: torch.dtype) -> None:
+def _load_all(model: MGMForCausalLM, sources: list[tuple[str, dict[str, LazyTensor]]], dtype: torch.dtype) -> None:
     """Copy every source tensor into the model; raise one report for missing/unexpected/mis-shaped keys."""
     expected = model.state_dict()
     tied = {"lm_head.weight"} if model.lm_head.weight is model.model.embed_tokens.weight else set()
-    merged: dict[str, tuple[str, torch.Tensor]] = {}
+    merged: dict[str, tuple[str, LazyTensor]] = {}
     for source_name, tensors in sources:
         for name, tensor in tensors.items():
             merged[name] = (source_name, tensor)
@@ -405,7 +444,8 @@ def _load_all(model: MGMForCausalLM, sources: list[tuple[str, dict[str, torch.Te
     with torch.no_grad():
         for name, param in expected.items():
             if name in merged:
-                param.copy_(merged[name][1].to(dtype if param.is_floating_point() else param.dtype))
+                tensor = merged[name][1].load()
+                param.copy_(tensor.to(dtype if param.is_floating_point() else param.dtype))
 
 
 def _key_report(missing: list[str], unexpected: list[str], mis_shaped: list[str], shown: int = 20) -> str:
@@ -439,7 +479,7 @@ def _place(model: MGMForCausalLM, device_map: Any, dtype: torch.dtype) -> MGMFor
         if device_map == "auto":
             device_map = infer_auto_device_map(model, no_split_module_classes=model._no_split_modules, dtype=dtype)
         return dispatch_model(model, device_map=device_map)
-    return model.to(torch.device(device_map))
+    return model  # built on its device already
 
 
 # ---------------------------------------------------------------------------------------------- saving
