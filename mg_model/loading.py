@@ -325,6 +325,9 @@ def load_mgm(
     """
     register_mgm()
     checkpoint_dir = resolve_checkpoint_dir(path)
+    if encoder_root is not None and not Path(encoder_root).expanduser().is_dir():
+        raise CheckpointError(f"encoder_root {str(encoder_root)!r} is not a directory; pass the folder that holds "
+                              "model_zoo/OpenAI/... (or the two encoder folders)")
     if hr_drop_path_at_inference is not None:
         config_overrides["hr_drop_path_at_inference"] = bool(hr_drop_path_at_inference)
     values = {**read_config_values(checkpoint_dir), **config_overrides}

@@ -122,6 +122,8 @@ def test_encoder_folders_are_found_under_encoder_root(tiny_checkpoint: Path, tmp
     shutil.move(str(path / "model_zoo"), str(root / "model_zoo"))
     with pytest.raises(CheckpointError, match="encoder_root"):
         MGMForCausalLM.from_pretrained(path)
+    with pytest.raises(CheckpointError, match="is not a directory"):
+        MGMForCausalLM.from_pretrained(path, encoder_root=tmp_path / "no-such-folder")
     loaded = MGMForCausalLM.from_pretrained(path, encoder_root=root)
     torch.testing.assert_close(_logits(loaded), _logits(build_tiny_model()), rtol=0, atol=0)
 
