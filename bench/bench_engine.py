@@ -159,7 +159,8 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     for name, values in timings.items():
         wall = statistics.median(value[0] for value in values)
         inside = statistics.median(value[1] for value in values)
-        rows.append({"variant": name, "samples_per_s": args.samples / wall, "wall_s": wall, "generate_s": inside,
+        ratios = [loop[0] / value[0] for loop, value in zip(timings["batch-1 loop"], values)]
+        rows.append({"per_round_speedup": ratios, "variant": name, "samples_per_s": args.samples / wall, "wall_s": wall, "generate_s": inside,
                      "outside_forward_pct": 100.0 * max(0.0, wall - inside) / wall,
                      "data_wait_s": statistics.median(value[2] for value in values),
                      "store_s": statistics.median(value[3] for value in values),
@@ -179,6 +180,12 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print(f"| {row['variant']} | {row['samples_per_s']:.2f} | {row['samples_per_s'] / base:.2f}x | "
               f"{row['wall_s']:.2f} | {row['generate_s']:.2f} | {row['outside_forward_pct']:.1f} % | "
               f"{_cell(row['data_wait_s'])} | {_cell(row['store_s'])} | {row['answers_digest']} |")
+
+
+    for row in rows[1:]:
+        ratios = ", ".join(f"{ratio:.2f}x" for ratio in row["per_round_speedup"])
+        print(f"\n{row['variant']}: speed-up per round (same-round batch-1 loop / engine): {ratios}; "
+              f"median {statistics.median(row['per_round_speedup']):.2f}x")
 
 
 def _cell(value: float) -> str:

@@ -81,7 +81,8 @@ def test_batches_do_not_depend_on_what_is_stored(tmp_path: Path) -> None:
     samples = plan_samples(task, task.load(), "mgm", task.generation_kwargs("mgm"), {"w": 1})
     batches = plan_batches(samples, 4, do_sample=False)
     assert sorted(i for batch in batches for i in batch) == list(range(9))
-    assert [len(batch) for batch in batches] == [4, 4, 1]
+    assert [len(batch) for batch in batches] == [1, 2, 4, 2]  # ramp-up, then full batches
+    assert [len(batch) for batch in plan_batches(samples, 3, do_sample=False)] == [3, 3, 3]
     assert plan_batches(samples, 4, do_sample=True) == [[i] for batch in batches for i in batch]
 
 
@@ -150,4 +151,4 @@ def test_dataloader_workers_give_the_same_predictions(tmp_path: Path) -> None:
     per_sample = FakeSampleGenerator()
     sample_workers = _run(tmp_path / "c", task, per_sample, num_workers=2)[0]
     assert _comparable(serial) == _comparable(workers) == _comparable(sample_workers)
-    assert per_sample.calls == [4, 3]  # the planned batches, collated from per-sample work
+    assert per_sample.calls == [1, 2, 4]  # the planned batches, collated from per-sample work

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as _dt
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,11 +129,19 @@ def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: b
 
     Depends only on the samples and the batch size, never on the world size or on what is already
     stored, so every run of the same command builds the same batches. Sampling tasks get batch 1
-    (per-sample seeding; see ``mg_eval.models.base``).
+    (per-sample seeding; see ``mg_eval.models.base``). The first two batches hold a quarter and a half
+    of ``batch_size`` (a ramp-up): the model starts once a quarter batch is preprocessed, while the
+    DataLoader workers fill the next, larger batches, instead of idling through a full batch.
     """
     size = 1 if do_sample else max(1, int(batch_size))
     order = sorted(range(len(samples)), key=lambda i: (-len(samples[i].text), i))
-    return [order[start:start + size] for start in range(0, len(order), size)]
+    sizes = [size // 4, size // 2] if size >= 4 else []  # ramp-up: the model starts after a quarter batch
+    batches, start = [], 0
+    while start < len(order):
+        step = sizes.pop(0) if sizes else size
+        batches.append(order[start:start + step])
+        start += step
+    return batches
 
 
 def _store_header(model_name: str, task: Any, protocol: str, dtype: str | None) -> dict[str, Any]:
@@ -165,12 +174,10 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
         return computed, seconds
     dataset = SampleDataset(task, samples, generator, protocol, per_sample=supports_per_sample(generator))
     loader = iter_batches(dataset, batches, num_workers)
-    while True:
+    for _ in batches:
         waited = time.perf_counter()
-        batch = next(loader, None)
+        batch = next(loader)
         seconds["data_wait_s"] += time.perf_counter() - waited
-        if batch is None:
-            return computed, seconds
         if "error" in batch:
             raise DataError(batch["error"])
         batch_samples = [samples[index] for index in batch["indices"]]
@@ -185,6 +192,9 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
         seconds["store_s"] += time.perf_counter() - written
         computed.update((record["doc_id"], record) for record in records)
         progress.update(len(records))
+    # every batch is in: let the loader's workers shut down off the critical path (joined at exit)
+    threading.Thread(target=loader.close, name="mg-eval-loader-shutdown").start()
+    return computed, seconds
 
 
 def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
