@@ -512,6 +512,17 @@ def save_mgm(model: MGMForCausalLM, save_directory: str | os.PathLike, max_shard
     return out
 
 
+def parse_size(size: int | str) -> int:
+    """Bytes of ``5000000`` / ``"5GB"`` / ``"500MB"`` / ``"10KB"`` (decimal units, as transformers)."""
+    if isinstance(size, int):
+        return size
+    text = str(size).strip().upper()
+    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3), ("B", 1)):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
 def _split_shards(state: dict[str, torch.Tensor], max_shard_size: int) -> list[dict[str, torch.Tensor]]:
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0

@@ -131,11 +131,15 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
             kwargs.pop(hub_option, None)
         return load_mgm(pretrained_model_name_or_path, *args, **kwargs)
 
-    def save_pretrained(self, save_directory: str, *args: Any, **kwargs: Any) -> None:
-        """Write config.json + sharded safetensors + index with official key names (:func:`save_mgm`)."""
-        from .loading import save_mgm
+    def save_pretrained(self, save_directory: str, *args: Any, max_shard_size: int | str = "5GB", **kwargs: Any) -> None:
+        """Write config.json + sharded safetensors + index with official key names (:func:`save_mgm`).
 
-        save_mgm(self, save_directory, **kwargs)
+        ``max_shard_size`` is bytes or a string such as ``"5GB"``; other transformers options
+        (``safe_serialization``, ``push_to_hub``, ...) do not apply and are ignored.
+        """
+        from .loading import parse_size, save_mgm
+
+        save_mgm(self, save_directory, max_shard_size=parse_size(max_shard_size))
 
     # ------------------------------------------------------------------------------------------ vision
     @property
