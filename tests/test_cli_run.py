@@ -104,6 +104,21 @@ def test_bad_input_fails_fast_with_the_fix(tiny_checkpoint: Path, tmp_path: Path
     assert code == 2 and expected in err and "error:" in err
 
 
+def test_corrupted_image_fails_before_the_model_loads(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    from mg_eval.tasks import get_task
+
+    data = tmp_path / "mme"
+    shutil.copytree(get_task("mme").sample_path, data)
+    broken = sorted(data.rglob("*.jpg"))[0]
+    broken.write_bytes(b"not a jpeg")
+    code, _, err = _run(capsys, "run", "--model", str(tiny_checkpoint), "--tasks", "mme", "--data-path", str(data),
+                        "--output", str(tmp_path / "out"), "--no-progress")
+    assert code == 2 and "corrupted" in err and broken.stem in err
+    assert not (tmp_path / "out" / "tiny-mgm").exists()  # nothing ran
+
+
 def test_config_mismatch_on_resume_is_refused(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
     argv = ["run", "--model", str(tiny_checkpoint), "--tasks", "mme", "--sample-data", "--limit", "1",
             "--max-new-tokens-cap", "2", "--num-workers", "0", "--output", str(tmp_path), "--no-progress"]
