@@ -35,7 +35,7 @@ class CLIPLREncoder(nn.Module):
     def __init__(self, vision_config: dict, select_layer: int = -2, select_feature: str = "patch") -> None:
         super().__init__()
         config = CLIPVisionConfig(**vision_config)
-        config._attn_implementation = "sdpa"
+        config._attn_implementation = "eager"  # transformers 4.36 CLIP (the official pin) had eager attention only
         # Official key names are ``vision_tower.vision_model.*`` (transformers 4 CLIPVisionModel layout);
         # the holder module reproduces that level around the transformers 5 model.
         self.vision_tower = nn.Module()
