@@ -86,25 +86,8 @@ def gather_to_main(obj: Any, context: DistContext) -> list[Any] | None:
     return gathered
 
 
-def broadcast_from_main(obj: Any, context: DistContext) -> Any:
-    """Send rank 0's picklable ``obj`` to every rank and return it."""
-    if not context.distributed:
-        return obj
-    holder = [obj if context.is_main else None]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]
-
-
 def barrier(context: DistContext) -> None:
     """Wait for every rank (no-op when single-process)."""
     if context.distributed:
         dist.barrier()
 
-
-def all_agree(flag: bool, context: DistContext) -> bool:
-    """True when ``flag`` is true on every rank (used to fail all ranks together on bad input)."""
-    if not context.distributed:
-        return flag
-    flags: list[Any] = [None] * context.world_size
-    dist.all_gather_object(flags, bool(flag))
-    return all(flags)
