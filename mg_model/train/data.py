@@ -283,12 +283,15 @@ class SupervisedDataset(torch.utils.data.Dataset):
     ``encode`` is the prompt tokeniser (see :func:`tokenize_with_labels`);
     ``image_processor(pil) -> (images, images_aux)`` turns a PIL image into the LR tensor ``[3, s, s]`` (or
     ``[V, 3, s, s]`` with token extension) and the HR tensor ``[3, S, S]``; text-only samples get zeros of
-    the same shapes (official behaviour).
+    the same shapes (official behaviour). ``cache=True`` keeps every built sample in memory (small data sets
+    trained for many epochs, e.g. the synthetic one; costs ``n x`` the pixel tensors' size).
     """
 
     def __init__(self, records: Sequence[dict[str, Any]], encode: PromptEncoder, bos_token_id: int | None,
-                 template: str, image_processor: Any, image_folder: str | Path | None = None) -> None:
+                 template: str, image_processor: Any, image_folder: str | Path | None = None,
+                 cache: bool = False) -> None:
         self.records = list(records)
+        self._cache: dict[int, dict[str, torch.Tensor]] | None = {} if cache else None
         self.encode, self.bos_token_id = encode, bos_token_id
         self.template = resolve_template_name(template)
         self.image_processor = image_processor
@@ -299,6 +302,14 @@ class SupervisedDataset(torch.utils.data.Dataset):
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        sample = self._build(index)
+        if self._cache is not None:
+            self._cache[index] = sample
+        return sample
+
+    def _build(self, index: int) -> dict[str, torch.Tensor]:
         record = self.records[index]
         has_image = record.get("image") is not None
         try:

@@ -45,7 +45,7 @@ _RECIPE_KEYS = {"base", "data", "eval_data", "stages", "note"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_path", "data_path", "output_dir",
                                                                       "image_folder", "config_overrides",
                                                                       "pretrain_adapter"}
-_SYNTHETIC_KEYS = {"out", "n_train", "n_test", "seed", "hr_size", "grid", "digits", "font_px", "n_shapes", "jitter"}
+_SYNTHETIC_KEYS = {"out", "n_train", "n_test", "seed", "hr_size", "grid", "digits", "font_px", "n_shapes", "jitter", "fixed_cell"}
 
 
 @dataclass

@@ -55,6 +55,7 @@ class SyntheticSpec:
         n_shapes: distractor shapes per image.
         jitter: the number is centred in the sign and shifted by up to ``jitter`` HR pixels in x and y
             (random per image); shifts below one LR pixel change what the LR down-sampling keeps.
+        fixed_cell: always put the sign in the same cell (row grid//2, col grid//2) instead of a random one.
     """
 
     hr_size: int = 128
@@ -63,6 +64,7 @@ class SyntheticSpec:
     font_px: int | None = None
     n_shapes: int = 3
     jitter: int = 2
+    fixed_cell: bool = False
 
     @property
     def cell(self) -> int:
@@ -91,6 +93,10 @@ def draw_sample(spec: SyntheticSpec, rng: random.Random) -> tuple[Image.Image, s
     draw = ImageDraw.Draw(image)
     cells = [(r, c) for r in range(spec.grid) for c in range(spec.grid)]
     rng.shuffle(cells)
+    if spec.fixed_cell:
+        centre = (spec.grid // 2, spec.grid // 2)
+        cells.remove(centre)
+        cells.insert(0, centre)
     sign_cell, shape_cells = cells[0], cells[1:1 + spec.n_shapes]
     for row, col in shape_cells:
         _draw_shape(draw, rng, col * cell, row * cell, cell)

@@ -17,8 +17,8 @@ One function, :func:`train`, runs one stage (spec §11) from a :class:`TrainConf
    a rerun of the same command resumes from the newest complete checkpoint. The final model is saved to
    ``output_dir`` with ``mm_projector.bin`` (the stage-1 artefact).
 
-Launch across processes/nodes with ``torchrun --nproc_per_node N -m mg_model.train.trainer ...`` or
-``deepspeed --num_gpus N -m mg_model.train.trainer ...`` (both set RANK / WORLD_SIZE / LOCAL_RANK).
+Launch across processes/nodes with ``torchrun --nproc_per_node N [--nnodes M ...] -m mg_eval.cli.main train ...``
+or ``deepspeed --num_gpus N --module mg_eval.cli.main train ...`` (both set RANK / WORLD_SIZE / LOCAL_RANK).
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     mining: bool = True
+    cache_data: bool = False
     encoder_root: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -306,7 +307,7 @@ def build_dataset(cfg: TrainConfig) -> tuple[SupervisedDataset, Any]:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.unk_token  # official: Vicuna/Mixtral/Yi pad with unk
     dataset = SupervisedDataset(records, processor.tokenize_prompt, tokenizer.bos_token_id, cfg.template,
-                                processor_image_fn(processor), cfg.image_folder)
+                                processor_image_fn(processor), cfg.image_folder, cache=cfg.cache_data)
     return dataset, tokenizer
 
 
