@@ -61,7 +61,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(script), str(tmp_path / "data"), str(tmp_path / "clean"), str(n), "0"],
                    check=True, env=_env(), timeout=120)
     out = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "data"), str(out), str(n), "0.15"],
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "data"), str(out), str(n), "0.3"],
                                env=_env())
     target = random.Random().randint(2, 10)  # stored predictions before the kill
     deadline = time.time() + 60
