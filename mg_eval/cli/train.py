@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--no-mining", action="store_true", help="train without patch info mining (baseline)")
+    parser.add_argument("--cache-data", action="store_true",
+                        help="keep every preprocessed sample in memory (small data sets trained for many epochs)")
     parser.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only at the end)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints in --output")
@@ -83,7 +85,8 @@ def resolve_config(args: argparse.Namespace):
         raise UserInputError(f"mg-eval train needs {', '.join(missing)}")
     return TrainConfig(model_path=args.model or "", data_path=args.data or "", output_dir=args.output or "",
                        image_folder=args.image_folder, stage=args.stage, save_steps=args.save_steps,
-                       seed=args.seed, resume=not args.no_resume, mining=not args.no_mining, **values)
+                       seed=args.seed, resume=not args.no_resume, mining=not args.no_mining,
+                       cache_data=args.cache_data, **values)
 
 
 def run(args: argparse.Namespace) -> int:
