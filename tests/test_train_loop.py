@@ -122,3 +122,18 @@ def test_deepspeed_zero2_trains_like_torch(tiny_checkpoint, synth_data, tmp_path
     assert zero2.losses == pytest.approx(plain.losses, rel=1e-4)
     assert (tmp_path / "zero2" / "checkpoint-2" / "deepspeed").is_dir()
     assert (zero2.output_dir / "config.json").is_file()
+
+
+def test_gradient_checkpointing_gives_the_same_losses(tiny_checkpoint, synth_data, tmp_path) -> None:
+    common = dict(max_steps=2, per_device_batch=2)
+    plain = train(_config(tiny_checkpoint, synth_data, tmp_path / "plain", **common))
+    checkpointed = train(_config(tiny_checkpoint, synth_data, tmp_path / "gc", gradient_checkpointing=True, **common))
+    assert checkpointed.model.model.gradient_checkpointing
+    assert checkpointed.losses == pytest.approx(plain.losses, rel=1e-5)
+
+
+def test_bf16_autocast_trains(tiny_checkpoint, synth_data, tmp_path) -> None:
+    result = train(_config(tiny_checkpoint, synth_data, tmp_path / "bf16", bf16=True, max_steps=4))
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    assert result.losses[-1] < result.losses[0]
+    assert next(result.model.parameters()).dtype == torch.float32  # fp32 master weights, bf16 compute
