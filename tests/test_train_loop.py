@@ -122,6 +122,10 @@ def test_deepspeed_zero2_trains_like_torch(tiny_checkpoint, synth_data, tmp_path
     assert zero2.losses == pytest.approx(plain.losses, rel=1e-4)
     assert (tmp_path / "zero2" / "checkpoint-2" / "deepspeed").is_dir()
     assert (zero2.output_dir / "config.json").is_file()
+    crashed = tmp_path / "zero2-crashed"
+    shutil.copytree(tmp_path / "zero2" / "checkpoint-2", crashed / "checkpoint-2")
+    resumed = train(_config(tiny_checkpoint, synth_data, crashed, deepspeed="zero2", save_steps=2, **common))
+    assert resumed.resumed_from == 2 and resumed.losses == zero2.losses  # DeepSpeed state restores exactly
 
 
 def test_gradient_checkpointing_gives_the_same_losses(tiny_checkpoint, synth_data, tmp_path) -> None:
