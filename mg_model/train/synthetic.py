@@ -192,8 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", type=int, default=SyntheticSpec.grid)
     parser.add_argument("--digits", type=int, default=SyntheticSpec.digits)
     parser.add_argument("--font-px", type=int, default=None)
+    parser.add_argument("--jitter", type=int, default=SyntheticSpec.jitter)
+    parser.add_argument("--fixed-cell", action="store_true")
     args = parser.parse_args(argv)
-    spec = SyntheticSpec(args.hr_size, args.grid, args.digits, args.font_px)
+    spec = SyntheticSpec(args.hr_size, args.grid, args.digits, args.font_px, jitter=args.jitter,
+                         fixed_cell=args.fixed_cell)
     print(write_dataset(args.out, spec, args.n_train, args.n_test, args.seed))
     return 0
 
