@@ -26,4 +26,6 @@ lint: install
 	$(PYTHON) -m ruff check .
 
 bench: install
-	$(PYTHON) bench/run_all.py
+	$(PYTHON) bench/bench_engine.py
+	$(PYTHON) bench/judge_throughput.py
+	$(PYTHON) bench/bench_model_forward.py
