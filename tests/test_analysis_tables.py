@@ -146,7 +146,8 @@ def test_cli_ablate_bad_spec_is_a_clear_error(tmp_path: Path, capsys) -> None:
 
 def test_cli_train_without_training_support_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
     spec_path = write_fixture_ablation(tmp_path)
-    monkeypatch.setitem(sys.modules, "mg_model.train", None)  # import fails as if the module were absent
+    for module in ("mg_model.train", "mg_model.train.data", "mg_model.train.from_spec"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if the package were absent
     assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
     assert "training support not installed" in capsys.readouterr().err
 
