@@ -82,6 +82,20 @@ def read_json(path: Path) -> Any:
         raise DataError(f"{path}: not valid JSON ({exc}).") from None
 
 
+def json_object_or_none(path: Path) -> dict | None:
+    """The non-empty JSON object in ``path`` if it is a readable ``.json`` file holding one, else None.
+
+    For format detection: a file that is not such an object is simply not this format (no error).
+    """
+    if not (path.is_file() and path.suffix == ".json"):
+        return None
+    try:
+        data = read_json(path)
+    except DataError:
+        return None
+    return data if isinstance(data, dict) and data else None
+
+
 def require_keys(item: Mapping, keys: tuple[str, ...], where: str, fix: str = "") -> None:
     """Raise :class:`DataError` naming ``where`` and the missing ``keys`` of ``item``."""
     if not isinstance(item, Mapping):

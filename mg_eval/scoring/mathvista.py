@@ -13,20 +13,15 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.metrics import mathvista
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions, read_json, require_keys
+from mg_eval.scoring.base import PredictionFormat, ScoreOptions, json_object_or_none, read_json, require_keys
 
 _KEYS = ("question_type", "answer_type", "choices", "precision", "response")
 
 
 def detect(path: Path) -> bool:
     """A json object of pid -> problem with ``response`` and MathVista's type fields."""
-    if not (path.is_file() and path.suffix == ".json"):
-        return False
-    try:
-        data = read_json(path)
-    except DataError:
-        return False
-    if not isinstance(data, dict) or not data:
+    data = json_object_or_none(path)
+    if data is None:
         return False
     first = next(iter(data.values()))
     return isinstance(first, dict) and {"response", "question_type", "answer_type"} <= set(first)

@@ -13,18 +13,20 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.metrics import mmvet
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions, read_json, require_annotation, require_keys
+from mg_eval.scoring.base import (
+    PredictionFormat,
+    ScoreOptions,
+    json_object_or_none,
+    read_json,
+    require_annotation,
+    require_keys,
+)
 
 
 def detect(path: Path) -> bool:
     """A json object whose keys look like ``v1_<n>`` and whose values are strings."""
-    if not (path.is_file() and path.suffix == ".json"):
-        return False
-    try:
-        data = read_json(path)
-    except DataError:
-        return False
-    return isinstance(data, dict) and bool(data) and all(
+    data = json_object_or_none(path)
+    return data is not None and all(
         str(key).startswith("v1_") and isinstance(value, str) for key, value in list(data.items())[:5])
 
 
