@@ -12,20 +12,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from .configuration_mgm import MGMConfig, MGMConfigError, register_mgm
-from .loading import CheckpointError
-from .modeling_mgm import IGNORE_INDEX, IMAGE_TOKEN_INDEX, MGMForCausalLM
+from .configuration_mgm import MGMConfig
+from .constants import DEFAULT_IMAGE_TOKEN, IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from .errors import CheckpointError, MGMConfigError, MGMError, MGMInputError, TrainingInputError
+from .modeling_mgm import MGMForCausalLM, register_mgm
 from .tiny import build_tiny_checkpoint, build_tiny_model
 from .variants import variant_config, variant_names
 
 _PROCESSING_EXPORTS = ("MGMProcessor", "MGMImageProcessor")
 
 __all__ = [
+    "DEFAULT_IMAGE_TOKEN",
     "IGNORE_INDEX",
     "IMAGE_TOKEN_INDEX",
     "CheckpointError",
     "MGMConfig",
     "MGMConfigError",
+    "MGMError",
+    "MGMInputError",
+    "TrainingInputError",
     "MGMForCausalLM",
     "build_tiny_checkpoint",
     "build_tiny_model",

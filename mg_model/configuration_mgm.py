@@ -6,7 +6,8 @@ level and ``model_type`` replaced by ``mgm`` / ``mgm_gemma`` / ``mgm_mixtral`` /
 the language model's own config on demand with :meth:`MGMConfig.llm_config`, for any transformers
 causal-LM ``model_type`` (LLaMA/Vicuna/Yi/LLaMA-3 as ``llama``, Gemma, Mixtral, Mistral, ...).
 
-Registration with ``AutoConfig`` / ``AutoModelForCausalLM`` is done by :func:`register_mgm`, which
+Registration with ``AutoConfig`` / ``AutoModelForCausalLM`` is done by
+:func:`mg_model.modeling_mgm.register_mgm` (it needs the model classes), which
 ``MGMForCausalLM.from_pretrained`` calls; importing this module registers nothing.
 """
 
@@ -17,8 +18,14 @@ from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
-# model_type of the MGM checkpoint -> model_type of the composed language model.
-LLM_TYPE_OF_MGM_TYPE = {"mgm": "llama", "mgm_gemma": "gemma", "mgm_mixtral": "mixtral", "mgm_mistral": "mistral"}
+from .constants import LLM_TYPE_OF_MGM_TYPE
+from .errors import MGMConfigError
+
+__all__ = [
+    "CLIP_L_336_VISION_CONFIG", "CONFIG_CLASS_OF_TYPE", "CONVNEXT_LARGE_DEPTHS", "CONVNEXT_LARGE_DIMS",
+    "LLM_TYPE_OF_MGM_TYPE", "MGM_DEFAULTS", "TOLERATED_EXTRA_KEYS", "MGMConfig", "MGMConfigError", "MGMGemmaConfig",
+    "MGMMistralConfig", "MGMMixtralConfig", "config_from_dict", "projector_depth",
+]
 
 CLIP_L_336_VISION_CONFIG: dict[str, Any] = {
     "hidden_size": 1024,
@@ -82,10 +89,6 @@ TOLERATED_EXTRA_KEYS = frozenset(
 )
 # PreTrainedConfig attributes that are not language-model hyper-parameters.
 _GENERIC_CONFIG_KEYS = frozenset(PretrainedConfig().to_dict()) | {"model_type", "_commit_hash"}
-
-
-class MGMConfigError(ValueError):
-    """An MGM config is unknown, inconsistent or names a field that does not exist."""
 
 
 class MGMConfig(PretrainedConfig):
@@ -301,28 +304,6 @@ CONFIG_CLASS_OF_TYPE: dict[str, type[MGMConfig]] = {
     "mgm_mixtral": MGMMixtralConfig,
     "mgm_mistral": MGMMistralConfig,
 }
-
-_REGISTERED = False
-
-
-def register_mgm() -> None:
-    """Register the four MGM model types with AutoConfig and AutoModelForCausalLM (idempotent).
-
-    This is the package's only global side effect; it runs inside ``from_pretrained``/``build``, never
-    at import time.
-    """
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    from transformers import AutoModelForCausalLM
-
-    from .modeling_mgm import model_class_for
-
-    for model_type, config_class in CONFIG_CLASS_OF_TYPE.items():
-        AutoConfig.register(model_type, config_class, exist_ok=True)
-        AutoModelForCausalLM.register(config_class, model_class_for(config_class), exist_ok=True)
-    _REGISTERED = True
-
 
 def config_from_dict(values: dict[str, Any]) -> MGMConfig:
     """Build the right MGMConfig subclass for ``values['model_type']`` (default ``mgm``)."""

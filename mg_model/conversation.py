@@ -21,19 +21,18 @@ plain             stage-1 (pretraining)     ``\\n``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
-DEFAULT_IMAGE_TOKEN = "<image>"
-IMAGE_TOKEN_INDEX = -200
+from .constants import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX
+from .errors import MGMInputError
 
-
-class MGMInputError(ValueError):
-    """Bad input to the processor or a template (message names the field and the fix)."""
+__all__ = [  # IMAGE_TOKEN_INDEX and MGMInputError: their former home, still importable from here
+    "DEFAULT_IMAGE_TOKEN", "IMAGE_TOKEN_INDEX", "TEMPLATES", "ConversationTemplate", "MGMInputError",
+    "SeparatorStyle", "get_template", "image_prefix", "select_template",
+]
 
 
 class SeparatorStyle(Enum):
@@ -329,14 +328,3 @@ def select_template(config: dict[str, Any], tokenizer: Any, override: str | None
     if bos == "<|startoftext|>" or eos == "<|im_end|>":
         return get_template("chatml_direct")
     return get_template("vicuna_v1")
-
-
-def read_config_dict(checkpoint_dir: str | Path) -> dict[str, Any]:
-    """Read ``config.json`` of a checkpoint directory as a plain dict (clear error when missing/invalid)."""
-    path = Path(checkpoint_dir) / "config.json"
-    if not path.is_file():
-        raise MGMInputError(f"{path} not found: point at an MGM checkpoint directory (official layout)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise MGMInputError(f"{path} is not valid JSON ({err}); re-download or fix the file") from err

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mg_model.conversation import MGMInputError
+from .errors import MGMInputError
 
 GEN_TRIGGER = " <GEN>"
 PROMPT_OPEN, PROMPT_CLOSE = "<h>", "</h>"

@@ -29,11 +29,13 @@ from transformers.generation.logits_process import (
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
+from .constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from .loading import load_mgm
 from .mining import build_mining_projectors, extend_and_mine, split_lr_views
+from .registration import register_model_types
+from .saving import parse_size, save_mgm
 from .vision import CLIPLREncoder, ConvNeXtHREncoder
 
-IMAGE_TOKEN_INDEX = -200
-IGNORE_INDEX = -100
 # transformers loading options that do not apply to a local official-layout directory (config is re-read)
 HUB_LOADING_OPTIONS = (
     "config", "revision", "trust_remote_code", "adapter_kwargs", "cache_dir", "local_files_only", "token",
@@ -125,11 +127,10 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any, **kwargs: Any) -> MGMForCausalLM:
         """Load an official MGM checkpoint directory; see :func:`mg_model.loading.load_mgm` for options."""
-        from .loading import load_mgm
-
         for hub_option in HUB_LOADING_OPTIONS:  # passed by AutoModelForCausalLM; the directory decides
             kwargs.pop(hub_option, None)
-        return load_mgm(pretrained_model_name_or_path, *args, **kwargs)
+        register_mgm()
+        return load_mgm(pretrained_model_name_or_path, *args, model_class_for=model_class_for, **kwargs)
 
     def save_pretrained(self, save_directory: str, *args: Any, max_shard_size: int | str = "5GB", **kwargs: Any) -> None:
         """Write config.json + sharded safetensors + index with official key names (:func:`save_mgm`).
@@ -137,8 +138,6 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         ``max_shard_size`` is bytes or a string such as ``"5GB"``; other transformers options
         (``safe_serialization``, ``push_to_hub``, ...) do not apply and are ignored.
         """
-        from .loading import parse_size, save_mgm
-
         save_mgm(self, save_directory, max_shard_size=parse_size(max_shard_size))
 
     # ------------------------------------------------------------------------------------------ vision
@@ -472,3 +471,12 @@ _MODEL_CLASS_OF_CONFIG = {
 def model_class_for(config_class: type[MGMConfig]) -> type[MGMForCausalLM]:
     """The MGMForCausalLM class registered for an MGM config class."""
     return _MODEL_CLASS_OF_CONFIG[config_class]
+
+
+def register_mgm() -> None:
+    """Register the four MGM model types with AutoConfig and AutoModelForCausalLM (idempotent).
+
+    The package's only global side effect (:mod:`mg_model.registration`); it runs inside
+    ``from_pretrained``/``build``, never at import time.
+    """
+    register_model_types(_MODEL_CLASS_OF_CONFIG)

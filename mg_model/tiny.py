@@ -21,15 +21,16 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from .configuration_mgm import register_mgm
-from .loading import CLIP_PREFIX, HR_PREFIX, save_mgm
-from .modeling_mgm import MGMForCausalLM, model_class_for
+from .checkpoint_tensors import CLIP_PREFIX, HR_PREFIX
+from .constants import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+from .constants import TINY_TOKENIZER_DIR as TOKENIZER_DIR
+from .modeling_mgm import MGMForCausalLM, model_class_for, register_mgm
+from .saving import save_mgm
 from .variants import TINY_LLMS, variant_config
 
-TOKENIZER_DIR = Path(__file__).resolve().parent / "assets" / "tiny_tokenizer"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
-OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
-OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
+OPENAI_MEAN = list(OPENAI_CLIP_MEAN)  # JSON lists for the tiny encoders' preprocessor / open_clip configs
+OPENAI_STD = list(OPENAI_CLIP_STD)
 
 
 def build_tiny_model(llm: str = "llama", hd: bool = False, seed: int = 0, **overrides: object) -> MGMForCausalLM:

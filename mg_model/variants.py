@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .configuration_mgm import MGMConfig, MGMConfigError, config_from_dict
+from .configuration_mgm import MGMConfig, config_from_dict
+from .errors import MGMConfigError
 
 _VICUNA_7B = {
     "model_type": "mgm", "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,

@@ -13,15 +13,15 @@ Run with transformers 4.36.2 first on the path (not the project's transformers 5
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
+import types
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENIZER_DIR = REPO / "mg_model" / "assets" / "tiny_tokenizer"
 OUT = REPO / "tests" / "data" / "processing_slow_tokenizer_goldens.json"
-IMAGE_TOKEN_INDEX = -200
 QUESTIONS = [
     "What is this?",
     " leading space and  double spaces",
@@ -30,13 +30,17 @@ QUESTIONS = [
 ]
 
 
-def load_conversation_module():
-    """mg_model/conversation.py on its own (importing the package would need transformers 5)."""
-    spec = importlib.util.spec_from_file_location("mgm_conversation", REPO / "mg_model" / "conversation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+def load_mg_model_module(name: str):
+    """``mg_model/<name>.py`` without running ``mg_model/__init__`` (that would need transformers 5).
+
+    The folder is mounted as a bare package ``mgm_standalone``, so the module's relative imports of
+    ``constants`` / ``errors`` (which import nothing) resolve; nothing else of the package is loaded.
+    """
+    if "mgm_standalone" not in sys.modules:
+        package = types.ModuleType("mgm_standalone")
+        package.__path__ = [str(REPO / "mg_model")]
+        sys.modules["mgm_standalone"] = package
+    return importlib.import_module(f"mgm_standalone.{name}")
 
 
 def official_image_token_ids(prompt: str, tokenizer) -> list[int]:
@@ -46,7 +50,7 @@ def official_image_token_ids(prompt: str, tokenizer) -> list[int]:
     ids = [chunks[0][0]] if offset else []
     for index, chunk in enumerate(chunks):
         if index:
-            ids.append(IMAGE_TOKEN_INDEX)
+            ids.append(load_mg_model_module("constants").IMAGE_TOKEN_INDEX)
         ids.extend(chunk[offset:])
     return ids
 
@@ -59,7 +63,7 @@ def main() -> None:
     if not transformers.__version__.startswith("4.36"):
         raise SystemExit(f"needs transformers 4.36.x on the path, found {transformers.__version__}")
     settings = json.loads((TOKENIZER_DIR / "tokenizer_config.json").read_text(encoding="utf-8"))
-    conversation = load_conversation_module()
+    conversation = load_mg_model_module("conversation")
     records = []
     for legacy in (True, False):
         tokenizer = LlamaTokenizer(

@@ -448,16 +448,20 @@ def test_save_pretrained_round_trip_keeps_slow_rules(tmp_path: Path, tokenizer) 
         assert reloaded.tokenize_prompt(prompt) == original.tokenize_prompt(prompt)
 
 
-def test_normaliser_flags_are_read_from_the_model_file(tmp_path: Path) -> None:
+def test_dummy_prefix_switch_equals_editing_the_model_field() -> None:
+    """legacy=False loads the model with add_dummy_prefix off (4.36: protobuf MergeFrom); ours appends a
+    NormalizerSpec fragment. Same pieces as a model whose own normalizer field was rewritten."""
     import sentencepiece as spm
 
-    from mg_model.processing_mgm import sentencepiece_normalizer_flags
+    from mg_model.slow_tokenizer import load_sentencepiece
 
-    model_file = TINY_TOKENIZER_DIR / "tokenizer.model"
-    assert sentencepiece_normalizer_flags(model_file) == {"add_dummy_prefix": True, "remove_extra_whitespaces": False}
-    proto = spm.SentencePieceProcessor(model_file=str(model_file)).serialized_model_proto()
-    (tmp_path / "tokenizer.model").write_bytes(_without_dummy_prefix(proto))
-    assert sentencepiece_normalizer_flags(tmp_path / "tokenizer.model")["add_dummy_prefix"] is False
+    model = (TINY_TOKENIZER_DIR / "tokenizer.model").read_bytes()
+    edited = spm.SentencePieceProcessor(model_proto=_without_dummy_prefix(model))
+    switched = load_sentencepiece(model, add_dummy_prefix=False)
+    assert load_sentencepiece(model).normalize("a") == "\u2581a" and switched.normalize("a") == "a"
+    assert switched.get_piece_size() == edited.get_piece_size()
+    for text in SLOW_TEXTS:
+        assert switched.encode(text, out_type=str) == edited.encode(text, out_type=str), text
 
 
 def test_legacy_model_without_dummy_prefix_matches_sentencepiece(tokenizer) -> None:
@@ -467,7 +471,7 @@ def test_legacy_model_without_dummy_prefix_matches_sentencepiece(tokenizer) -> N
     sp_on = spm.SentencePieceProcessor(model_file=str(TINY_TOKENIZER_DIR / "tokenizer.model"))
     sp_off = spm.SentencePieceProcessor(model_proto=_without_dummy_prefix(sp_on.serialized_model_proto()))
     added = [str(t.content) for t in tokenizer.added_tokens_decoder.values()]
-    slow = SlowLlamaTokenization(tokenizer, legacy=True, dummy_prefix=False)
+    slow = SlowLlamaTokenization(tokenizer, legacy=True, sentencepiece_model=_without_dummy_prefix(sp_on.serialized_model_proto()))
     for text in SLOW_TEXTS:
         assert slow.tokenize(text) == _reference_slow_tokenize(sp_off, sp_off, added, text, legacy=True), text
 

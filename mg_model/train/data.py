@@ -45,19 +45,12 @@ from typing import Any
 import torch
 from PIL import Image
 
-IGNORE_INDEX = -100
-IMAGE_TOKEN_INDEX = -200
-IMAGE_TOKEN = "<image>"
+from ..constants import DEFAULT_IMAGE_TOKEN as IMAGE_TOKEN
+from ..constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from ..errors import TrainingInputError
+
 HUMAN_ROLES = ("human", "user")
 ASSISTANT_ROLES = ("gpt", "assistant")
-
-
-class TrainingInputError(ValueError):
-    """Bad training input (data file, sample, option); the message names it and the fix.
-
-    ``mg_model`` does not depend on ``mg_eval``; the ``mg-eval train`` command turns this into a
-    ``UserInputError``.
-    """
 
 
 @dataclass(frozen=True)
