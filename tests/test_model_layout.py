@@ -116,7 +116,7 @@ def test_error_classes_have_one_home() -> None:
 
 
 def test_no_module_is_over_the_size_limit() -> None:
-    for name, path in module_files(PACKAGE).items():
+    for path in module_files(PACKAGE).values():
         lines = len(path.read_text(encoding="utf-8").splitlines())
         assert lines <= MAX_MODULE_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it by concern"
 
@@ -128,7 +128,11 @@ def test_old_import_locations_still_work() -> None:
     from mg_model.conversation import IMAGE_TOKEN_INDEX, MGMInputError
     from mg_model.loading import CLIP_PREFIX, CheckpointError, resolve_encoder_dir, save_mgm
     from mg_model.modeling_mgm import IGNORE_INDEX
-    from mg_model.processing_mgm import TINY_TOKENIZER_DIR, SlowLlamaTokenization, tokenizer_from_sentencepiece
+    from mg_model.processing_mgm import (
+        TINY_TOKENIZER_DIR,
+        SlowLlamaTokenization,
+        tokenizer_from_sentencepiece,
+    )
     from mg_model.train.data import TrainingInputError
 
     assert (CheckpointError, MGMConfigError, MGMInputError, TrainingInputError) == (

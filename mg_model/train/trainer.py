@@ -19,16 +19,17 @@ One function, :func:`train`, runs one stage (spec §11) from a :class:`TrainConf
 
 Launch across processes/nodes with ``torchrun --nproc_per_node N [--nnodes M ...] -m mg_eval.cli.main train ...``
 or ``deepspeed --num_gpus N --module mg_eval.cli.main train ...`` (both set RANK / WORLD_SIZE / LOCAL_RANK).
+
+This module holds the loop, the backends and the checkpoints; the options are in :mod:`.config`, the
+model / dataset / optimiser in :mod:`.setup`, the process group in :mod:`.distributed` and the DeepSpeed
+presets in :mod:`.deepspeed_config` (their names stay importable from here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import json
-import math
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -38,288 +39,35 @@ from typing import Any
 
 import torch
 
+from .config import TrainConfig, TrainResult
 from .data import ResumableBatchSampler as BatchSampler
-from .data import (
-    SupervisedDataset,
-    TrainingInputError,
-    collate,
-    load_records,
-    modality_lengths,
-    resolve_template_name,
-    total_steps,
+from .data import SupervisedDataset, TrainingInputError, collate, modality_lengths, total_steps
+from .deepspeed_config import DS_CONFIG_DIR, DS_PRESETS, ds_config_path, fill_ds_config
+from .distributed import DistInfo, barrier, device_for, dist_info_from_env, init_process_group
+from .setup import (
+    build_dataset,
+    build_optimizer,
+    cosine_schedule,
+    enable_gradient_checkpointing,
+    load_model,
+    processor_image_fn,
 )
-from .stages import (
-    configure_trainable,
-    disable_mining,
-    load_adapter,
-    parameter_groups,
-    parse_lr_multi,
-    resolve_stage,
-    save_adapter,
-    set_train_mode,
-)
+from .stages import save_adapter, set_train_mode
 
-DS_CONFIG_DIR = Path(__file__).resolve().parent / "ds_configs"
-DS_PRESETS = ("zero2", "zero2_offload", "zero3")
+__all__ = [  # the loop and its checkpoints, plus the names this module held before the split
+    "CHECKPOINT_PREFIX", "DS_CONFIG_DIR", "DS_PRESETS", "STATE_FILE", "TORCH_STATE_FILE", "Backend",
+    "DeepSpeedBackend", "DistInfo", "LoopState", "TrainConfig", "TrainResult", "build_dataset", "build_optimizer",
+    "copy_side_files", "cosine_schedule", "dist_info_from_env", "ds_config_path", "enable_gradient_checkpointing",
+    "fill_ds_config", "find_last_checkpoint", "init_process_group", "load_model", "processor_image_fn",
+    "save_checkpoint", "train",
+]
+
 STATE_FILE = "trainer_state.json"
 TORCH_STATE_FILE = "training_state.pt"
 CHECKPOINT_PREFIX = "checkpoint-"
-_IMAGE_PROCESSOR_KEYS = ("image_size_aux", "image_grid", "image_global", "image_aspect_ratio")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
                    "added_tokens.json")
 ENCODER_KEYS = ("mm_vision_tower", "mm_vision_tower_aux")
-
-
-@dataclass
-class TrainConfig:
-    """Everything one training stage needs (CLI flags of ``mg-eval train`` map 1:1 onto these fields).
-
-    Official values per model size come from :func:`mg_model.train.stages.official_defaults`.
-    """
-
-    model_path: str
-    data_path: str
-    output_dir: str
-    image_folder: str | None = None
-    stage: str = "finetune"
-    template: str = "vicuna_v1"
-    pretrain_adapter: str | None = None
-    epochs: float = 1.0
-    max_steps: int | None = None
-    per_device_batch: int = 4
-    grad_accum: int = 1
-    lr: float = 2e-5
-    lr_multi: str | None = None
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.03
-    max_grad_norm: float = 1.0
-    max_length: int = 2048
-    bf16: bool = False
-    gradient_checkpointing: bool = False
-    deepspeed: str | None = None
-    save_steps: int = 0
-    save_total_limit: int | None = 2
-    seed: int = 0
-    group_by_length: bool = True
-    logging_steps: int = 10
-    resume: bool = True
-    progress: bool = True
-    mining: bool = True
-    cache_data: bool = False
-    encoder_root: str | None = None
-    config_overrides: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        """Check options before any expensive work (TrainingInputError names the option and the fix)."""
-        self.stage = resolve_stage(self.stage)
-        self.template = resolve_template_name(self.template)
-        if not Path(self.model_path).is_dir():
-            raise TrainingInputError(f"--model {self.model_path} is not a checkpoint directory")
-        for name in ("per_device_batch", "grad_accum", "max_length"):
-            if int(getattr(self, name)) < 1:
-                raise TrainingInputError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.lr <= 0 or not 0 <= self.warmup_ratio < 1:
-            raise TrainingInputError(f"lr={self.lr} must be > 0 and warmup_ratio={self.warmup_ratio} in [0, 1)")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise TrainingInputError(f"max_steps={self.max_steps} must be >= 1")
-        parse_lr_multi(self.lr_multi)
-        if self.deepspeed is not None:
-            ds_config_path(self.deepspeed)
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns: the output directory, steps run, the per-step losses, the trained model."""
-
-    output_dir: Path
-    global_step: int
-    losses: list[float]
-    resumed_from: int | None
-    backend: str
-    seconds: float
-    model: Any = None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Distributed set-up
-
-
-@dataclass(frozen=True)
-class DistInfo:
-    """Rank / world of this process (from torchrun / deepspeed launcher variables)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0 writes files and prints."""
-        return self.rank == 0
-
-
-def dist_info_from_env() -> DistInfo:
-    """Read RANK / WORLD_SIZE / LOCAL_RANK set by the launcher (single process when absent)."""
-    return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                    int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def init_process_group(info: DistInfo, use_deepspeed: bool) -> None:
-    """Start torch.distributed when there is more than one process, or when DeepSpeed needs it."""
-    if torch.distributed.is_initialized() or (info.world_size == 1 and not use_deepspeed):
-        return
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if use_deepspeed:
-        import deepspeed
-
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
-        os.environ.setdefault("RANK", str(info.rank))
-        os.environ.setdefault("WORLD_SIZE", str(info.world_size))
-        os.environ.setdefault("LOCAL_RANK", str(info.local_rank))
-        deepspeed.init_distributed(dist_backend=backend)
-    else:
-        torch.distributed.init_process_group(backend=backend)
-
-
-def _device(info: DistInfo) -> torch.device:
-    if torch.cuda.is_available():
-        torch.cuda.set_device(info.local_rank)
-        return torch.device("cuda", info.local_rank)
-    return torch.device("cpu")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# DeepSpeed configuration
-
-
-def ds_config_path(name_or_path: str) -> Path:
-    """``zero2`` / ``zero2_offload`` / ``zero3`` -> the shipped JSON; anything else must be a JSON file."""
-    if name_or_path in DS_PRESETS:
-        return DS_CONFIG_DIR / f"{name_or_path}.json"
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise TrainingInputError(f"--deepspeed {name_or_path!r}: not one of {list(DS_PRESETS)} and not a JSON file")
-    return path
-
-
-def fill_ds_config(raw: dict[str, Any], cfg: TrainConfig, world_size: int, hidden_size: int) -> dict[str, Any]:
-    """Replace the official configs' ``"auto"`` values the way the HF Trainer integration does.
-
-    Batch sizes from this config; ``bf16.enabled`` = ``cfg.bf16``; ``fp16`` off; bucket sizes from the LLM
-    hidden size (``reduce_bucket_size = H²``, ``stage3_prefetch_bucket_size = 0.9 H²``,
-    ``stage3_param_persistence_threshold = 10 H``). Any ``"auto"`` left unfilled is an error.
-    """
-    config = copy.deepcopy(raw)
-    fills = {
-        ("train_micro_batch_size_per_gpu",): cfg.per_device_batch,
-        ("gradient_accumulation_steps",): cfg.grad_accum,
-        ("train_batch_size",): cfg.per_device_batch * cfg.grad_accum * world_size,
-        ("bf16", "enabled"): bool(cfg.bf16),
-        ("fp16", "enabled"): False,
-        ("gradient_clipping",): cfg.max_grad_norm,
-        ("zero_optimization", "reduce_bucket_size"): hidden_size * hidden_size,
-        ("zero_optimization", "stage3_prefetch_bucket_size"): int(0.9 * hidden_size * hidden_size),
-        ("zero_optimization", "stage3_param_persistence_threshold"): 10 * hidden_size,
-    }
-    for keys, value in fills.items():
-        node = config
-        for key in keys[:-1]:
-            node = node.get(key, {})
-        if node.get(keys[-1]) == "auto":
-            node[keys[-1]] = value
-    leftover = [path for path, value in _walk(config) if value == "auto"]
-    if leftover:
-        raise TrainingInputError(f"DeepSpeed config has 'auto' values this trainer cannot fill: {leftover}")
-    offload = config.get("zero_optimization", {}).get("offload_optimizer", {})
-    if offload.get("device") == "cpu":
-        # The official offload runs use DeepSpeedCPUAdam (built on the fly); a torch AdamW is allowed too.
-        config.setdefault("zero_force_ds_cpu_optimizer", False)
-    return config
-
-
-def _walk(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _walk(value, f"{prefix}.{key}" if prefix else key)
-    else:
-        yield prefix, node
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Model, data and optimisation pieces
-
-
-def load_model(cfg: TrainConfig) -> torch.nn.Module:
-    """The MGM model of ``cfg.model_path`` in fp32, with ``cfg.config_overrides`` applied, stage-configured."""
-    from mg_model.modeling_mgm import MGMForCausalLM
-
-    model = MGMForCausalLM.from_pretrained(cfg.model_path, torch_dtype=torch.float32, encoder_root=cfg.encoder_root,
-                                           **cfg.config_overrides)
-    if cfg.pretrain_adapter:
-        load_adapter(model, cfg.pretrain_adapter)
-    configure_trainable(model, cfg.stage)
-    if not cfg.mining:
-        disable_mining(model)
-    model.config.use_cache = False
-    if cfg.gradient_checkpointing:
-        enable_gradient_checkpointing(model)
-    return model
-
-
-def enable_gradient_checkpointing(model: torch.nn.Module) -> None:
-    """Activation checkpointing of the LLM layers (non-reentrant, so frozen inputs need no grad hook)."""
-    if not getattr(model, "supports_gradient_checkpointing", False):
-        raise TrainingInputError(f"{type(model).__name__} does not support gradient checkpointing")
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-
-
-def cosine_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up to the base LR over ``warmup_steps``, then cosine decay to 0 at ``total`` (HF cosine)."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return float(step + 1) / float(max(1, warmup_steps))
-        progress = (step - warmup_steps) / float(max(1, total - warmup_steps))
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total: int) -> tuple[torch.optim.Optimizer, Any]:
-    """AdamW over the trainable parameter groups + the cosine schedule (warm-up = ceil(ratio x total))."""
-    groups = parameter_groups(model, cfg.lr, cfg.weight_decay, parse_lr_multi(cfg.lr_multi))
-    optimizer = torch.optim.AdamW([{k: v for k, v in g.items() if k != "names"} for g in groups], lr=cfg.lr,
-                                  betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay)
-    return optimizer, cosine_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
-
-
-def build_dataset(cfg: TrainConfig) -> tuple[SupervisedDataset, Any]:
-    """Validated dataset (every image checked up front) and the checkpoint's tokenizer."""
-    from mg_model.processing_mgm import MGMProcessor
-
-    records = load_records(cfg.data_path, cfg.image_folder)
-    processor = MGMProcessor.from_pretrained(cfg.model_path, encoder_root=cfg.encoder_root)
-    image_keys = {k: v for k, v in cfg.config_overrides.items() if k in _IMAGE_PROCESSOR_KEYS}
-    if image_keys:
-        processor.image_processor = dataclasses.replace(processor.image_processor, **image_keys)
-    tokenizer = processor.tokenizer
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.unk_token  # official: Vicuna/Mixtral/Yi pad with unk
-    dataset = SupervisedDataset(records, processor.tokenize_prompt, tokenizer.bos_token_id, cfg.template,
-                                processor_image_fn(processor), cfg.image_folder, cache=cfg.cache_data)
-    return dataset, tokenizer
-
-
-def processor_image_fn(processor: Any) -> Any:
-    """``pil -> (images, images_aux)`` for one image, from the checkpoint's MGMImageProcessor (spec §5)."""
-    image_processor = processor.image_processor
-
-    def encode(image: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        out = image_processor([image])
-        return out["images"][0], out["images_aux"][0]
-
-    return encode
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -516,23 +264,18 @@ def save_checkpoint(backend: Backend, sampler: BatchSampler, state: LoopState, c
     if info.is_main:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-    _barrier(info)
+    barrier(info)
     _save_model(backend, directory, info)
     backend.save_state(directory, {"sampler": sampler.state_dict(), "rng": torch.get_rng_state(),
                                    "global_step": state.global_step})
-    _barrier(info)
+    barrier(info)
     if info.is_main:
         (directory / STATE_FILE).write_text(json.dumps(
             {"global_step": state.global_step, "losses": state.losses, "backend": backend.name,
              "config": dataclasses.asdict(cfg)}, indent=1))
         _prune_checkpoints(Path(cfg.output_dir), cfg.save_total_limit)
-    _barrier(info)
+    barrier(info)
     return directory
-
-
-def _barrier(info: DistInfo) -> None:
-    if info.world_size > 1 and torch.distributed.is_initialized():
-        torch.distributed.barrier()
 
 
 def _restore(backend: Backend, sampler: BatchSampler, checkpoint: Path) -> LoopState:
@@ -553,7 +296,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     torch.manual_seed(cfg.seed)
     dataset, tokenizer = build_dataset(cfg)
     source = dataclasses.replace(cfg, model_path=str(checkpoint), pretrain_adapter=None) if checkpoint else cfg
-    model = load_model(source).to(_device(info))
+    model = load_model(source).to(device_for(info))
     sampler = BatchSampler(modality_lengths(dataset.records), cfg.per_device_batch, info.world_size, info.rank,
                            cfg.seed, cfg.group_by_length)
     total = cfg.max_steps or total_steps(len(dataset), cfg.per_device_batch, info.world_size, cfg.grad_accum,
@@ -569,7 +312,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         (out / STATE_FILE).write_text(json.dumps({"global_step": state.global_step, "losses": state.losses,
                                                   "backend": backend.name, "config": dataclasses.asdict(cfg)},
                                                  indent=1))
-    _barrier(info)
+    barrier(info)
     return TrainResult(out, state.global_step, state.losses, int(checkpoint.name.split("-")[-1]) if checkpoint
                        else None, backend.name, time.perf_counter() - started, backend.module)
 

@@ -1,0 +1,81 @@
+"""The options of one training stage (:class:`TrainConfig`) and what :func:`~mg_model.train.trainer.train` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data import TrainingInputError, resolve_template_name
+from .deepspeed_config import ds_config_path
+from .stages import parse_lr_multi, resolve_stage
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training stage needs (CLI flags of ``mg-eval train`` map 1:1 onto these fields).
+
+    Official values per model size come from :func:`mg_model.train.stages.official_defaults`.
+    """
+
+    model_path: str
+    data_path: str
+    output_dir: str
+    image_folder: str | None = None
+    stage: str = "finetune"
+    template: str = "vicuna_v1"
+    pretrain_adapter: str | None = None
+    epochs: float = 1.0
+    max_steps: int | None = None
+    per_device_batch: int = 4
+    grad_accum: int = 1
+    lr: float = 2e-5
+    lr_multi: str | None = None
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    max_grad_norm: float = 1.0
+    max_length: int = 2048
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    deepspeed: str | None = None
+    save_steps: int = 0
+    save_total_limit: int | None = 2
+    seed: int = 0
+    group_by_length: bool = True
+    logging_steps: int = 10
+    resume: bool = True
+    progress: bool = True
+    mining: bool = True
+    cache_data: bool = False
+    encoder_root: str | None = None
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Check options before any expensive work (TrainingInputError names the option and the fix)."""
+        self.stage = resolve_stage(self.stage)
+        self.template = resolve_template_name(self.template)
+        if not Path(self.model_path).is_dir():
+            raise TrainingInputError(f"--model {self.model_path} is not a checkpoint directory")
+        for name in ("per_device_batch", "grad_accum", "max_length"):
+            if int(getattr(self, name)) < 1:
+                raise TrainingInputError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.lr <= 0 or not 0 <= self.warmup_ratio < 1:
+            raise TrainingInputError(f"lr={self.lr} must be > 0 and warmup_ratio={self.warmup_ratio} in [0, 1)")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise TrainingInputError(f"max_steps={self.max_steps} must be >= 1")
+        parse_lr_multi(self.lr_multi)
+        if self.deepspeed is not None:
+            ds_config_path(self.deepspeed)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the output directory, steps run, the per-step losses, the trained model."""
+
+    output_dir: Path
+    global_step: int
+    losses: list[float]
+    resumed_from: int | None
+    backend: str
+    seconds: float
+    model: Any = None
