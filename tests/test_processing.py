@@ -389,6 +389,15 @@ def test_checkpoint_with_only_a_sentencepiece_model_gives_the_same_ids(tmp_path:
     assert converted.tokenizer.convert_tokens_to_ids("<|eot_id|>") == 806
 
 
+def test_slow_flavour_without_a_sentencepiece_model_is_a_clear_error(tmp_path: Path) -> None:
+    """tokenizer.json alone cannot give the official slow ids: say so (and how to fix), or run fast on request."""
+    checkpoint = write_checkpoint(tmp_path)
+    (checkpoint / "tokenizer.model").unlink()
+    with pytest.raises(MGMInputError, match="needs the SentencePiece model tokenizer.model.*tokenizer_flavour='fast'"):
+        MGMProcessor.from_pretrained(checkpoint)
+    assert MGMProcessor.from_pretrained(checkpoint, tokenizer_flavour="fast").tokenizer_flavour == "fast"
+
+
 def test_added_token_id_mismatch_is_reported(tmp_path: Path, tokenizer) -> None:
     from mg_model.processing_mgm import tokenizer_from_sentencepiece
 
