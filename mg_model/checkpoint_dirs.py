@@ -29,7 +29,7 @@ def hub_offline() -> bool:
     return any(os.environ.get(name, "") not in ("", "0") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
-def read_json_file(path: Path, missing_hint: str) -> dict[str, Any]:
+def read_json_file(path: Path, missing_hint: str = "the folder must hold it (official layout)") -> dict[str, Any]:
     """A checkpoint's JSON file as a dict; :class:`CheckpointError` naming the file when absent or invalid.
 
     Args:

@@ -169,7 +169,7 @@ class MGMProcessor:
         if self._slow is not None:
             (out / "tokenizer.model").write_bytes(self._slow.model_bytes)
         config_path = out / "tokenizer_config.json"
-        settings = read_json_file(config_path, "") if config_path.is_file() else {}
+        settings = read_json_file(config_path) if config_path.is_file() else {}
         bos_wrap, _ = special_token_wrap(self.tokenizer)
         settings.update({"legacy": self.legacy, "add_bos_token": bool(bos_wrap)})
         config_path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -41,7 +41,7 @@ def read_legacy_flag(path: Path) -> bool:
 
 
 def _read_optional_json(path: Path) -> dict[str, Any]:
-    return read_json_file(path, "") if path.is_file() else {}
+    return read_json_file(path) if path.is_file() else {}
 
 
 def tokenizer_from_sentencepiece(path: str | Path) -> Any:
