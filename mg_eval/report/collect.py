@@ -25,7 +25,7 @@ QUESTION_KEYS = ("question", "query")
 #: Sample fields that hold the answer the task extracted from the raw response (first non-empty wins).
 EXTRACTED_KEYS = ("extracted", "parsed_pred", "parsed", "extraction", "pred")
 #: Category fields tried when no breakdown of ``scores`` names the sample's category.
-FALLBACK_CATEGORY_KEYS = ("category", "subject", "capability", "l2_category", "question_type")
+FALLBACK_CATEGORY_KEYS = ("category", "metadata.category", "subject", "capability", "l2_category", "question_type")
 #: Breakdowns whose name looks like a count table are shown as tables, not plotted as scores.
 _COUNT_NAME = re.compile(r"(^n_|_n$|^n$|count|num_)")
 #: Inner keys tried (in order) when a breakdown maps a category to an object of numbers.

@@ -33,7 +33,7 @@ def breakdown_figure(breakdown: Breakdown, path: Path) -> Path:
         positions = list(range(len(items)))[::-1]
         ax.barh(positions, values, color=_BAR_COLOR, height=0.7)
         ax.set_yticks(positions, labels)
-        top = max([abs(v) for v in values] + [1e-9])
+        top = max([abs(v) for v in values] + [0.0]) or 1.0  # all zero: a unit axis, not 1e-9
         for y, value in zip(positions, values):
             ax.text(value + 0.01 * top, y, f"{value:.4g}", va="center", fontsize=6.5)
         ax.set_xlim(min(0.0, min(values)), top * 1.15)

@@ -7,7 +7,7 @@
   var RIGHT = 1 - 1e-9;
   var store = {};        // slug -> array of chunks (each an array of rows)
   var listeners = [];    // called after every chunk
-  var timing = { start: performance.now(), firstRender: null, allLoaded: null };
+  var timing = { firstRender: null, allLoaded: null };  // ms since navigation start
 
   function el(tag, props, children) {
     var node = document.createElement(tag);
@@ -134,37 +134,47 @@
     document.body.appendChild(script);
   };
 
-  SampleBrowser.prototype.onChunk = function (slug) {
+  SampleBrowser.prototype.onChunk = function (slug, k) {
     if (this.selection.indexOf(slug) < 0) { return; }
-    this.collect();
+    this.append(this.bySlug[slug], store[slug][k]);
+    this.changed();
   };
 
-  SampleBrowser.prototype.collect = function () {  // rows of the selected runs that have arrived
-    var rows = [], expected = 0;
+  SampleBrowser.prototype.append = function (run, chunk) {
+    (chunk || []).forEach(function (r) {
+      this.rows.push({ run: run, r: r, text: null });
+      r[6].forEach(function (c) { this.categoryCounts[c] = (this.categoryCounts[c] || 0) + 1; }, this);
+    }, this);
+  };
+
+  SampleBrowser.prototype.collect = function () {  // rows of the selected runs that have already arrived
+    this.rows = [];
+    this.categoryCounts = {};
+    this.expected = 0;
     this.selection.forEach(function (slug) {
       var run = this.bySlug[slug];
-      expected += run.n;
-      (store[slug] || []).forEach(function (chunk) {
-        (chunk || []).forEach(function (r) { rows.push({ run: run, r: r, text: null }); });
-      });
+      this.expected += run.n;
+      (store[slug] || []).forEach(function (chunk) { this.append(run, chunk); }, this);
     }, this);
-    this.rows = rows;
-    this.expected = expected;
+    this.changed();
+  };
+
+  SampleBrowser.prototype.changed = function () {
     this.updateCategories();
     this.refresh();
-    if (rows.length === expected && expected > 0 && this.loadedFor !== this.selection.join(" ")) {
+    if (this.rows.length === this.expected && this.expected > 0 && this.loadedFor !== this.selection.join(" ")) {
       this.loadedFor = this.selection.join(" ");
-      if (timing.allLoaded === null) { timing.allLoaded = performance.now() - timing.start; }
-      document.body.setAttribute("data-loaded", String(rows.length));
+      if (timing.allLoaded === null) { timing.allLoaded = performance.now(); }
+      document.body.setAttribute("data-loaded", String(this.rows.length));
     }
   };
 
   SampleBrowser.prototype.updateCategories = function () {
-    var select = this.nodes["category-filter"], current = select.value, seen = {};
-    this.rows.forEach(function (row) { row.r[6].forEach(function (c) { seen[c] = (seen[c] || 0) + 1; }); });
+    var select = this.nodes["category-filter"], current = select.value, seen = this.categoryCounts;
     var names = Object.keys(seen).sort();
-    if (names.join("\u0000") === (this.categoryKey || "")) { return; }
-    this.categoryKey = names.join("\u0000");
+    var key = names.map(function (name) { return name + "=" + seen[name]; }).join("\u0000");
+    if (key === this.categoryKey) { return; }
+    this.categoryKey = key;
     while (select.options.length > 1) { select.remove(1); }
     names.forEach(function (name) { select.appendChild(el("option", { value: name, text: name + " (" + seen[name] + ")" })); });
     select.value = seen[current] ? current : "";
@@ -201,7 +211,7 @@
       this.filtered.length + " of " + this.rows.length + " samples match";
     this.nodes.prev.disabled = this.page === 0;
     this.nodes.next.disabled = end >= this.filtered.length;
-    if (timing.firstRender === null && this.rows.length) { timing.firstRender = performance.now() - timing.start; }
+    if (timing.firstRender === null && this.rows.length) { timing.firstRender = performance.now(); }
   };
 
   SampleBrowser.prototype.rowNode = function (row, many) {
@@ -279,6 +289,7 @@
     }
     more.addEventListener("click", function () { showMore(true); });
     showMore(false);
+    if (!pairs.length) { list.appendChild(el("p", { class: "muted small", text: "none" })); }
     return el("div", { class: "flip-group" }, [el("h3", { text: title + " (" + pairs.length + ")" }), list, more]);
   }
 
