@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.analysis import stats, units
-from mg_eval.engine.results import find_runs, read_results, read_samples
+from mg_eval.engine.results import SAMPLES_FILE, find_runs, read_results, read_samples
 from mg_eval.errors import DataError, UserInputError
 
 #: Sample fields that hold the task's question text (first present wins; else the prompt without its
@@ -153,7 +153,9 @@ def load_run_views(root: str | Path, n_resamples: int, seed: int) -> list[RunVie
     views = []
     for path in paths:
         record = read_results(path)
-        view = RunView(path=path, record=record, samples=read_samples(path), slug=run_slug(record))
+        has_samples = (path / SAMPLES_FILE).is_file()  # a results.json alone still gets its scores shown
+        view = RunView(path=path, record=record, samples=read_samples(path) if has_samples else [],
+                       slug=run_slug(record))
         view.outcomes, view.verdicts = outcomes_of(view.samples, record["scores"], str(path))
         view.category_field = detect_category_field(view.samples, record["scores"])
         view.primary = primary_interval(view, n_resamples, seed)

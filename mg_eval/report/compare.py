@@ -86,7 +86,8 @@ def check_models(views: Sequence[RunView], a: str, b: str) -> None:
 
 
 def compare_models(views: Sequence[RunView], a: str, b: str, n_resamples: int, seed: int) -> list[TaskComparison]:
-    """One :class:`TaskComparison` per (task, protocol) both models ran; ``UserInputError`` if none."""
+    """One :class:`TaskComparison` per (task, protocol) both models ran (tasks with flips first);
+    ``UserInputError`` if they share none."""
     check_models(views, a, b)
     runs_a, runs_b = newest_runs(views, a), newest_runs(views, b)
     shared = sorted(set(runs_a) & set(runs_b))
@@ -99,7 +100,7 @@ def compare_models(views: Sequence[RunView], a: str, b: str, n_resamples: int, s
         a_only, b_only, paired = flipped(run_a, run_b)
         out.append(TaskComparison(task, protocol, run_a, run_b, delta_rows(run_a, run_b, n_resamples, seed),
                                   a_only, b_only, paired))
-    return out
+    return sorted(out, key=lambda item: (not (item.a_only_right or item.b_only_right), item.task))
 
 
 def _keys_with_units(run: RunView) -> list[str]:
