@@ -276,3 +276,36 @@ def test_no_request_leaves_the_page(browser, pair_site: Path) -> None:
     assert urls and all(url.startswith(("file://", "data:", "about:")) for url in urls), \
         [u for u in urls if not u.startswith("file://")]
     assert any("/thumbs/" in url for url in urls) and any("/data/" in url for url in urls)
+
+
+# ---------------------------------------------------------------- sub-score-rich fixture runs (real scorers)
+
+def test_breakdowns_provenance_and_flips_on_scored_fixture_runs(tmp_path: Path) -> None:
+    import json
+
+    from test_analysis_fixtures import write_row_runs
+
+    from mg_eval.engine.results import read_results
+
+    runs = {row: write_row_runs(tmp_path, row, skill, seed) for row, skill, seed in
+            (("base", 0.45, 10), ("mining", 0.62, 20))}
+    results_file = runs["base"]["mme"] / "results.json"  # a producer that records no checkpoint path
+    record = json.loads(results_file.read_text(encoding="utf-8"))
+    del record["model"]["path"]
+    results_file.write_text(json.dumps(record), encoding="utf-8")
+    out = tmp_path / "site"
+    argv = ["report", str(tmp_path / "runs"), "--output", str(out), "--compare", "base", "mining", "--no-images",
+            "--no-reference", "--resamples", "200"]
+    assert mg_eval_main(argv) == 0
+    mme_page = (out / f"run-{collect.run_slug(read_results(runs['base']['mme']))}.html").read_text(encoding="utf-8")
+    assert "categories (score)" in mme_page and "sha256:fixture" in mme_page and mme_page.count("<img") >= 1
+    vet_page = (out / f"run-{collect.run_slug(read_results(runs['base']['mmvet']))}.html").read_text(encoding="utf-8")
+    assert "capabilities" in vet_page
+    payload = json.loads((out / "data" / "compare.js").read_text(encoding="utf-8")[len("MGR.compare("):-3])
+    by_task = {task["task"]: task for task in payload["tasks"]}
+    for task in ("textvqa_val", "mme"):
+        a_only, b_only = independent_flips(runs["base"][task], runs["mining"][task])
+        assert [pair[0][0] for pair in by_task[task]["a_only"]] == a_only and a_only
+        assert [pair[0][0] for pair in by_task[task]["b_only"]] == b_only and b_only
+    compare_page = (out / "compare.html").read_text(encoding="utf-8")
+    assert compare_page.count('class="significant"') >= 1  # skill 0.45 vs 0.62 over 120 questions
