@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from mg_eval.analysis import stats
 from mg_eval.errors import UserInputError
@@ -77,7 +78,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = format_number
-    env.filters["script_json"] = lambda value: jinja2.utils.markupsafe.Markup(samples.script_json(value))
+    env.filters["script_json"] = lambda value: Markup(samples.script_json(value))
     env.filters["p_value"] = format_p_value
     env.filters["compact_json"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
@@ -132,7 +133,7 @@ def build_report(root: str | Path, output: str | Path, options: ReportOptions | 
         summary.pages.append(_write_run_page(env, context, view, output, thumbs))
     summary.pages.append(_render(env, "samples.html", output / "samples.html", context, manifest=manifest))
     if options.compare:
-        summary.pages.append(_write_compare(env, context, views, options, rows_by_run, output))
+        summary.pages.append(_write_compare(env, context, views, options, rows_by_run, output, thumbs.notes))
     copy_static(output)
     return summary
 
@@ -190,7 +191,8 @@ def _write_run_page(env: jinja2.Environment, context: dict[str, Any], view: coll
 
 
 def _write_compare(env: jinja2.Environment, context: dict[str, Any], views: Sequence[collect.RunView],
-                   options: ReportOptions, rows_by_run: dict[str, list[list[Any]]], output: Path) -> Path:
+                   options: ReportOptions, rows_by_run: dict[str, list[list[Any]]], output: Path,
+                   image_notes: dict[str, str]) -> Path:
     name_a, name_b = options.compare  # type: ignore[misc]
     comparisons = compare.compare_models(views, name_a, name_b, options.n_resamples, options.seed)
     data = []
@@ -205,7 +207,7 @@ def _write_compare(env: jinja2.Environment, context: dict[str, Any], views: Sequ
     payload = {"a": name_a, "b": name_b, "fields": list(samples.ROW_FIELDS), "tasks": data}
     (output / "data" / "compare.js").write_text(f"MGR.compare({samples.script_json(payload)});\n", encoding="utf-8")
     return _render(env, "compare.html", output / "compare.html", context, comparisons=comparisons,
-                   name_a=name_a, name_b=name_b)
+                   name_a=name_a, name_b=name_b, image_notes=image_notes)
 
 
 def remove_site(output: Path) -> None:
