@@ -128,9 +128,11 @@ def test_bad_input_is_one_error_line(tmp_path: Path, demo_root: Path, capsys) ->
 def test_breakdowns_and_categories_are_read_generically() -> None:
     scores = {"accuracy": 50.0, "per_sample": {"x": 1}, "n_by_colour": {"red": 2, "blue": 2},
               "by_colour": {"red": 100.0, "blue": 0.0}, "nested": {"a": {"score": 1.0, "n": 3}, "b": {"score": 2.0, "n": 1}},
-              "empty": {}}
+              "empty": {}, "with_null": {"red": None, "blue": 50.0}, "all_null": {"red": None},
+              "rows_with_null": {"red": {"accuracy": None, "total": 0}, "blue": {"accuracy": 20.0, "total": 5}}}
     found = {b.name: b for b in collect.breakdowns(scores)}
-    assert set(found) == {"n_by_colour", "by_colour", "nested (score)"}
+    assert set(found) == {"n_by_colour", "by_colour", "nested (score)", "with_null", "rows_with_null (accuracy)"}
+    assert found["with_null"].values == {"blue": 50.0} and found["rows_with_null (accuracy)"].values == {"blue": 20.0}
     assert found["n_by_colour"].is_count and not found["by_colour"].is_count
     assert found["nested (score)"].values == {"a": 1.0, "b": 2.0}
     samples = [{"doc_id": "1", "kind": "x", "meta": {"colour": "red"}}, {"doc_id": "2", "kind": "y", "meta": {"colour": "blue"}}]

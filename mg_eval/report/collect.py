@@ -203,20 +203,29 @@ def breakdowns(scores: Mapping[str, Any]) -> list[Breakdown]:
 
 
 def _breakdowns_of(name: str, table: Mapping[str, Any], depth: int) -> list[Breakdown]:
-    if all(is_number(v) for v in table.values()):
-        return [Breakdown(name, {str(k): float(v) for k, v in table.items()}, bool(_COUNT_NAME.search(name)))]
+    """Numbers (``None`` = not computable, left out) per label, or objects of numbers per label."""
+    if all(_number_or_none(v) for v in table.values()):
+        values = {str(k): float(v) for k, v in table.items() if is_number(v)}
+        return [Breakdown(name, values, bool(_COUNT_NAME.search(name)))] if values else []
     if all(isinstance(v, Mapping) for v in table.values()):
         inner = _common_numeric_key(table.values())
         if inner is not None:
-            return [Breakdown(f"{name} ({inner})", {str(k): float(v[inner]) for k, v in table.items()})]
+            return [Breakdown(f"{name} ({inner})", {str(k): float(v[inner]) for k, v in table.items()
+                                                   if is_number(v.get(inner))})]
         if depth < 1:
             return [b for k, v in table.items() if v for b in _breakdowns_of(f"{name} / {k}", v, depth + 1)]
     return []
 
 
+def _number_or_none(value: Any) -> bool:
+    return value is None or is_number(value)
+
+
 def _common_numeric_key(rows: Any) -> str | None:
+    """An inner key every row has as a number or null (some row a number); score-like names first."""
     rows = list(rows)
-    common = [key for key in rows[0] if all(is_number(row.get(key)) for row in rows)] if rows else []
+    common = [key for key in rows[0] if all(key in row and _number_or_none(row[key]) for row in rows)
+              and any(is_number(row[key]) for row in rows)] if rows else []
     for key in _INNER_SCORE_KEYS:
         if key in common:
             return key
