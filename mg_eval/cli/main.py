@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "validate": "validate",
     "ablate": "ablate",
     "plot": "plot",
+    "report": "report",
     "train": "train",
 }
 
