@@ -153,7 +153,6 @@ def test_cli_train_without_training_support_says_so(tmp_path: Path, capsys, monk
 
 
 def test_cli_train_without_a_recipe_names_the_missing_file(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("mg_model.train.from_spec")
     spec_path = write_fixture_ablation(tmp_path)
     assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
     assert "fixture_ablation.train.yaml" in capsys.readouterr().err

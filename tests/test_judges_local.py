@@ -37,8 +37,7 @@ def _save_tiny_llama(path: Path, *, chat_template: str | None) -> Path:
 
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not (TOKENIZER_DIR / "tokenizer.json").is_file():
-        pytest.skip("mg_model/assets/tiny_tokenizer is missing")
+    assert (TOKENIZER_DIR / "tokenizer.json").is_file(), "mg_model/assets/tiny_tokenizer ships with the package"
     plain = _save_tiny_llama(tmp_path_factory.mktemp("plain"), chat_template=None)
     chat = tmp_path_factory.mktemp("chat")
     shutil.copytree(plain, chat, dirs_exist_ok=True)

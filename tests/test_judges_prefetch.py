@@ -114,12 +114,12 @@ def test_without_cache_or_judge_it_is_a_plain_call(tmp_path) -> None:
     assert calls == [None]
 
 
-def test_mathvista_extraction_on_real_problems(tmp_path, conformance_dir) -> None:
+def test_mathvista_extraction_on_real_problems(tmp_path, conformance) -> None:
     import json
 
     from mg_eval.metrics import mathvista
 
-    problems = json.loads((conformance_dir / "mathvista" / "testmini.json").read_text())
+    problems = json.loads((conformance("mathvista") / "testmini.json").read_text())
     pids = sorted(problems, key=int)[:40]
     records, given = [], []
     for n, pid in enumerate(pids):

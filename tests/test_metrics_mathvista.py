@@ -66,9 +66,9 @@ def test_missing_fields_are_named():
         mathvista.process_result("9", "x", {"question_type": "free_form", "answer": "1"})
 
 
-def test_bard_stored_extractions_give_34_8_and_every_breakdown(conformance_dir):
-    outputs = json.loads((conformance_dir / "mathvista" / "output_bard.json").read_text())
-    official = json.loads((conformance_dir / "mathvista" / "scores_bard.json").read_text())
+def test_bard_stored_extractions_give_34_8_and_every_breakdown(conformance):
+    outputs = json.loads((conformance("mathvista") / "output_bard.json").read_text())
+    official = json.loads((conformance("mathvista") / "scores_bard.json").read_text())
     records = [mathvista.process_result(pid, p["response"], p, extraction=p["extraction"]) for pid, p in outputs.items()]
     scores = mathvista.aggregate(records)
     assert (scores["correct"], scores["total"]) == (348, 1000)

@@ -45,11 +45,11 @@ def test_bad_inputs_are_named():
         mme.process_result("q1", "color", "a.jpg", "Maybe", "yes")
 
 
-def test_lavin_totals_and_every_subtask(conformance_dir):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mme_lavin"]
+def test_lavin_totals_and_every_subtask(conformance):
+    expected = json.loads((conformance("mme") / "expected.json").read_text())["mme_lavin"]
     records = []
     for category in mme.PERCEPTION + mme.COGNITION:
-        lines = (conformance_dir / "mme" / "lavin_predictions" / f"{category}.txt").read_text().splitlines(True)
+        lines = (conformance("mme") / "lavin_predictions" / f"{category}.txt").read_text().splitlines(True)
         for n, line in enumerate(lines):
             image, _, target, prediction = line.split("\t")
             records.append(mme.process_result(f"{category}/{n}", category, image, target, prediction))

@@ -72,11 +72,11 @@ def test_bad_ids_and_missing_options_are_errors():
         mmmu.process_result("validation_Art_1", "multiple-choice", "A", "A")
 
 
-def test_llava_13b_outputs_reproduce_the_official_scores(conformance_dir):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mmmu_llava1.5_13b"]
+def test_llava_13b_outputs_reproduce_the_official_scores(conformance):
+    expected = json.loads((conformance("mmmu") / "expected.json").read_text())["mmmu_llava1.5_13b"]
     records = []
     for subject in mmmu.SUBJECTS:
-        for item in json.loads((conformance_dir / "mmmu" / "llava1.5_13b_outputs" / f"{subject}.json").read_text()):
+        for item in json.loads((conformance("mmmu") / "llava1.5_13b_outputs" / f"{subject}.json").read_text()):
             records.append(mmmu.process_result(item["id"], item["question_type"], item["response"], item["answer"],
                                                item.get("all_choices"), item.get("index2ans")))
     scores = mmmu.aggregate(records)
