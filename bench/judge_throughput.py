@@ -16,7 +16,9 @@ import time
 
 from mg_eval.judges import build_judge, score_with_judge
 from mg_eval.judges.fake_server import FakeChatServer
-from mg_eval.metrics import mmvet
+from mg_eval.tasks import benchmark_module
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 
 def _records(n: int) -> list[dict]:

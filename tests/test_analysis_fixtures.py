@@ -11,9 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mg_eval.analysis.units import MME_PERCEPTION
 from mg_eval.engine.results import make_results, read_results, read_samples, write_run
-from mg_eval.metrics import mme, mmvet, textvqa
+from mg_eval.tasks import benchmark_module
+
+mme = benchmark_module("mme", "scorer")
+mmvet = benchmark_module("mmvet", "scorer")
+textvqa = benchmark_module("textvqa", "scorer")
+MME_PERCEPTION, MME_COGNITION = mme.PERCEPTION, mme.COGNITION
 
 SPEC_YAML = """
 name: fixture_ablation

@@ -27,10 +27,13 @@ from mg_eval.analysis.tables import (
     render_markdown,
 )
 from mg_eval.cli.main import main as mg_eval_main
-from mg_eval.metrics import mmvet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_analysis_fixtures import write_fixture_ablation, write_fixture_run  # noqa: E402
+
+from mg_eval.tasks import benchmark_module
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
 SETTINGS = StatsSettings(n_resamples=1000, seed=0)

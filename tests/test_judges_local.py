@@ -11,7 +11,9 @@ import torch
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import CachedJudge, build_judge
 from mg_eval.judges.local import LocalJudge
-from mg_eval.metrics import mmvet
+from mg_eval.tasks import benchmark_module
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "mg_model" / "assets" / "tiny_tokenizer"
 CHAT_TEMPLATE = (

@@ -9,7 +9,10 @@ import pytest
 from mg_eval.judges import build_judge
 from mg_eval.judges.fake_server import FakeChatServer
 from mg_eval.judges.prefetch import prefetch, score_with_judge
-from mg_eval.metrics import mmbench, mmvet
+from mg_eval.tasks import benchmark_module
+
+mmbench = benchmark_module("mmbench", "scorer")
+mmvet = benchmark_module("mmvet", "scorer")
 
 KEY_ENV = "MG_TEST_JUDGE_KEY"
 
@@ -117,7 +120,7 @@ def test_without_cache_or_judge_it_is_a_plain_call(tmp_path) -> None:
 def test_mathvista_extraction_on_real_problems(tmp_path, conformance) -> None:
     import json
 
-    from mg_eval.metrics import mathvista
+    mathvista = benchmark_module("mathvista", "scorer")
 
     problems = json.loads((conformance("mathvista") / "testmini.json").read_text())
     pids = sorted(problems, key=int)[:40]

@@ -7,7 +7,13 @@ import json
 import pytest
 from conftest import conformance_path
 
-from mg_eval.metrics import mathvista, mme, mmmu, textvqa
+from mg_eval.tasks import benchmark_module
+
+mathvista = benchmark_module("mathvista", "scorer")
+mme = benchmark_module("mme", "scorer")
+mmmu = benchmark_module("mmmu", "scorer")
+textvqa = benchmark_module("textvqa", "scorer")
+
 
 
 def _cases(key: str) -> list:

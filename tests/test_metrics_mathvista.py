@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 from scorer_fakes import ScriptedJudge
 
 from mg_eval.errors import DataError, JudgeError
-from mg_eval.metrics import mathvista
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
+mathvista = benchmark_module("mathvista", "scorer")
+
+CASES = conformance_path("mathvista")
 PROBLEM = {"query": "Hint: Please answer the question requiring an integer answer.\nQuestion: How many?",
            "question_type": "free_form", "answer_type": "integer", "choices": None, "precision": None,
            "answer": "3", "metadata": {"language": "english", "skills": ["arithmetic reasoning", "counting"],
                                        "task": "figure question answering"}}
 
 
-@pytest.mark.parametrize("case", json.loads((CASES / "mathvista_rule_extract.json").read_text())["cases"])
+@pytest.mark.parametrize("case", json.loads((CASES / "spec_rule_extract.json").read_text())["cases"])
 def test_rule_shortcuts(case):
     got = mathvista.rule_extract(case["response"], case["question_type"], case["answer_type"], case["choices"])
     assert got == case["expected"]

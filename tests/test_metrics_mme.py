@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mme
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
+mme = benchmark_module("mme", "scorer")
+
+CASES = conformance_path("mme")
 
 
-@pytest.mark.parametrize("case", json.loads((CASES / "mme_response.json").read_text())["cases"])
+@pytest.mark.parametrize("case", json.loads((CASES / "spec_response.json").read_text())["cases"])
 def test_parse_raw_response(case):
     assert mme.parse_response(case["response"]) == case["expected"]
 

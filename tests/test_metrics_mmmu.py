@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mmmu
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
-RANDOM_CASES = json.loads((CASES / "mmmu_multi_choice_random.json").read_text())
+mmmu = benchmark_module("mmmu", "scorer")
+
+CASES = conformance_path("mmmu")
+RANDOM_CASES = json.loads((CASES / "spec_multi_choice_random.json").read_text())
 CHOICES = ["A", "B", "C", "D"]
 OPTIONS = {"A": "dog", "B": "cat", "C": "bird", "D": "fish"}
 

@@ -12,6 +12,7 @@ import pytest
 from mg_eval.cli.main import main
 from mg_eval.engine.results import make_results, read_results, read_samples, write_run
 from mg_eval.scoring import detect_format, score_predictions
+from mg_eval.tasks import benchmark_module
 
 
 def _score(capsys, *argv) -> tuple[int, dict | None, str]:
@@ -216,7 +217,8 @@ def test_scoring_writes_nothing_without_output(conformance, tmp_path, monkeypatc
 def test_mathvista_llm_extraction_through_an_http_judge_and_its_cache(conformance, tmp_path, capsys,
                                                                        monkeypatch):
     from mg_eval.judges.fake_server import FakeChatServer
-    from mg_eval.metrics.mathvista import build_extraction_prompt, rule_extract
+    build_extraction_prompt = benchmark_module("mathvista", "scorer").build_extraction_prompt
+    rule_extract = benchmark_module("mathvista", "scorer").rule_extract
 
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mg_eval.metrics import mathvista
-from mg_eval.tasks import get_task
+from mg_eval.tasks import benchmark_module, get_task
+
+mathvista = benchmark_module("mathvista", "scorer")
 
 PNG = io.BytesIO()
 Image.new("RGB", (4, 4), "gray").save(PNG, format="PNG")

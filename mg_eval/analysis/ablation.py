@@ -48,6 +48,7 @@ from typing import Any
 
 import yaml
 
+from mg_eval.api import PROTOCOLS
 from mg_eval.errors import UserInputError
 
 MINING_KEY = "mining"
@@ -78,7 +79,6 @@ _REQUIRED_SPEC_KEYS = ("name", "base", "metrics", "rows")
 _ROW_KEYS = {"id", "label", "section", "compare_to", "setting", "delta", "data", "checkpoint", "paper", "note"}
 _METRIC_KEYS = {"key", "header", "task", "score", "decimals"}
 _SETTING_COLUMN_KEYS = {"key", "header"}
-_PROTOCOLS = ("mgm", "lmms")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PAPER_MARKS = "*†"
 
@@ -227,8 +227,8 @@ def parse_spec(raw: Any, where: str = "ablation spec", path: Path | None = None)
         if key not in raw:
             raise UserInputError(f"{where}: missing required key {key!r}")
     protocol = str(raw.get("protocol", "mgm"))
-    if protocol not in _PROTOCOLS:
-        raise UserInputError(f"{where}: protocol {protocol!r} is not one of {list(_PROTOCOLS)}")
+    if protocol not in PROTOCOLS:
+        raise UserInputError(f"{where}: protocol {protocol!r} is not one of {list(PROTOCOLS)}")
     metrics = _parse_metrics(raw["metrics"], where)
     setting_columns = _parse_setting_columns(raw.get("setting_columns") or [], where)
     rows = _parse_rows(raw["rows"], where, metrics, setting_columns)

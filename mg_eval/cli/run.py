@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from mg_eval.api import PROTOCOLS
 from mg_eval.engine.data import default_num_workers
 from mg_eval.errors import UserInputError
 
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local checkpoint directory (repeat for several models; each is built once)")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper, textvqa_val,mme)")
-    parser.add_argument("--protocol", choices=("mgm", "lmms"), default="mgm",
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
                         help="prompts/decoding of the MGM paper's scripts (mgm) or of lmms-eval (lmms)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--limit", type=int, default=None,

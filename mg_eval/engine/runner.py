@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from mg_eval.api import PROTOCOLS
 from mg_eval.engine import distributed, results, store
 from mg_eval.engine.data import (
     PlannedSample,
@@ -38,8 +39,6 @@ from mg_eval.engine.data import (
 )
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
-
-PROTOCOLS = ("mgm", "lmms")
 
 
 @dataclass

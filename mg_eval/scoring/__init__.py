@@ -1,7 +1,7 @@
 """Re-scoring saved predictions without a model (``mg-eval score``).
 
-Readers for the official prediction formats (one module per benchmark) turn a file into the per-sample
-records of ``mg_eval.metrics.<bench>``; :func:`score_predictions` aggregates them (with a judge where the
+Readers for the official prediction formats (``tasks/<benchmark>/predictions.py``, declared in the folder's
+``benchmark.yaml``) turn a file into the per-sample records of the benchmark's scorer; :func:`score_predictions` aggregates them (with a judge where the
 benchmark needs one) and :func:`write_score_results` writes the same results record as a run
 (``results/SCHEMA.md``).
 
@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from mg_eval.scoring.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
 from mg_eval.scoring.flow import (
-    FORMATS,
     SAMPLES_FORMAT,
     detect_format,
+    prediction_formats,
     score_predictions,
     write_score_results,
 )
 
 __all__ = [
-    "FORMATS",
     "SAMPLES_FORMAT",
+    "prediction_formats",
     "SCORER_VERSION",
     "PredictionFormat",
     "ScoreOptions",

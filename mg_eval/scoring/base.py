@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mg_eval.api import PredictionFormat
 from mg_eval.errors import DataError, UserInputError
 
 __all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
@@ -22,35 +23,14 @@ class ScoreOptions:
     """What a reader may need besides the prediction file.
 
     Attributes:
-        annotation: ground-truth / metadata file (TextVQA ``TextVQA_0.5.1_val.json``, MM-Vet ``mm-vet.json``,
-            MMBench ``mmbench_dev_20230712.tsv``, MathVista ``testmini.json``, MMMU ``answer_dict_val.json``).
-        grades: MM-Vet grade file (``<model>_<gpt>-grade-<n>runs.json``) whose scores are reused.
-        num_runs: MM-Vet grading runs to average.
+        annotation: the ground-truth / metadata file a format needs (named in the format's description).
+        grades: a grade file of an earlier judge pass whose grades are reused (formats that grade).
+        num_runs: judge grading runs to average (formats that grade).
     """
 
     annotation: Path | None = None
     grades: Path | None = None
     num_runs: int = 1
-
-
-@dataclass(frozen=True)
-class PredictionFormat:
-    """One prediction-file format ``mg-eval score`` understands.
-
-    ``read`` turns the file into the benchmark's per-sample records (``mg_eval.metrics.<bench>``),
-    ``aggregate`` scores them, ``to_samples`` gives the lines of ``samples.jsonl``.
-    """
-
-    name: str
-    benchmark: str
-    task: str
-    primary_metric: str
-    description: str
-    detect: Callable[[Path], bool]
-    read: Callable[[Path, ScoreOptions], list[dict]]
-    aggregate: Callable[[list[dict], Any, ScoreOptions], dict]
-    to_samples: Callable[[list[dict], Mapping[str, Any]], list[dict]]
-    needs_judge: bool = False
 
 
 @dataclass

@@ -8,19 +8,32 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import UserInputError
-from mg_eval.scoring import mathvista, mmbench, mme, mmmu, mmvet, samples, textvqa
+from mg_eval.scoring import samples
 from mg_eval.scoring.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
+from mg_eval.tasks import get_task, list_benchmarks
 
-__all__ = ["FORMATS", "SAMPLES_FORMAT", "detect_format", "score_predictions", "write_score_results",
+__all__ = ["SAMPLES_FORMAT", "detect_format", "prediction_formats", "score_predictions", "write_score_results",
            "PER_SAMPLE_KEY"]
 
 #: Name of our own run output format (samples.jsonl + results.json), scored by the task's aggregate.
 SAMPLES_FORMAT = "samples"
-#: Every official prediction format, by name (detection tries them in this order).
-FORMATS: dict[str, PredictionFormat] = {
-    fmt.name: fmt
-    for fmt in (mme.FORMAT, mmmu.FORMAT, textvqa.FORMAT, mmbench.FORMAT, mathvista.FORMAT, mmvet.FORMAT)
-}
+
+
+def prediction_formats(root: Path | None = None) -> dict[str, PredictionFormat]:
+    """Every official prediction format the benchmarks under ``root`` declare, by name, in detection order.
+
+    Raises:
+        UserInputError: two benchmarks declare the same format name.
+    """
+    formats: dict[str, PredictionFormat] = {}
+    declared = [fmt for benchmark in list_benchmarks(root) for fmt in benchmark.prediction_formats]
+    for fmt in sorted(declared, key=lambda f: (f.priority, f.name)):
+        if fmt.name in formats:
+            raise UserInputError(f"prediction format {fmt.name!r} is declared by both {formats[fmt.name].benchmark} "
+                                 f"and {fmt.benchmark}; rename one in its benchmark.yaml.")
+        formats[fmt.name] = fmt
+    return formats
+
 #: ``benchmark -> Judge | None``: builds the judge when a judge-free pass leaves samples ungraded.
 JudgeFactory = Callable[[str], Any]
 #: Key under which aggregates return per-sample detail. It stays in ``scores`` as in a run's results.json
@@ -39,10 +52,11 @@ def detect_format(path: str | os.PathLike) -> str:
         raise UserInputError(f"{target}: no such file or directory.")
     if samples.detect(target):
         return SAMPLES_FORMAT
-    for name, fmt in FORMATS.items():
+    formats = prediction_formats()
+    for name, fmt in formats.items():
         if fmt.detect(target):
             return name
-    listing = "\n".join(f"  {name}: {fmt.description}" for name, fmt in FORMATS.items())
+    listing = "\n".join(f"  {name}: {fmt.description}" for name, fmt in formats.items())
     raise UserInputError(f"{target}: cannot tell which prediction format this is; pass --format, one of:\n"
                          f"  {SAMPLES_FORMAT}: a run directory or samples.jsonl of `mg-eval run`\n{listing}")
 
@@ -79,10 +93,6 @@ def _score_official(target: Path, fmt: PredictionFormat, judge: Any, judge_facto
 
 def _score_samples(target: Path, judge: Any, judge_factory: JudgeFactory | None, task_name: str | None,
                    protocol: str | None) -> ScoreResult:
-    try:
-        from mg_eval.tasks import get_task
-    except ImportError as exc:  # the registry is part of the install; say so if it is not there
-        raise UserInputError(f"re-scoring samples.jsonl needs the task registry (mg_eval.tasks): {exc}") from exc
     task_name, protocol, _ = samples.run_metadata(target, task_name, protocol)
     task = get_task(task_name)
     records = samples.read_samples(target)
@@ -108,7 +118,7 @@ def score_predictions(
     """Score a prediction file or folder without a model.
 
     Args:
-        path: the predictions (file or folder; see :data:`FORMATS` and ``samples``).
+        path: the predictions (file or folder; see :func:`prediction_formats` and ``samples``).
         fmt: format name; detected from ``path`` when ``None``.
         judge: judge for the judge-dependent steps (``None``: those samples are reported as ungraded).
         judge_factory: instead of ``judge``: ``benchmark -> Judge | None``, called only when a judge-free
@@ -122,11 +132,12 @@ def score_predictions(
     name = fmt or detect_format(target)
     if name == SAMPLES_FORMAT:
         return _score_samples(target, judge, judge_factory, task, protocol)
-    if name not in FORMATS:
-        raise UserInputError(f"unknown format {name!r}; choose one of {', '.join([SAMPLES_FORMAT, *FORMATS])}.")
+    formats = prediction_formats()
+    if name not in formats:
+        raise UserInputError(f"unknown format {name!r}; choose one of {', '.join([SAMPLES_FORMAT, *formats])}.")
     if not target.exists():
         raise UserInputError(f"{target}: no such file or directory.")
-    return _score_official(target, FORMATS[name], judge, judge_factory, options or ScoreOptions())
+    return _score_official(target, formats[name], judge, judge_factory, options or ScoreOptions())
 
 
 def write_score_results(

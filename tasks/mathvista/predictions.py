@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mathvista
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions, json_object_or_none, read_json, require_keys
+from mg_eval.scoring.base import ScoreOptions, json_object_or_none, read_json, require_keys
+
+from . import scorer as mathvista
 
 _KEYS = ("question_type", "answer_type", "choices", "precision", "response")
 
@@ -53,7 +54,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`mg_eval.metrics.mathvista.aggregate` (the judge extracts what the rules could not)."""
+    """:func:`scorer.aggregate` (the judge extracts what the rules could not)."""
     return mathvista.aggregate(records, judge=judge)
 
 
@@ -67,10 +68,3 @@ def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
                     "prediction": detail["prediction"] if detail else None, "target": record["answer"],
                     "score": float(detail["true_false"]) if detail else None})
     return out
-
-
-FORMAT = PredictionFormat(
-    name="mathvista-output", benchmark="mathvista", task="mathvista_testmini", primary_metric="accuracy",
-    description="MathVista output json {pid: {..., response, extraction}} (+ --annotation testmini.json)",
-    detect=detect, read=read, aggregate=aggregate, to_samples=to_samples, needs_judge=True,
-)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mmbench
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions
+from mg_eval.scoring.base import ScoreOptions
+
+from . import scorer as mmbench
 
 _OPTION_COLUMNS = ("A", "B", "C", "D")
 
@@ -84,7 +85,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`mg_eval.metrics.mmbench.aggregate` (the judge extracts choices the rules could not)."""
+    """:func:`scorer.aggregate` (the judge extracts choices the rules could not)."""
     return mmbench.aggregate(records, judge=judge)
 
 
@@ -97,10 +98,3 @@ def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
         out.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
                     "target": record["answer"], "score": None if hit is None else float(hit)})
     return out
-
-
-FORMAT = PredictionFormat(
-    name="mmbench-table", benchmark="mmbench", task="mmbench_en_dev", primary_metric="accuracy",
-    description="MMBench .xlsx/.tsv with a prediction column (+ optional --annotation meta tsv)",
-    detect=detect, read=read, aggregate=aggregate, to_samples=to_samples, needs_judge=True,
-)

@@ -17,9 +17,8 @@ from pathlib import Path
 from mg_eval.errors import DataError
 from mg_eval.tasks.loaders import ImageRef, Row
 
-PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
-              "artwork", "OCR")
-COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
+from .scorer import COGNITION, PERCEPTION
+
 CATEGORIES = PERCEPTION + COGNITION
 _IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg", ".JPG", ".PNG")
 

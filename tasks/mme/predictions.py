@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mme
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions
+from mg_eval.scoring.base import ScoreOptions
+
+from . import scorer as mme
 
 _CATEGORIES = mme.PERCEPTION + mme.COGNITION
 _FIX = "Each line must be 'image<TAB>question<TAB>ground truth<TAB>prediction' with no tab or newline in the prediction."
@@ -53,7 +54,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`mg_eval.metrics.mme.aggregate` (MME needs no judge)."""
+    """:func:`scorer.aggregate` (MME needs no judge)."""
     return mme.aggregate(records)
 
 
@@ -61,10 +62,3 @@ def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: response, parsed answer, target and 1/0 per question."""
     return [{**record, "prompt": None, "extracted": record["parsed"], "score": float(record["correct"])}
             for record in records]
-
-
-FORMAT = PredictionFormat(
-    name="mme-eval-tool", benchmark="mme", task="mme", primary_metric="perception_total",
-    description="MME eval_tool result folder: <task>.txt lines 'image\\tquestion\\tGT\\tprediction'",
-    detect=detect, read=read, aggregate=aggregate, to_samples=to_samples,
-)

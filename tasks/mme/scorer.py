@@ -21,8 +21,10 @@ Per-sample record (output of :func:`process_result`, input of :func:`aggregate`)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from mg_eval.errors import DataError
+from mg_eval.tasks.benchmark import read_declaration
 
 __all__ = [
     "PERCEPTION",
@@ -33,9 +35,10 @@ __all__ = [
     "aggregate",
 ]
 
-PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
-              "artwork", "OCR")
-COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
+#: The sub-tasks in the official order, as declared in this folder's benchmark.yaml (their one definition).
+_CATEGORY_SETS = read_declaration(Path(__file__).parent).categories
+PERCEPTION: tuple[str, ...] = _CATEGORY_SETS["perception"]
+COGNITION: tuple[str, ...] = _CATEGORY_SETS["cognition"]
 _ALL_CATEGORIES = PERCEPTION + COGNITION
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mmmu
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions, read_json, require_keys
+from mg_eval.scoring.base import ScoreOptions, read_json, require_keys
+
+from . import scorer as mmmu
 
 _KEYS = ("id", "question_type", "answer", "response")
 
@@ -69,7 +70,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`mg_eval.metrics.mmmu.aggregate` with the official seed (MMMU needs no judge)."""
+    """:func:`scorer.aggregate` with the official seed (MMMU needs no judge)."""
     return mmmu.aggregate(records)
 
 
@@ -82,10 +83,3 @@ def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
         out.append({**record, "prompt": None, "extracted": detail.get("pred"), "target": record["answer"],
                     "score": float(detail["correct"]) if detail else None})
     return out
-
-
-FORMAT = PredictionFormat(
-    name="mmmu-outputs", benchmark="mmmu", task="mmmu_val", primary_metric="accuracy",
-    description="MMMU official outputs: <dir>/<Subject>/output.json or <dir>/<Subject>.json",
-    detect=detect, read=read, aggregate=aggregate, to_samples=to_samples,
-)

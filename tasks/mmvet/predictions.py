@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mmvet
 from mg_eval.scoring.base import (
-    PredictionFormat,
     ScoreOptions,
     json_object_or_none,
     read_json,
     require_annotation,
     require_keys,
 )
+
+from . import scorer as mmvet
 
 
 def detect(path: Path) -> bool:
@@ -65,7 +65,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`mg_eval.metrics.mmvet.aggregate` with ``options.num_runs`` runs."""
+    """:func:`scorer.aggregate` with ``options.num_runs`` runs."""
     return mmvet.aggregate(records, judge=judge, num_runs=options.num_runs)
 
 
@@ -79,10 +79,3 @@ def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
                     "target": record["answer"], "grades": grades,
                     "score": sum(grades) / len(grades) if grades else None})
     return out
-
-
-FORMAT = PredictionFormat(
-    name="mmvet-results", benchmark="mmvet", task="mmvet", primary_metric="total",
-    description="MM-Vet results json {v1_i: prediction} (+ --annotation mm-vet.json, optional --grades file)",
-    detect=detect, read=read, aggregate=aggregate, to_samples=to_samples, needs_judge=True,
-)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import textvqa
-from mg_eval.scoring.base import PredictionFormat, ScoreOptions, read_json, require_annotation, require_keys
+from mg_eval.scoring.base import ScoreOptions, read_json, require_annotation, require_keys
+
+from . import scorer as textvqa
 
 _OCR_QUESTION = re.compile(r"Question: (.*?) Short answer:", re.DOTALL)
 _REFERENCE = "Reference OCR token: "
@@ -96,7 +97,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`mg_eval.metrics.textvqa.aggregate` (TextVQA needs no judge)."""
+    """:func:`scorer.aggregate` (TextVQA needs no judge)."""
     return textvqa.aggregate(records)
 
 
@@ -104,10 +105,3 @@ def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: the prediction, its normalised form, the 10 answers and the VQA score."""
     return [{**record, "prompt": None, "response": record["prediction"],
              "extracted": record["normalized_prediction"], "target": record["gt_answers"]} for record in records]
-
-
-FORMAT = PredictionFormat(
-    name="textvqa-llava", benchmark="textvqa", task="textvqa_val", primary_metric="accuracy",
-    description="LLaVA-style TextVQA answer jsonl (+ --annotation TextVQA_0.5.1_val.json)",
-    detect=detect, read=read, aggregate=aggregate, to_samples=to_samples,
-)
