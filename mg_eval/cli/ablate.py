@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--sample-data", action="store_true",
                         help="use each task's bundled sample data (a smoke test, not a paper number)")
     engine.add_argument("--judge", default="none",
-                        help="judge for MM-Vet / MathVista / MMBench fallbacks: none (default), paper (the paper's "
+                        help="judge for the benchmarks that declare one: none (default), paper (the paper's "
                              "judge per benchmark) or a judge spec, e.g. openai:gpt-4-0613")
     engine.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
     engine.add_argument("--dtype", default="auto", help="float16, bfloat16, float32 (default auto)")

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch intra-op CPU threads of the main process (default: torch's choice)")
     parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
+    judge = parser.add_argument_group("judge (for the benchmarks whose benchmark.yaml declares a judge role)")
     judge.add_argument("--judge", default="none",
                        help="none (default: judge steps reported as ungraded), paper (the paper's judge per "
                             "benchmark), openai:<model>, azure:<deployment>, local:<path>")
