@@ -1,6 +1,6 @@
 """Judge throughput: sequential official-style grading vs concurrent prefetch vs a warm cache.
 
-Runs the MM-Vet grading loop (``mg_eval.metrics.mmvet.aggregate``) through the HTTP judge against the
+Runs the MM-Vet grading loop (``tasks/mmvet/scorer.py: aggregate``) through the HTTP judge against the
 scripted local server (``mg_eval.judges.fake_server``) that answers after a fixed latency, the way an
 API does, and prints one table row per mode. Offline; nothing leaves 127.0.0.1.
 

@@ -1,6 +1,6 @@
 """Fixture runs for the analysis tests: results.json + samples.jsonl in the engine's schema.
 
-Scores are produced by the real metric functions (``mg_eval.metrics``) from per-sample records that a
+Scores are produced by the real metric functions (``tasks/<benchmark>/scorer.py``) from per-sample records that a
 seeded generator makes, so the table math is checked against what a real run would hold. Other analysis
 test modules import the helpers below; the tests at the bottom check the fixtures themselves.
 """

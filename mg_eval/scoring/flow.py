@@ -42,7 +42,7 @@ PER_SAMPLE_KEY = "per_sample"
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format name of ``path`` (``samples`` or a key of :data:`FORMATS`).
+    """The format name of ``path`` (``samples`` or a name of :func:`prediction_formats`).
 
     Raises:
         UserInputError: nothing matches; the message lists the formats and the ``--format`` option.
