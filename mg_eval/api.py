@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
     "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark", "Generator", "JudgeRole",
-    "PaperColumn", "PredictionFormat", "SampleRecord", "TaskLike", "UnitSpec",
+    "PaperColumn", "PredictionFormat", "RunOptions", "SampleRecord", "SampleWiseGenerator", "TaskLike", "UnitSpec",
 ]
 
 #: The two prompt protocols every task defines: the official MGM scripts, and lmms-eval's task defaults.
@@ -73,7 +73,8 @@ class Generator(Protocol):
     rendered prompts would (it is part of the prediction store's key).
     """
 
-    #: ``name``, ``path``, ``weights_hash``, ``config``, ``dtype``, ``device`` (recorded in results.json).
+    #: ``name``, ``path``, ``weights_hash``, ``config``, ``dtype``, ``device``, ``device_map`` (recorded in
+    #: results.json) and optionally ``stop_strings`` (the template's stops, recorded with the generation settings).
     info: dict[str, Any]
     #: Identity of the chat template (part of every prediction fingerprint).
     template_id: str
@@ -89,6 +90,57 @@ class Generator(Protocol):
     def generate(self, batch: dict[str, Any], generation: Mapping[str, Any]) -> list[str]:
         """Generate one stripped answer per sample of a prepared batch."""
         ...
+
+
+@runtime_checkable
+class SampleWiseGenerator(Generator, Protocol):
+    """A :class:`Generator` that can also preprocess sample by sample in the workers and collate in the main
+    process (the engine then balances the workers' load per sample). ``per_sample_preprocessing`` says whether
+    that is worth it for this model (e.g. real image sizes)."""
+
+    per_sample_preprocessing: bool
+
+    def prepare_sample(self, image: Any, text: str) -> dict[str, Any]:
+        """``prepare`` for one sample (runs in a DataLoader worker)."""
+        ...
+
+    def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Samples from ``prepare_sample`` -> one batch as ``prepare`` would give it (left padding, stacking)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How ``mg_eval.engine.evaluate`` runs (every keyword of ``evaluate`` besides the models and tasks).
+
+    Attributes:
+        protocol: ``mgm`` or ``lmms`` (:data:`PROTOCOLS`).
+        batch_size: samples per batch (sampling tasks run one by one).
+        limit: first N documents per task (the run is then not for reporting).
+        output_dir: results root.
+        judge: a Judge, ``None``, or a callable ``task -> Judge | None``.
+        num_workers: DataLoader workers (``None``: cores - 1).
+        dtype, device, device_map, encoder_root: how a checkpoint is loaded.
+        data_paths: task name -> local data path (else the hub dataset).
+        fresh: discard stored predictions first.
+        generation_overrides: e.g. ``{"max_new_tokens_cap": 16}``.
+        progress: show a progress bar.
+    """
+
+    protocol: str = "mgm"
+    batch_size: int = 8
+    limit: int | None = None
+    output_dir: str | Path = "results"
+    judge: Any = None
+    num_workers: int | None = None
+    dtype: str | None = "auto"
+    device: str | None = "auto"
+    device_map: str | None = None
+    encoder_root: str | None = None
+    data_paths: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    fresh: bool = False
+    generation_overrides: Mapping[str, Any] | None = None
+    progress: bool = True
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 from torch.utils.data import DataLoader, Dataset
 
-from mg_eval.models.base import Generator
+from mg_eval.api import Generator, SampleWiseGenerator, TaskLike
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class SampleDataset(Dataset):
     sample) so that the heavy work is spread over the workers sample by sample.
     """
 
-    def __init__(self, task: Any, samples: Sequence[PlannedSample], generator: Generator, protocol: str,
+    def __init__(self, task: TaskLike, samples: Sequence[PlannedSample], generator: Generator, protocol: str,
                  per_sample: bool = False):
         self.task = task
         self.protocol = protocol
@@ -89,10 +89,9 @@ def _batch_record(items: list[dict[str, Any]], inputs: dict[str, Any]) -> dict[s
 
 
 def supports_per_sample(generator: Generator) -> bool:
-    """True when the generator can prepare samples one by one and collate them, and says it is worth it
-    (``per_sample_preprocessing``, default true; ``MGMGenerator`` enables it for real image sizes)."""
-    return (callable(getattr(generator, "prepare_sample", None)) and callable(getattr(generator, "collate", None))
-            and bool(getattr(generator, "per_sample_preprocessing", True)))
+    """True for a :class:`~mg_eval.api.SampleWiseGenerator` that says per-sample preparation is worth it
+    (``per_sample_preprocessing``; ``MGMGenerator`` enables it for real image sizes)."""
+    return isinstance(generator, SampleWiseGenerator) and bool(generator.per_sample_preprocessing)
 
 
 def default_num_workers() -> int:

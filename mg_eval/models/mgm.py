@@ -87,6 +87,7 @@ class MGMGenerator:
             "dtype": dtype,
             "device": device,
             "device_map": device_map,
+            "stop_strings": list(processor.stop_strings or []),
         }
         return cls(model, processor, info)
 
