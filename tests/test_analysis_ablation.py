@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mg_eval.analysis.ablation import (
-    find_row_runs,
-    load_spec,
-    mgm_config_keys,
-    parse_paper_value,
-    parse_spec,
-    run_ablation,
-)
+from mg_eval.ablation.run import find_row_runs, run_ablation
+from mg_eval.ablation.spec import load_spec, mgm_config_keys, parse_paper_value, parse_spec
 from mg_eval.errors import UserInputError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mg_eval.analysis.ablation import find_row_runs, load_spec, parse_spec
+from mg_eval.ablation.run import find_row_runs
+from mg_eval.ablation.spec import load_spec, parse_spec
 from mg_eval.analysis.tables import (
     NOT_EVALUATED,
     PENDING,
@@ -149,7 +150,7 @@ def test_cli_ablate_bad_spec_is_a_clear_error(tmp_path: Path, capsys) -> None:
 
 def test_cli_train_without_training_support_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
     spec_path = write_fixture_ablation(tmp_path)
-    for module in ("mg_model.train", "mg_model.train.data", "mg_model.train.from_spec"):
+    for module in ("mg_model.train", "mg_model.train.data", "mg_eval.ablation.train"):
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if the package were absent
     assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
     assert "training support not installed" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 import pytest
+from fake_server import FakeChatServer
 
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import (
@@ -20,7 +21,6 @@ from mg_eval.judges import (
     paper_judge_spec,
     paper_judges,
 )
-from mg_eval.judges.fake_server import FakeChatServer
 
 KEY = "sk-cache-test-KEY-987654321"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from fake_server import FakeChatServer
 
 from mg_eval.judges import build_judge
-from mg_eval.judges.fake_server import FakeChatServer
 from mg_eval.judges.prefetch import prefetch, score_with_judge
 from mg_eval.tasks import benchmark_module
 

@@ -11,7 +11,7 @@ import pytest
 
 from mg_eval.cli.main import main
 from mg_eval.engine.results import make_results, read_results, read_samples, write_run
-from mg_eval.scoring import detect_format, score_predictions
+from mg_eval.rescore import detect_format, score_predictions
 from mg_eval.tasks import benchmark_module
 
 
@@ -216,7 +216,7 @@ def test_scoring_writes_nothing_without_output(conformance, tmp_path, monkeypatc
 
 def test_mathvista_llm_extraction_through_an_http_judge_and_its_cache(conformance, tmp_path, capsys,
                                                                        monkeypatch):
-    from mg_eval.judges.fake_server import FakeChatServer
+    from fake_server import FakeChatServer
     build_extraction_prompt = benchmark_module("mathvista", "scorer").build_extraction_prompt
     rule_extract = benchmark_module("mathvista", "scorer").rule_extract
 

@@ -1,6 +1,6 @@
 """Build an ablation row's checkpoint from its config delta and a training recipe (``mg-eval ablate --train``).
 
-An ablation spec (``ablations/<name>.yaml``, format in :mod:`mg_eval.analysis.ablation`) says *what* each
+An ablation spec (``ablations/<name>.yaml``, format in :mod:`mg_eval.ablation.spec`) says *what* each
 row's model is: a delta on a base variant. The training recipe next to it, ``ablations/<name>.train.yaml``,
 says *how* to build it::
 
@@ -37,9 +37,9 @@ from typing import Any
 
 import yaml
 
-from .data import TrainingInputError
-from .synthetic import SyntheticSpec, write_dataset
-from .trainer import TrainConfig, TrainResult, train
+from mg_model.train.data import TrainingInputError
+from mg_model.train.synthetic import SyntheticSpec, write_dataset
+from mg_model.train.trainer import TrainConfig, TrainResult, train
 
 _RECIPE_KEYS = {"base", "data", "eval_data", "stages", "note"}
 _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_path", "data_path", "output_dir",
@@ -70,7 +70,7 @@ def load_recipe(path: str | Path) -> TrainingRecipe:
     path = Path(path)
     if not path.is_file():
         raise TrainingInputError(f"training recipe {path} not found: `--train` needs it next to the ablation spec "
-                                 "(format in mg_model/train/from_spec.py and docs/training.md)")
+                                 "(format in mg_eval/ablation/train.py and docs/training.md)")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     unknown = sorted(set(raw) - _RECIPE_KEYS)
     if unknown:

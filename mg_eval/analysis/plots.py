@@ -29,8 +29,8 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from mg_eval.ablation.spec import parse_paper_value
 from mg_eval.analysis import stats
-from mg_eval.analysis.ablation import parse_paper_value
 from mg_eval.analysis.units import declaration_of, unit_scores
 from mg_eval.api import PaperColumn
 from mg_eval.engine.results import find_runs, read_results, read_samples

@@ -1,6 +1,6 @@
 """Ablation tables in the paper's layout, with intervals and p-values, as markdown, LaTeX and CSV.
 
-:func:`build_table` turns an :class:`~mg_eval.analysis.ablation.AblationSpec` plus the run directories of
+:func:`build_table` turns an :class:`~mg_eval.ablation.spec.AblationSpec` plus the run directories of
 its rows (``results.json`` + ``samples.jsonl``) into an :class:`AblationTable`: for every row and metric
 column our score with its bootstrap 95 % CI, Δ to the reference row (the previous row of the section) with
 the paired test's CI and p-value, and the paper's number and Δ beside it. Rows with no run show as
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mg_eval.ablation.spec import AblationRow, AblationSpec, MetricColumn, PaperValue
 from mg_eval.analysis import stats
-from mg_eval.analysis.ablation import AblationRow, AblationSpec, MetricColumn, PaperValue
 from mg_eval.analysis.units import declaration_of, matching_mean_units, unit_scores
 from mg_eval.engine.results import read_results, read_samples
 from mg_eval.errors import DataError

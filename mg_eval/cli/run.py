@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mg_eval.api import PROTOCOLS
-from mg_eval.engine.data import default_num_workers
+from mg_eval.engine.feed import default_num_workers
 from mg_eval.errors import UserInputError
 
 

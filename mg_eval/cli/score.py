@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import JudgeError, UserInputError
-from mg_eval.scoring import (
+from mg_eval.rescore import (
     SAMPLES_FORMAT,
     ScoreOptions,
     ScoreResult,
@@ -26,7 +26,7 @@ from mg_eval.scoring import (
     prediction_formats,
     score_predictions,
 )
-from mg_eval.scoring.flow import PER_SAMPLE_KEY, write_score_results
+from mg_eval.rescore.flow import PER_SAMPLE_KEY, write_score_results
 
 __all__ = ["add_arguments", "run", "format_scores"]
 

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike
 from mg_eval.engine import distributed, results, store
-from mg_eval.engine.data import (
+from mg_eval.engine.feed import (
     PlannedSample,
     SampleDataset,
     default_num_workers,

@@ -6,7 +6,7 @@ benchmark needs one) and :func:`write_score_results` writes the same results rec
 (``results/SCHEMA.md``).
 
 ```python
-from mg_eval.scoring import score_predictions
+from mg_eval.rescore import score_predictions
 result = score_predictions("eval_tool/LaVIN")            # format detected: mme-eval-tool
 result.scores["perception_total"]                         # 963.61...
 ```
@@ -14,8 +14,8 @@ result.scores["perception_total"]                         # 963.61...
 
 from __future__ import annotations
 
-from mg_eval.scoring.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
-from mg_eval.scoring.flow import (
+from mg_eval.rescore.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
+from mg_eval.rescore.flow import (
     SAMPLES_FORMAT,
     detect_format,
     prediction_formats,

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import UserInputError
-from mg_eval.scoring import samples
-from mg_eval.scoring.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
+from mg_eval.rescore import samples
+from mg_eval.rescore.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
 from mg_eval.tasks import get_task, list_benchmarks
 
 __all__ = ["SAMPLES_FORMAT", "detect_format", "prediction_formats", "score_predictions", "write_score_results",

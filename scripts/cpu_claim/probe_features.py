@@ -7,7 +7,7 @@ ablation recipe builds, and reports how well a linear classifier recovers the di
 * ``HR mean``: the mean over that token's 64 HR candidates (what mining with uniform attention sees),
 * ``HR cells``: all 64 candidates of that token concatenated (what mining can select from).
 
-Usage: ``python3 results/cpu_claim/probe_features.py [DATA_DIR] [CHECKPOINT]``. Deterministic (seed 0).
+Usage: ``python3 scripts/cpu_claim/probe_features.py [DATA_DIR] [CHECKPOINT]``. Deterministic (seed 0).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the first answer token by teacher-forced argmax (train and test, 300 each), with
 
     python3 -m mg_model.train.synthetic --out /tmp/f24 --n-train 1000 --n-test 300 --seed 0 --digits 1 \
         --font-px 24 --jitter 1 --fixed-cell
-    python3 results/cpu_claim/quick_check.py /tmp/f24 /tmp/f24_run 700 2e-3 none 0   # last arg: mining 0/1
+    python3 scripts/cpu_claim/quick_check.py /tmp/f24 /tmp/f24_run 700 2e-3 none 0   # last arg: mining 0/1
 """
 
 import json

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.scoring.base import ScoreOptions
+from mg_eval.rescore.base import ScoreOptions
 
 from . import scorer as mme
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.scoring.base import ScoreOptions, read_json, require_keys
+from mg_eval.rescore.base import ScoreOptions, read_json, require_keys
 
 from . import scorer as mmmu
 

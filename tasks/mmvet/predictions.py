@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.scoring.base import (
+from mg_eval.rescore.base import (
     ScoreOptions,
     json_object_or_none,
     read_json,
