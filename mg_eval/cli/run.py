@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", required=True, metavar="PATH",
                         help="local checkpoint directory (repeat for several models; each is built once)")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
-                        help="task or group names, comma separated (e.g. mgm_paper, textvqa_val,mme)")
+                        help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
                         help="prompts/decoding of the MGM paper's scripts (mgm) or of lmms-eval (lmms)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")

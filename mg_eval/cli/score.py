@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grades", type=Path, default=None,
                         help="grade file of an earlier judge pass whose grades are reused (formats that grade)")
     parser.add_argument("--num-runs", type=int, default=1,
-                        help="judge grading runs to average (formats that grade; the paper's MM-Vet: 5)")
+                        help="judge grading runs to average (formats that grade; default 1)")
     parser.add_argument("--judge", default="paper",
                         help="judge for the benchmarks that declare one: paper (default: the paper's judge, "
                              "built only if a sample needs it), none, openai:<model>, azure:<deployment>, "
