@@ -58,6 +58,11 @@ def test_the_copy_is_a_new_benchmark_and_the_original_is_untouched(copied_root: 
     assert NEW not in list_tasks()  # the scope ended
 
 
+def test_a_missing_tasks_root_is_one_clear_error(tmp_path: Path, capsys) -> None:
+    code, out = _main(capsys, tmp_path / "nope", "tasks")
+    assert code == 2 and "is not a folder" in out and "Traceback" not in out
+
+
 def test_validate_run_score_ablate_plot_on_the_copy(copied_root: Path, tiny_checkpoint: Path, tmp_path: Path,
                                                       capsys) -> None:
     code, out = _main(capsys, copied_root, "validate")

@@ -39,7 +39,13 @@ def use_tasks_root(root: str | Path | None) -> Iterator[Path]:
 
     Scoped (a context variable, restored on exit): the CLI wraps one command in it; library callers can
     pass ``root=`` to the functions instead.
+
+    Raises:
+        UserInputError: ``root`` is not a folder.
     """
+    if root is not None and not Path(root).is_dir():
+        raise UserInputError(f"tasks root {root} is not a folder; pass --tasks-root DIR with benchmark folders "
+                             "(each tasks/<benchmark>/ with its YAMLs), or leave it out for the shipped tasks/.")
     token = _ROOT.set(Path(root).resolve() if root is not None else None)
     try:
         yield current_root()
