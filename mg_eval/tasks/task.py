@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from mg_eval.api import PROTOCOLS, Benchmark
+from mg_eval.api import PROTOCOLS, Benchmark, SampleRecord
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.config import FunctionRef, TaskConfig, resolve_cached
 from mg_eval.tasks.loaders import data_fingerprint, load_docs
@@ -105,7 +105,7 @@ class Task:
 
     # ------------------------------------------------------------------------------------- scoring
 
-    def process_result(self, doc: Mapping, response: str, protocol: str) -> dict[str, Any]:
+    def process_result(self, doc: Mapping, response: str, protocol: str) -> SampleRecord:
         """Per-sample record (JSON-serialisable): ``doc_id``, ``target``, ``response`` and the scorer's fields."""
         self._protocol(protocol)
         record = self._function("process_results")(doc, response)
