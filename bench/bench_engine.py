@@ -71,6 +71,12 @@ class BenchTask:
     def doc_to_text(self, doc: dict[str, Any], protocol: str) -> str:
         return doc["question"] + "\nAnswer the question using a single word or phrase."
 
+    def prompt_config(self, protocol: str) -> dict[str, Any]:
+        return {"post_prompt": "\nAnswer the question using a single word or phrase."}
+
+    def data_fingerprint(self, data_path: str | None = None) -> dict[str, Any]:
+        return {"source": "local", "path": str(self.folder)}
+
     def generation_kwargs(self, protocol: str) -> dict[str, Any]:
         return {"max_new_tokens": self.max_new_tokens, "do_sample": False, "temperature": 0.0, "top_p": None,
                 "num_beams": 1, "seed": None}

@@ -1,7 +1,7 @@
 """Judge throughput: sequential official-style grading vs concurrent prefetch vs a warm cache.
 
-Runs the MM-Vet grading loop (``mg_eval.metrics.mmvet.aggregate``) through the HTTP judge against the
-scripted local server (``mg_eval.judges.fake_server``) that answers after a fixed latency, the way an
+Runs the MM-Vet grading loop (``tasks/mmvet/scorer.py: aggregate``) through the HTTP judge against the
+scripted local server (``tests/fake_server.py``) that answers after a fixed latency, the way an
 API does, and prints one table row per mode. Offline; nothing leaves 127.0.0.1.
 
     python3 bench/judge_throughput.py --samples 218 --latency 0.2 --concurrency 8
@@ -10,13 +10,28 @@ API does, and prints one table row per mode. Offline; nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import tempfile
 import time
+from pathlib import Path
 
 from mg_eval.judges import build_judge, score_with_judge
-from mg_eval.judges.fake_server import FakeChatServer
-from mg_eval.metrics import mmvet
+from mg_eval.tasks import benchmark_module
+
+
+def _fake_server_class() -> type:
+    """The test double ``tests/fake_server.py`` (loaded by path: it is not part of the package)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "fake_server.py"
+    spec = importlib.util.spec_from_file_location("mg_eval_bench_fake_server", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FakeChatServer
+
+
+FakeChatServer = _fake_server_class()
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 
 def _records(n: int) -> list[dict]:

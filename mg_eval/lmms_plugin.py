@@ -144,7 +144,7 @@ class MiniGemini(lmms):
     def generate_until_multi_round(self, requests: Sequence[Instance]) -> list[str]:
         """Not supported: none of the Mini-Gemini benchmarks is multi-round."""
         raise NotImplementedError("mini_gemini does not implement generate_until_multi_round (multi-round "
-                                  "chat tasks); use single-round tasks such as mme, textvqa_val, mmmu_val")
+                                  "chat tasks); use single-round tasks (every task of `mg-eval tasks`)")
 
 
 def _loglikelihood_output(total: float, greedy: bool) -> Any:

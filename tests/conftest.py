@@ -14,15 +14,26 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE_DIR = REPO_ROOT.parent / "shared" / "conformance"
+TASKS_DIR = REPO_ROOT / "tasks"
+
+
+def conformance_path(benchmark: str, *parts: str) -> Path:
+    """``tasks/<benchmark>/conformance/<parts>`` (official-scorer data shipped in the repository).
+
+    A missing file is a test failure, never a skip: the data is part of the repository
+    (``tasks/<benchmark>/conformance/README.md`` gives its provenance; ``scripts/import_conformance.py`` re-copies it).
+    """
+    path = TASKS_DIR / benchmark / "conformance" / Path(*parts)
+    if not path.exists():
+        pytest.fail(f"conformance data {path} is missing; restore it (git checkout tasks/{benchmark}/conformance) "
+                    f"or re-copy it with scripts/import_conformance.py")
+    return path
 
 
 @pytest.fixture(scope="session")
-def conformance_dir() -> Path:
-    """The official-scorer conformance data (`../shared/conformance`)."""
-    if not CONFORMANCE_DIR.is_dir():
-        pytest.skip(f"conformance data not found at {CONFORMANCE_DIR}")
-    return CONFORMANCE_DIR
+def conformance():
+    """``conformance(benchmark, *parts) -> Path``: see :func:`conformance_path`."""
+    return conformance_path
 
 
 @pytest.fixture(scope="session")

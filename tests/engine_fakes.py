@@ -55,6 +55,12 @@ class FakeTask:
     def doc_to_text(self, doc: dict[str, Any], protocol: str) -> str:
         return f"{doc['question']}\n{self.suffix}"
 
+    def prompt_config(self, protocol: str) -> dict[str, Any]:
+        return {"suffix": self.suffix}
+
+    def data_fingerprint(self, data_path: str | None = None) -> dict[str, Any]:
+        return {"source": "local", "path": str(self.root / "images")}
+
     def generation_kwargs(self, protocol: str) -> dict[str, Any]:
         return {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample, "temperature": 0.0,
                 "top_p": None, "num_beams": 1, "seed": 42}
@@ -103,6 +109,8 @@ class FakeGenerator:
 
 class FakeSampleGenerator(FakeGenerator):
     """``FakeGenerator`` that also prepares sample by sample (the engine's per-sample worker pipeline)."""
+
+    per_sample_preprocessing = True
 
     def prepare_sample(self, image: Image.Image | None, text: str) -> dict[str, Any]:
         return self.prepare([image], [text])

@@ -1,6 +1,6 @@
 """Fixture runs for the analysis tests: results.json + samples.jsonl in the engine's schema.
 
-Scores are produced by the real metric functions (``mg_eval.metrics``) from per-sample records that a
+Scores are produced by the real metric functions (``tasks/<benchmark>/scorer.py``) from per-sample records that a
 seeded generator makes, so the table math is checked against what a real run would hold. Other analysis
 test modules import the helpers below; the tests at the bottom check the fixtures themselves.
 """
@@ -11,9 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mg_eval.analysis.units import MME_PERCEPTION
 from mg_eval.engine.results import make_results, read_results, read_samples, write_run
-from mg_eval.metrics import mme, mmvet, textvqa
+from mg_eval.tasks import benchmark_module
+
+mme = benchmark_module("mme", "scorer")
+mmvet = benchmark_module("mmvet", "scorer")
+textvqa = benchmark_module("textvqa", "scorer")
+MME_PERCEPTION, MME_COGNITION = mme.PERCEPTION, mme.COGNITION
 
 SPEC_YAML = """
 name: fixture_ablation

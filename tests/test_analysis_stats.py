@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from mg_eval.analysis import stats
-from mg_eval.analysis.units import MME_COGNITION, MME_PERCEPTION, matching_mean_units, unit_scores
+from mg_eval.analysis.units import matching_mean_units, unit_scores
 from mg_eval.errors import DataError
-from mg_eval.metrics import mme
+from mg_eval.tasks import benchmark_module
+
+mme = benchmark_module("mme", "scorer")
+MME_PERCEPTION, MME_COGNITION = mme.PERCEPTION, mme.COGNITION
 
 
 def _units(values, ids=None) -> stats.UnitScores:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mg_eval.analysis.ablation import find_row_runs, load_spec, parse_spec
+from mg_eval.ablation.run import find_row_runs
+from mg_eval.ablation.spec import load_spec, parse_spec
 from mg_eval.analysis.tables import (
     NOT_EVALUATED,
     PENDING,
@@ -27,10 +28,13 @@ from mg_eval.analysis.tables import (
     render_markdown,
 )
 from mg_eval.cli.main import main as mg_eval_main
-from mg_eval.metrics import mmvet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_analysis_fixtures import write_fixture_ablation, write_fixture_run  # noqa: E402
+
+from mg_eval.tasks import benchmark_module
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
 SETTINGS = StatsSettings(n_resamples=1000, seed=0)
@@ -146,14 +150,13 @@ def test_cli_ablate_bad_spec_is_a_clear_error(tmp_path: Path, capsys) -> None:
 
 def test_cli_train_without_training_support_says_so(tmp_path: Path, capsys, monkeypatch) -> None:
     spec_path = write_fixture_ablation(tmp_path)
-    for module in ("mg_model.train", "mg_model.train.data", "mg_model.train.from_spec"):
+    for module in ("mg_model.train", "mg_model.train.data", "mg_eval.ablation.train"):
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if the package were absent
     assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
     assert "training support not installed" in capsys.readouterr().err
 
 
 def test_cli_train_without_a_recipe_names_the_missing_file(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("mg_model.train.from_spec")
     spec_path = write_fixture_ablation(tmp_path)
     assert mg_eval_main(["ablate", str(spec_path), "--train", "--output", str(tmp_path)]) == 2
     assert "fixture_ablation.train.yaml" in capsys.readouterr().err

@@ -6,10 +6,10 @@ import json
 import sqlite3
 
 import pytest
+from fake_server import FakeChatServer
 
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import (
-    PAPER_JUDGES,
     CachedJudge,
     JudgeRequest,
     JudgeStats,
@@ -19,8 +19,8 @@ from mg_eval.judges import (
     for_run,
     judge_report,
     paper_judge_spec,
+    paper_judges,
 )
-from mg_eval.judges.fake_server import FakeChatServer
 
 KEY = "sk-cache-test-KEY-987654321"
 
@@ -126,7 +126,7 @@ def test_cache_dir_errors_are_clear(tmp_path) -> None:
 
 
 def test_specs_and_paper_defaults(tmp_path) -> None:
-    assert PAPER_JUDGES == {"mmvet": "openai:gpt-4-0613", "mathvista": "openai:gpt-4-0613",
+    assert paper_judges() == {"mmvet": "openai:gpt-4-0613", "mathvista": "openai:gpt-4-0613",
                             "mmbench": "openai:gpt-3.5-turbo-0613"}
     assert paper_judge_spec("MM-Vet") == "openai:gpt-4-0613"
     assert paper_judge_spec("mmbench") == "openai:gpt-3.5-turbo-0613"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from engine_fakes import FakeGenerator
+from fake_server import FakeChatServer
 
 from mg_eval.cli.main import main
 from mg_eval.cli.run import check_ungraded_outcomes
 from mg_eval.engine import evaluate, results
 from mg_eval.errors import UserInputError
 from mg_eval.judges import OpenAICompatJudge, build_judge
-from mg_eval.judges.fake_server import FakeChatServer
 from mg_eval.tasks import get_task
 
 KEY = "sk-engine-test-KEY-424242"

@@ -11,7 +11,9 @@ import torch
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import CachedJudge, build_judge
 from mg_eval.judges.local import LocalJudge
-from mg_eval.metrics import mmvet
+from mg_eval.tasks import benchmark_module
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 TOKENIZER_DIR = Path(__file__).resolve().parent.parent / "mg_model" / "assets" / "tiny_tokenizer"
 CHAT_TEMPLATE = (
@@ -37,8 +39,7 @@ def _save_tiny_llama(path: Path, *, chat_template: str | None) -> Path:
 
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if not (TOKENIZER_DIR / "tokenizer.json").is_file():
-        pytest.skip("mg_model/assets/tiny_tokenizer is missing")
+    assert (TOKENIZER_DIR / "tokenizer.json").is_file(), "mg_model/assets/tiny_tokenizer ships with the package"
     plain = _save_tiny_llama(tmp_path_factory.mktemp("plain"), chat_template=None)
     chat = tmp_path_factory.mktemp("chat")
     shutil.copytree(plain, chat, dirs_exist_ok=True)

@@ -11,10 +11,12 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from fake_server import FakeChatServer
 
 from mg_eval.judges import TooManyUngradedError, build_judge, check_ungraded
-from mg_eval.judges.fake_server import FakeChatServer
-from mg_eval.metrics import mmvet
+from mg_eval.tasks import benchmark_module
+
+mmvet = benchmark_module("mmvet", "scorer")
 
 KEY = "sk-mmvet-e2e-KEY-5555"
 

@@ -6,10 +6,10 @@ import logging
 import time
 
 import pytest
+from fake_server import FakeChatServer
 
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import JudgeRequest, OpenAICompatJudge, build_judge, judge_report
-from mg_eval.judges.fake_server import FakeChatServer
 from mg_eval.judges.openai_compat import _parse_retry_after
 
 KEY = "sk-test-SECRET-0123456789abcdef"

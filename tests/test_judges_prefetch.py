@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
+from fake_server import FakeChatServer
 
 from mg_eval.judges import build_judge
-from mg_eval.judges.fake_server import FakeChatServer
 from mg_eval.judges.prefetch import prefetch, score_with_judge
-from mg_eval.metrics import mmbench, mmvet
+from mg_eval.tasks import benchmark_module
+
+mmbench = benchmark_module("mmbench", "scorer")
+mmvet = benchmark_module("mmvet", "scorer")
 
 KEY_ENV = "MG_TEST_JUDGE_KEY"
 
@@ -114,12 +117,12 @@ def test_without_cache_or_judge_it_is_a_plain_call(tmp_path) -> None:
     assert calls == [None]
 
 
-def test_mathvista_extraction_on_real_problems(tmp_path, conformance_dir) -> None:
+def test_mathvista_extraction_on_real_problems(tmp_path, conformance) -> None:
     import json
 
-    from mg_eval.metrics import mathvista
+    mathvista = benchmark_module("mathvista", "scorer")
 
-    problems = json.loads((conformance_dir / "mathvista" / "testmini.json").read_text())
+    problems = json.loads((conformance("mathvista") / "testmini.json").read_text())
     pids = sorted(problems, key=int)[:40]
     records, given = [], []
     for n, pid in enumerate(pids):

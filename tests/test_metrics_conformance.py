@@ -1,27 +1,26 @@
-"""Every case of ../shared/conformance/cases.json: our scorers against the official functions' outputs."""
+"""Every case of tasks/<benchmark>/conformance/cases.json: our scorers against the official functions' outputs."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import CONFORMANCE_DIR
+from conftest import conformance_path
 
-from mg_eval.metrics import mathvista, mme, mmmu, textvqa
+from mg_eval.tasks import benchmark_module
 
-CASES_FILE = CONFORMANCE_DIR / "cases.json"  # parametrisation happens before fixtures exist
+mathvista = benchmark_module("mathvista", "scorer")
+mme = benchmark_module("mme", "scorer")
+mmmu = benchmark_module("mmmu", "scorer")
+textvqa = benchmark_module("textvqa", "scorer")
+
 
 
 def _cases(key: str) -> list:
-    if not CASES_FILE.is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{CASES_FILE} not found"))]
-    cases = json.loads(CASES_FILE.read_text(encoding="utf-8"))[key]
+    """The cases of ``key`` (its benchmark is the key's prefix); a missing file fails at collection."""
+    cases_file = conformance_path(key.split("_")[0], "cases.json")
+    cases = json.loads(cases_file.read_text(encoding="utf-8"))[key]
     return [pytest.param(case, id=f"{key}-{i}") for i, case in enumerate(cases)]
-
-
-@pytest.fixture(autouse=True)
-def _needs_conformance(conformance_dir):
-    assert (conformance_dir / "cases.json").is_file()
 
 
 @pytest.mark.parametrize("case", _cases("textvqa_normalize"))

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 from scorer_fakes import ScriptedJudge
 
 from mg_eval.errors import DataError, JudgeError
-from mg_eval.metrics import mathvista
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
+mathvista = benchmark_module("mathvista", "scorer")
+
+CASES = conformance_path("mathvista")
 PROBLEM = {"query": "Hint: Please answer the question requiring an integer answer.\nQuestion: How many?",
            "question_type": "free_form", "answer_type": "integer", "choices": None, "precision": None,
            "answer": "3", "metadata": {"language": "english", "skills": ["arithmetic reasoning", "counting"],
                                        "task": "figure question answering"}}
 
 
-@pytest.mark.parametrize("case", json.loads((CASES / "mathvista_rule_extract.json").read_text())["cases"])
+@pytest.mark.parametrize("case", json.loads((CASES / "spec_rule_extract.json").read_text())["cases"])
 def test_rule_shortcuts(case):
     got = mathvista.rule_extract(case["response"], case["question_type"], case["answer_type"], case["choices"])
     assert got == case["expected"]
@@ -66,9 +68,9 @@ def test_missing_fields_are_named():
         mathvista.process_result("9", "x", {"question_type": "free_form", "answer": "1"})
 
 
-def test_bard_stored_extractions_give_34_8_and_every_breakdown(conformance_dir):
-    outputs = json.loads((conformance_dir / "mathvista" / "output_bard.json").read_text())
-    official = json.loads((conformance_dir / "mathvista" / "scores_bard.json").read_text())
+def test_bard_stored_extractions_give_34_8_and_every_breakdown(conformance):
+    outputs = json.loads((conformance("mathvista") / "output_bard.json").read_text())
+    official = json.loads((conformance("mathvista") / "scores_bard.json").read_text())
     records = [mathvista.process_result(pid, p["response"], p, extraction=p["extraction"]) for pid, p in outputs.items()]
     scores = mathvista.aggregate(records)
     assert (scores["correct"], scores["total"]) == (348, 1000)

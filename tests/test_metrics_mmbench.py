@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 from scorer_fakes import ScriptedJudge
 
 from mg_eval.errors import DataError, JudgeError
-from mg_eval.metrics import mmbench
+from mg_eval.tasks import benchmark_module
 
-CASES = json.loads((Path(__file__).parent / "cases" / "mmbench_can_infer.json").read_text())
+mmbench = benchmark_module("mmbench", "scorer")
+
+CASES = json.loads(conformance_path("mmbench", "spec_can_infer.json").read_text())
 OPTIONS = {"A": "teddy bear", "B": "rabbit", "C": "cat", "D": "dog"}
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mme
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
+mme = benchmark_module("mme", "scorer")
+
+CASES = conformance_path("mme")
 
 
-@pytest.mark.parametrize("case", json.loads((CASES / "mme_response.json").read_text())["cases"])
+@pytest.mark.parametrize("case", json.loads((CASES / "spec_response.json").read_text())["cases"])
 def test_parse_raw_response(case):
     assert mme.parse_response(case["response"]) == case["expected"]
 
@@ -45,11 +47,11 @@ def test_bad_inputs_are_named():
         mme.process_result("q1", "color", "a.jpg", "Maybe", "yes")
 
 
-def test_lavin_totals_and_every_subtask(conformance_dir):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mme_lavin"]
+def test_lavin_totals_and_every_subtask(conformance):
+    expected = json.loads((conformance("mme") / "expected.json").read_text())["mme_lavin"]
     records = []
     for category in mme.PERCEPTION + mme.COGNITION:
-        lines = (conformance_dir / "mme" / "lavin_predictions" / f"{category}.txt").read_text().splitlines(True)
+        lines = (conformance("mme") / "lavin_predictions" / f"{category}.txt").read_text().splitlines(True)
         for n, line in enumerate(lines):
             image, _, target, prediction = line.split("\t")
             records.append(mme.process_result(f"{category}/{n}", category, image, target, prediction))

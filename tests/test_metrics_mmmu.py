@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mmmu
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
-RANDOM_CASES = json.loads((CASES / "mmmu_multi_choice_random.json").read_text())
+mmmu = benchmark_module("mmmu", "scorer")
+
+CASES = conformance_path("mmmu")
+RANDOM_CASES = json.loads((CASES / "spec_multi_choice_random.json").read_text())
 CHOICES = ["A", "B", "C", "D"]
 OPTIONS = {"A": "dog", "B": "cat", "C": "bird", "D": "fish"}
 
@@ -72,11 +74,11 @@ def test_bad_ids_and_missing_options_are_errors():
         mmmu.process_result("validation_Art_1", "multiple-choice", "A", "A")
 
 
-def test_llava_13b_outputs_reproduce_the_official_scores(conformance_dir):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mmmu_llava1.5_13b"]
+def test_llava_13b_outputs_reproduce_the_official_scores(conformance):
+    expected = json.loads((conformance("mmmu") / "expected.json").read_text())["mmmu_llava1.5_13b"]
     records = []
     for subject in mmmu.SUBJECTS:
-        for item in json.loads((conformance_dir / "mmmu" / "llava1.5_13b_outputs" / f"{subject}.json").read_text()):
+        for item in json.loads((conformance("mmmu") / "llava1.5_13b_outputs" / f"{subject}.json").read_text()):
             records.append(mmmu.process_result(item["id"], item["question_type"], item["response"], item["answer"],
                                                item.get("all_choices"), item.get("index2ans")))
     scores = mmmu.aggregate(records)

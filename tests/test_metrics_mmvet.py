@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 from scorer_fakes import ScriptedJudge
 
 from mg_eval.errors import JudgeError
-from mg_eval.metrics import mmvet
+from mg_eval.tasks import benchmark_module
 
-CASES = json.loads((Path(__file__).parent / "cases" / "mmvet_parse_grade.json").read_text())["cases"]
+mmvet = benchmark_module("mmvet", "scorer")
+
+CASES = json.loads(conformance_path("mmvet", "spec_parse_grade.json").read_text())["cases"]
 
 
 @pytest.mark.parametrize("case", CASES)

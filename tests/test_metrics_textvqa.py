@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import conformance_path
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import textvqa
-from mg_eval.scoring.textvqa import question_from_prompt
+from mg_eval.tasks import benchmark_module
 
-CASES = Path(__file__).parent / "cases"
+textvqa = benchmark_module("textvqa", "scorer")
+question_from_prompt = benchmark_module("textvqa", "predictions").question_from_prompt
+
+CASES = conformance_path("textvqa")
 
 
 def test_period_removal_is_capped_at_32():
@@ -50,6 +52,6 @@ def test_aggregate_rejects_empty():
         textvqa.aggregate([])
 
 
-@pytest.mark.parametrize("case", json.loads((CASES / "textvqa_llava_prompt.json").read_text())["cases"])
+@pytest.mark.parametrize("case", json.loads((CASES / "spec_llava_prompt.json").read_text())["cases"])
 def test_llava_prompt_processor(case):
     assert question_from_prompt(case["prompt"]) == case["expected"]

@@ -11,7 +11,8 @@ import pytest
 
 from mg_eval.cli.main import main
 from mg_eval.engine.results import make_results, read_results, read_samples, write_run
-from mg_eval.scoring import detect_format, score_predictions
+from mg_eval.rescore import detect_format, score_predictions
+from mg_eval.tasks import benchmark_module
 
 
 def _score(capsys, *argv) -> tuple[int, dict | None, str]:
@@ -28,9 +29,9 @@ def _no_api_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
-def test_mme_lavin_through_the_cli(conformance_dir, tmp_path, capsys):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mme_lavin"]
-    code, record, out = _score(capsys, conformance_dir / "mme" / "lavin_predictions", "--output", tmp_path)
+def test_mme_lavin_through_the_cli(conformance, tmp_path, capsys):
+    expected = json.loads((conformance("mme") / "expected.json").read_text())["mme_lavin"]
+    code, record, out = _score(capsys, conformance("mme") / "lavin_predictions", "--output", tmp_path)
     assert code == 0 and "perception_total = 963.6114" in out
     for key, value in expected.items():
         assert record["scores"][key] == value, key
@@ -38,9 +39,9 @@ def test_mme_lavin_through_the_cli(conformance_dir, tmp_path, capsys):
     assert record["n_samples"]["total"] == 2374 and record["judge"] is None
 
 
-def test_mmmu_llava_13b_through_the_cli_in_both_layouts(conformance_dir, tmp_path, capsys):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mmmu_llava1.5_13b"]
-    flat = conformance_dir / "mmmu" / "llava1.5_13b_outputs"
+def test_mmmu_llava_13b_through_the_cli_in_both_layouts(conformance, tmp_path, capsys):
+    expected = json.loads((conformance("mmmu") / "expected.json").read_text())["mmmu_llava1.5_13b"]
+    flat = conformance("mmmu") / "llava1.5_13b_outputs"
     code, record, _ = _score(capsys, flat, "--output", tmp_path / "a")
     assert code == 0
     assert record["scores"]["overall_acc"] == expected["overall_acc"]
@@ -55,14 +56,14 @@ def test_mmmu_llava_13b_through_the_cli_in_both_layouts(conformance_dir, tmp_pat
     code, record2, _ = _score(capsys, nested, "--output", tmp_path / "b")
     assert record2["scores"]["overall_acc"] == expected["overall_acc"]
     # the official answer dictionary (real lists for the 3 list answers) can replace the files' answers
-    code, record3, _ = _score(capsys, flat, "--annotation", conformance_dir / "mmmu" / "answer_dict_val.json",
+    code, record3, _ = _score(capsys, flat, "--annotation", conformance("mmmu") / "answer_dict_val.json",
                               "--output", tmp_path / "c")
     assert code == 0 and record3["scores"]["n_samples"] == 900
 
 
-def test_mathvista_bard_through_the_cli_without_any_judge_key(conformance_dir, tmp_path, capsys):
-    code, record, out = _score(capsys, conformance_dir / "mathvista" / "output_bard.json", "--output", tmp_path,
-                               "--annotation", conformance_dir / "mathvista" / "testmini.json")
+def test_mathvista_bard_through_the_cli_without_any_judge_key(conformance, tmp_path, capsys):
+    code, record, out = _score(capsys, conformance("mathvista") / "output_bard.json", "--output", tmp_path,
+                               "--annotation", conformance("mathvista") / "testmini.json")
     assert code == 0 and "judge: none used" in out
     assert round(record["scores"]["accuracy"], 2) == 34.8 and record["scores"]["total"] == 1000
     assert record["scores"]["n_ungraded"] == 0 and record["judge"] is None
@@ -206,22 +207,23 @@ def test_bad_inputs_name_the_file_and_field(tmp_path, capsys):
     assert code == 2 and "pid 1" in out and "choices" in out
 
 
-def test_scoring_writes_nothing_without_output(conformance_dir, tmp_path, monkeypatch):
+def test_scoring_writes_nothing_without_output(conformance, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = score_predictions(conformance_dir / "mme" / "lavin_predictions")
+    result = score_predictions(conformance("mme") / "lavin_predictions")
     assert result.scores["cognition_total"] == pytest.approx(249.64, abs=0.005)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_mathvista_llm_extraction_through_an_http_judge_and_its_cache(conformance_dir, tmp_path, capsys,
+def test_mathvista_llm_extraction_through_an_http_judge_and_its_cache(conformance, tmp_path, capsys,
                                                                        monkeypatch):
-    from mg_eval.judges.fake_server import FakeChatServer
-    from mg_eval.metrics.mathvista import build_extraction_prompt, rule_extract
+    from fake_server import FakeChatServer
+    build_extraction_prompt = benchmark_module("mathvista", "scorer").build_extraction_prompt
+    rule_extract = benchmark_module("mathvista", "scorer").rule_extract
 
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MG_SCORE_TEST_KEY", "sk-score-test")
-    outputs = json.loads((conformance_dir / "mathvista" / "output_bard.json").read_text())
+    outputs = json.loads((conformance("mathvista") / "output_bard.json").read_text())
     subset = dict(list(outputs.items())[:60])
     stored = {build_extraction_prompt(p["query"], p["response"]): p["extraction"] for p in subset.values()}
     expected = score_predictions_from(subset, tmp_path / "stored.json")

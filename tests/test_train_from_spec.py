@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mg_eval.analysis.ablation import load_spec
+from mg_eval.ablation.spec import load_spec
+from mg_eval.ablation.train import load_recipe, recipe_path_for, train_missing_rows
 from mg_model.train.data import TrainingInputError
-from mg_model.train.from_spec import load_recipe, recipe_path_for, train_missing_rows
 
 SPEC = """\
 name: mini

@@ -1,7 +1,8 @@
 """Leaderboard and ablation figures (matplotlib, PNG + SVG, sized for a paper).
 
-* :func:`plot_leaderboard_bars` -- grouped bars per benchmark on the percent scale, with MME perception and
-  cognition in their own panel (their own scale); our runs carry their bootstrap 95 % CI as error bars.
+* :func:`plot_leaderboard_bars` -- grouped bars per benchmark on the percent scale, with the points-scale
+  columns (e.g. MME perception and cognition) in their own panel; our runs carry their bootstrap 95 % CI as
+  error bars.
 * :func:`plot_leaderboard_heatmap` -- every model x benchmark, coloured by the score normalised per
   benchmark (min-max over the models shown), annotated with the raw score; cells the paper leaves empty stay
   grey with "–".
@@ -11,6 +12,9 @@
 Figures are built on a bare :class:`matplotlib.figure.Figure` (no pyplot, no backend switch) inside a
 ``matplotlib.rc_context`` (fonts >= 7 pt), so importing or calling this module changes no global state.
 Widths: 7.0 in (two columns) for the leaderboard figures, 3.3 in per column otherwise.
+
+The columns, their order, headers and scales, and which score of a run fills them are the ``paper_columns`` the
+benchmarks declare (``tasks/<benchmark>/benchmark.yaml``); nothing here names a benchmark.
 """
 
 from __future__ import annotations
@@ -25,28 +29,14 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from mg_eval.ablation.spec import parse_paper_value
 from mg_eval.analysis import stats
-from mg_eval.analysis.ablation import parse_paper_value
-from mg_eval.analysis.units import MME_COGNITION, MME_PERCEPTION, benchmark_of, unit_scores
+from mg_eval.analysis.units import declaration_of, unit_scores
+from mg_eval.api import PaperColumn
 from mg_eval.engine.results import find_runs, read_results, read_samples
 from mg_eval.errors import UserInputError
+from mg_eval.tasks import find_benchmark, list_benchmarks
 
-# Leaderboard columns in the paper's order: key -> header.
-COLUMNS: dict[str, str] = {
-    "textvqa": "TextVQA", "mmb": "MMB", "mme_perception": "MME-P", "mme_cognition": "MME-C", "mmvet": "MM-Vet",
-    "mmmu_val": "MMMU val", "mmmu_test": "MMMU test", "mathvista": "MathVista",
-}
-MME_COLUMNS = ("mme_perception", "mme_cognition")
-PERCENT_COLUMNS = tuple(key for key in COLUMNS if key not in MME_COLUMNS)
-# Benchmark of a task -> [(leaderboard column, results.json score key)].
-BENCHMARK_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "textvqa": [("textvqa", "accuracy")],
-    "mmbench": [("mmb", "accuracy")],
-    "mme": [("mme_perception", "perception_total"), ("mme_cognition", "cognition_total")],
-    "mmvet": [("mmvet", "total")],
-    "mmmu": [("mmmu_val", "accuracy")],
-    "mathvista": [("mathvista", "accuracy")],
-}
 DEFAULT_REFERENCE_ROWS = ("LLaVA-1.5 (Vicuna-7B)", "LLaVA-NeXT (Vicuna-7B)", "Mini-Gemini (Vicuna-7B)",
                           "Mini-Gemini-HD (Vicuna-7B)", "LLaVA-1.5 (Vicuna-13B)", "LLaVA-NeXT (Vicuna-13B)",
                           "Mini-Gemini (Vicuna-13B)", "Mini-Gemini-HD (Vicuna-13B)")
@@ -60,6 +50,25 @@ OURS_COLORS = (OURS_COLOR, "#4a235a", "#0e6655", "#7e5109", "#1b2631", "#78281f"
 FULL_WIDTH_IN = 7.0
 DEFAULT_DPI = 300
 COLUMN_WIDTH_IN = 3.3
+
+
+def leaderboard_columns() -> list[PaperColumn]:
+    """Every declared paper column, in the paper's order (``position``)."""
+    return sorted((column for b in list_benchmarks() for column in b.paper_columns), key=lambda c: c.position)
+
+
+def _headers() -> dict[str, str]:
+    return {column.key: column.header for column in leaderboard_columns()}
+
+
+def _points_columns() -> tuple[str, ...]:
+    return tuple(column.key for column in leaderboard_columns() if column.scale == "points")
+
+
+def _points_axis_label() -> str:
+    labels = [b.axis_label or " / ".join(c.header for c in b.paper_columns if c.scale == "points")
+              for b in list_benchmarks() if any(c.scale == "points" for c in b.paper_columns)]
+    return "; ".join(labels)
 
 
 @dataclass
@@ -82,14 +91,15 @@ def load_reference(path: str | Path) -> list[Entry]:
     if not path.is_file():
         raise UserInputError(f"reference table {path} does not exist; use results/reference/paper_table1_leaderboard.csv")
     entries = []
+    columns = _headers()
     with open(path, encoding="utf-8") as handle:
         for line_no, row in enumerate(csv.DictReader(handle), start=2):
-            missing = [key for key in ("method", "llm", *COLUMNS) if key not in row]
+            missing = [key for key in ("method", "llm", *columns) if key not in row]
             if missing:
                 raise UserInputError(f"{path}:{line_no}: missing column(s) {missing}")
             llm = row["llm"] if row["llm"] and row["llm"] != "Private" else ""
             label = f"{row['method']} ({llm})" if llm else row["method"]
-            values = {key: parse_paper_value(row[key], f"{path}:{line_no}: {key}").value for key in COLUMNS}
+            values = {key: parse_paper_value(row[key], f"{path}:{line_no}: {key}").value for key in columns}
             entries.append(Entry(label=label, source="paper", values=values))
     return entries
 
@@ -128,25 +138,26 @@ def collect_results(roots: Sequence[str | Path], n_resamples: int = stats.DEFAUL
 
 
 def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int, seed: int) -> None:
-    bench = benchmark_of(task, record["task"].get("benchmark"))
+    declaration = declaration_of(task, record["task"].get("benchmark"))
+    if declaration is None:
+        return
     samples = read_samples(run)
-    for column, score_key in BENCHMARK_COLUMNS.get(bench, []):
-        value = record["scores"].get(score_key)
-        if not isinstance(value, int | float) or not _has_samples_for(bench, column, samples):
+    for column in declaration.paper_columns:
+        value = record["scores"].get(column.score) if column.score else None
+        if not isinstance(value, int | float) or not _has_samples_for(column, samples):
             continue
-        entry.values[column] = float(value)
-        units = unit_scores(bench, score_key, samples, record["scores"], source=str(run))
+        entry.values[column.key] = float(value)
+        units = unit_scores(declaration, column.score, samples, record["scores"], source=str(run))
         if units is not None and units.n:
             interval = stats.bootstrap_ci(units, n_resamples, seed=seed)
-            entry.intervals[column] = (interval.low, interval.high)
+            entry.intervals[column.key] = (interval.low, interval.high)
 
 
-def _has_samples_for(bench: str, column: str, samples: Sequence[Mapping]) -> bool:
-    """False for an MME total whose sub-tasks the run did not contain (its 0 is no score)."""
-    if bench != "mme":
+def _has_samples_for(column: PaperColumn, samples: Sequence[Mapping]) -> bool:
+    """False for a column whose required samples the run does not contain (e.g. a total of absent sub-tasks)."""
+    if column.requires_field is None:
         return True
-    categories = MME_PERCEPTION if column == "mme_perception" else MME_COGNITION
-    return any(sample.get("category") in categories for sample in samples)
+    return any(sample.get(column.requires_field) in column.requires for sample in samples)
 
 
 def _save(fig: Figure, stem: Path, dpi: int) -> list[Path]:
@@ -188,7 +199,8 @@ def _bar_panel(ax, entries: Sequence[Entry], columns: Sequence[str], colors: Seq
         for offset, height in zip(offsets, heights):
             if np.isnan(height):
                 ax.text(offset, 0, "–", ha="center", va="bottom", fontsize=7, color="0.5")
-    ax.set_xticks(x, [COLUMNS[c] for c in columns])
+    headers = _headers()
+    ax.set_xticks(x, [headers[c] for c in columns])
     ax.tick_params(axis="x", length=0)
     ax.grid(axis="y", linewidth=0.4, alpha=0.5)
     ax.set_axisbelow(True)
@@ -206,24 +218,26 @@ def _error_bars(entry: Entry, columns: Sequence[str], heights: np.ndarray) -> np
 
 
 def plot_leaderboard_bars(entries: Sequence[Entry], stem: str | Path, title: str | None = None, dpi: int = DEFAULT_DPI) -> list[Path]:
-    """Grouped bars: percent benchmarks (left), MME perception / cognition on their own axis (right)."""
+    """Grouped bars: percent-scale columns (left), points-scale columns on their own axis (right)."""
     if not entries:
         raise UserInputError("nothing to plot: no runs and no reference rows selected")
-    percent = [c for c in PERCENT_COLUMNS if any(e.values.get(c) is not None for e in entries)]
-    mme = [c for c in MME_COLUMNS if any(e.values.get(c) is not None for e in entries)]
+    points_columns = _points_columns()
+    percent = [c.key for c in leaderboard_columns() if c.key not in points_columns
+               and any(e.values.get(c.key) is not None for e in entries)]
+    points = [c for c in points_columns if any(e.values.get(c) is not None for e in entries)]
     colors = _colors(entries)
     with rc_context(PAPER_STYLE):
         fig = Figure(figsize=(FULL_WIDTH_IN, 2.4 + 0.12 * math.ceil(len(entries) / 4)), layout="constrained")
-        ratios = [max(1, len(percent)), max(1, len(mme)) * 0.9] if mme and percent else [1]
+        ratios = [max(1, len(percent)), max(1, len(points)) * 0.9] if points and percent else [1]
         axes = fig.subplots(1, len(ratios), gridspec_kw={"width_ratios": ratios}, squeeze=False)[0]
         if percent:
             _bar_panel(axes[0], entries, percent, colors)
             axes[0].set_ylabel("score (%)")
             axes[0].set_ylim(0, 100)
-        if mme:
+        if points:
             ax = axes[-1]
-            _bar_panel(ax, entries, mme, colors)
-            ax.set_ylabel("MME (P of 2000, C of 800)")
+            _bar_panel(ax, entries, points, colors)
+            ax.set_ylabel(_points_axis_label())
             ax.set_ylim(0, None)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(entries)), frameon=False,
@@ -237,7 +251,8 @@ def plot_leaderboard_heatmap(entries: Sequence[Entry], stem: str | Path, title: 
     """Models x benchmarks, colour = score normalised per benchmark over the models shown, text = raw score."""
     if not entries:
         raise UserInputError("nothing to plot: no runs and no reference rows selected")
-    columns = [c for c in COLUMNS if any(e.values.get(c) is not None for e in entries)]
+    headers, points_columns = _headers(), _points_columns()
+    columns = [c for c in headers if any(e.values.get(c) is not None for e in entries)]
     raw = np.array([[np.nan if e.values.get(c) is None else e.values[c] for c in columns] for e in entries])
     normalised = _normalise_columns(raw)
     with rc_context(PAPER_STYLE):
@@ -246,11 +261,11 @@ def plot_leaderboard_heatmap(entries: Sequence[Entry], stem: str | Path, title: 
         cmap = _heat_cmap()
         image = ax.imshow(np.ma.masked_invalid(normalised), cmap=cmap, vmin=0, vmax=1, aspect="auto")
         for (i, j), value in np.ndenumerate(raw):
-            text = "–" if np.isnan(value) else (f"{value:.0f}" if columns[j] in MME_COLUMNS else f"{value:.1f}")
+            text = "–" if np.isnan(value) else (f"{value:.0f}" if columns[j] in points_columns else f"{value:.1f}")
             shade = normalised[i, j]
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if not np.isnan(shade) and shade < 0.45 else "black")
-        ax.set_xticks(range(len(columns)), [COLUMNS[c] for c in columns])
+        ax.set_xticks(range(len(columns)), [headers[c] for c in columns])
         ax.xaxis.tick_top()
         ax.set_yticks(range(len(entries)), [e.label for e in entries])
         for tick, entry in zip(ax.get_yticklabels(), entries):
@@ -343,10 +358,6 @@ def _distinct_labels(rows: Sequence[Mapping[str, str]], settings: Sequence[str])
     return labels
 
 
-_METRIC_TITLES = {"textvqa": "TextVQA", "mme": "MME", "mmvet": "MM-Vet", "mmb": "MMB", "mmbench": "MMB",
-                  "mmmu": "MMMU", "mathvista": "MathVista"}
-
-
 def plot_ablation_deltas(metrics: Sequence[str], rows: Sequence[DeltaRow], stem: str | Path,
                          title: str | None = None, dpi: int = DEFAULT_DPI) -> list[Path]:
     """One panel per metric (each on its own scale): Δ with 95 % CI per row, paper's Δ as a diamond."""
@@ -384,8 +395,9 @@ def _delta_panel(ax, metric: str, rows: Sequence[DeltaRow], y: np.ndarray) -> No
     for yi, (upper, lower) in zip(y[1:], zip(rows[:-1], rows[1:])):
         if upper.section != lower.section:
             ax.axhline(yi + 0.5, color="0.6", linewidth=0.5, linestyle="--")
-    ax.set_title(_METRIC_TITLES.get(metric, metric))
-    ax.set_xlabel("Δ to previous row" + (" (/2000)" if metric == "mme" else " (points)"))
+    declaration = find_benchmark(metric)  # ablation metric keys name their benchmark (or an alias)
+    ax.set_title(declaration.title if declaration is not None else metric)
+    ax.set_xlabel(f"Δ to previous row ({declaration.delta_unit if declaration is not None else 'points'})")
     ax.grid(axis="x", linewidth=0.4, alpha=0.5)
     _dedupe_legend(ax)
 

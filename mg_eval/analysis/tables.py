@@ -1,6 +1,6 @@
 """Ablation tables in the paper's layout, with intervals and p-values, as markdown, LaTeX and CSV.
 
-:func:`build_table` turns an :class:`~mg_eval.analysis.ablation.AblationSpec` plus the run directories of
+:func:`build_table` turns an :class:`~mg_eval.ablation.spec.AblationSpec` plus the run directories of
 its rows (``results.json`` + ``samples.jsonl``) into an :class:`AblationTable`: for every row and metric
 column our score with its bootstrap 95 % CI, Δ to the reference row (the previous row of the section) with
 the paired test's CI and p-value, and the paper's number and Δ beside it. Rows with no run show as
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mg_eval.ablation.spec import AblationRow, AblationSpec, MetricColumn, PaperValue
 from mg_eval.analysis import stats
-from mg_eval.analysis.ablation import AblationRow, AblationSpec, MetricColumn, PaperValue
-from mg_eval.analysis.units import KNOWN_BENCHMARKS, benchmark_of, matching_mean_units, unit_scores
+from mg_eval.analysis.units import declaration_of, matching_mean_units, unit_scores
 from mg_eval.engine.results import read_results, read_samples
 from mg_eval.errors import DataError
 
@@ -30,7 +30,7 @@ NOT_EVALUATED = "not evaluated"  # checkpoint exists, no results yet
 MISSING_SCORE = "no score"   # run exists but lacks this score key
 UNGRADED = "ungraded"        # the score needs a judge and none graded the samples
 SIGNIFICANCE = 0.05
-_REPORTED_ROUNDING = 0.05 + 1e-9  # MM-Vet reports its total rounded to one decimal, as the official grader does
+_REPORTED_ROUNDING = 0.05 + 1e-9  # some official graders report a total rounded to one decimal
 
 
 @dataclass(frozen=True)
@@ -125,13 +125,16 @@ def _load_runs(task_dirs: Mapping[str, str | Path]) -> dict[str, _Run]:
 
 
 def _units(run: _Run, metric: MetricColumn) -> stats.UnitScores | None:
-    """The run's units for this metric; for an unknown benchmark, a mean over samples if it reproduces the score."""
+    """The run's units for this metric (as its benchmark declares them); for a benchmark that declares no units,
+    a mean over samples if it reproduces the score."""
     task = run.results.get("task", {})
     source = str(run.path / "samples.jsonl")
-    bench = benchmark_of(task.get("name", metric.task), task.get("benchmark"))
-    units = unit_scores(bench, metric.score, run.samples, run.results.get("scores"), source=source)
+    declaration = declaration_of(task.get("name", metric.task), task.get("benchmark"))
+    units = None
+    if declaration is not None:
+        units = unit_scores(declaration, metric.score, run.samples, run.results.get("scores"), source=source)
     reported = _score_value(run, metric)
-    if units is None and bench not in KNOWN_BENCHMARKS and reported is not None:
+    if units is None and (declaration is None or not declaration.units) and reported is not None:
         units = matching_mean_units(run.samples, run.results.get("scores"), reported, source)
     return units
 

@@ -1,22 +1,20 @@
-"""Which unit each benchmark's score is built from, as :class:`~mg_eval.analysis.stats.UnitScores`.
+"""Which unit each score is built from, as :class:`~mg_eval.analysis.stats.UnitScores`.
 
 The bootstrap and the paired tests resample the unit the official metric is computed from, and recompute
-the metric on it:
+the metric on it. Each benchmark declares its units in ``tasks/<benchmark>/benchmark.yaml`` (``units``, see
+:class:`mg_eval.api.UnitSpec`); this module implements the three statistics a declaration can name:
 
-| benchmark | unit | metric recomputed from the units |
+| statistic | unit | metric recomputed from the units |
 |---|---|---|
-| TextVQA | question | 100 × mean VQA accuracy (per-sample score in [0, 1]) |
-| MMMU | question | 100 × mean correctness (random fallbacks as drawn in the run) |
-| MathVista | question | 100 × mean correctness |
-| MM-Vet | question | 100 × mean judge grade (0.0-1.0); ungraded samples are refused |
-| MMBench | circular question group (``index % 1e6``) | 100 × fraction of groups whose every copy is right |
-| MME | image (its two questions), stratified by sub-task | Σ over sub-tasks of 100·acc + 100·acc+ |
+| ``mean`` | a sample | ``scale`` x mean outcome (a score in [0, 1], a 0/1 hit, a judge grade) |
+| ``all_of_group`` | a group of samples (``group_by``, optionally ``% group_modulo``) | ``scale`` x fraction of groups whose every sample is right |
+| ``acc_plus`` | a group (``group_by``) inside a stratum (``stratify_by``) | Σ over strata of 100·acc + 100·acc+ |
 
-MME is a sum of per-category scores, so its images are resampled *within* their category (stratified
-bootstrap): every resample keeps the official number of images per sub-task.
+``acc_plus`` scores are sums of per-stratum scores, so their groups are resampled *within* their stratum
+(stratified bootstrap): every resample keeps the number of groups per stratum.
 
-:func:`unit_scores` returns ``None`` for a score key that is not built from units this way (e.g. a
-per-category MMMU accuracy); the tables then show the score without an interval.
+:func:`unit_scores` returns ``None`` for a score key its benchmark declares no unit for (e.g. a per-subject
+accuracy); the tables then show the score without an interval.
 """
 
 from __future__ import annotations
@@ -27,73 +25,59 @@ from typing import Any
 import numpy as np
 
 from mg_eval.analysis.stats import UnitScores, mean_statistic
+from mg_eval.api import Benchmark, UnitSpec
 from mg_eval.errors import DataError
+from mg_eval.tasks import find_benchmark
 
-# MME sub-tasks (official names and order; benchmark_scoring.md §3).
-MME_PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene", "landmark",
-                  "artwork", "OCR")
-MME_COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation", "code_reasoning")
-
-# Score keys of results.json that are 100 x the mean of a per-unit value, per benchmark.
-_MEAN_SCORE_KEYS: dict[str, tuple[str, ...]] = {
-    "textvqa": ("accuracy",),
-    "mmmu": ("accuracy",),
-    "mathvista": ("accuracy",),
-    "mmvet": ("total",),
-    "mmbench": ("accuracy",),
-}
-_MME_TOTALS = {"perception_total": MME_PERCEPTION, "cognition_total": MME_COGNITION,
-               "total": MME_PERCEPTION + MME_COGNITION}
-
-MMBENCH_CIRCULAR_OFFSET = 1_000_000
-KNOWN_BENCHMARKS = ("textvqa", "mmbench", "mmvet", "mmmu", "mathvista", "mme")
+__all__ = ["declaration_of", "matching_mean_units", "sample_outcomes", "unit_scores"]
 
 
-def benchmark_of(task_name: str, benchmark: str | None = None) -> str:
-    """Normalised benchmark id (``textvqa``, ``mme``, ``mmbench``, ``mmvet``, ``mmmu``, ``mathvista``)."""
-    name = (benchmark or task_name).lower().replace("-", "").replace("_", "")
-    for known in KNOWN_BENCHMARKS:
-        if name.startswith(known):
-            return known
-    return name
+def declaration_of(task_name: str, benchmark: str | None = None) -> Benchmark | None:
+    """The declaration of a run's benchmark (by its recorded benchmark name, else by task name), or ``None``."""
+    for name in (benchmark, task_name):
+        if name:
+            declaration = find_benchmark(name)
+            if declaration is not None:
+                return declaration
+    return None
 
 
-def unit_scores(benchmark: str, score_key: str, samples: Sequence[Mapping[str, Any]],
+def unit_scores(benchmark: str | Benchmark, score_key: str, samples: Sequence[Mapping[str, Any]],
                 scores: Mapping[str, Any] | None = None, source: str = "samples.jsonl") -> UnitScores | None:
     """The units behind ``score_key`` of a ``benchmark`` run, or ``None`` if that score has no unit form.
 
-    Per-sample outcomes decided at aggregation time (MMBench circular hits, MMMU random fallbacks, MathVista
-    judge extractions, MM-Vet grades) are read from the aggregate's ``per_sample`` detail when the run's
+    Per-sample outcomes decided at aggregation time (group hits, random fallbacks, judge extractions and
+    grades) are read from the aggregate's ``per_sample`` detail when the run's
     ``scores`` still hold it, else from each sample's ``score`` in samples.jsonl. Ungraded samples (``None``)
     are left out, exactly as the benchmark's score leaves them out.
 
     Args:
-        benchmark: benchmark id or task name (``"textvqa_val"`` works).
+        benchmark: a declaration, a benchmark name (any spelling) or a task name.
         score_key: the key in results.json ``scores`` (e.g. ``"accuracy"``, ``"perception_total"``).
         samples: the run's samples.jsonl rows.
         scores: the run's results.json ``scores``.
         source: file name for error messages.
 
     Raises:
-        DataError: a sample lacks the field its unit needs (doc_id, MME image, MMBench index).
+        DataError: a sample lacks the field its unit needs (doc_id, its group or stratum field).
     """
-    bench = benchmark_of(benchmark)
-    if bench == "mme":
-        categories = _MME_TOTALS.get(score_key)
-        if categories is None and score_key in MME_PERCEPTION + MME_COGNITION:
-            categories = (score_key,)
-        return None if categories is None else _mme_units(samples, categories, source)
-    if score_key not in _MEAN_SCORE_KEYS.get(bench, ()):
+    declaration = benchmark if isinstance(benchmark, Benchmark) else declaration_of(benchmark)
+    spec = declaration.units.get(score_key) if declaration is not None else None
+    if spec is None:
         return None
+    title = declaration.title
+    if spec.statistic == "acc_plus":
+        return _acc_plus_units(samples, spec, title, source)
     outcomes = sample_outcomes(samples, (scores or {}).get("per_sample"), source)
-    if bench == "mmbench":
-        return _mmbench_units(samples, outcomes, source)
-    return _mean_units({doc_id: value for doc_id, value in outcomes.items() if value is not None}, "question")
+    if spec.statistic == "all_of_group":
+        return _group_units(samples, outcomes, spec, title, source)
+    graded = {doc_id: value for doc_id, value in outcomes.items() if value is not None}
+    return _mean_units(graded, spec.unit, spec.scale)
 
 
 def matching_mean_units(samples: Sequence[Mapping[str, Any]], scores: Mapping[str, Any] | None,
                         reported: float, source: str = "samples.jsonl") -> UnitScores | None:
-    """Units for a benchmark this module does not know (e.g. a custom task scored with a mean metric).
+    """Units for a benchmark that declares none (e.g. a custom task scored with a mean metric).
 
     Used only when it is self-evidently right: every sample has a numeric outcome (``per_sample`` detail or
     ``score``) and 100 x (or 1 x) their mean reproduces ``reported`` to 1e-6. Otherwise ``None``.
@@ -151,10 +135,10 @@ def _outcome(detail: Any, doc_id: Any, source: str) -> float | None:
                     "grades or a record with 'correct' / 'true_false' / 'score'")
 
 
-def _mean_units(outcomes: Mapping[str, float], unit: str) -> UnitScores:
+def _mean_units(outcomes: Mapping[str, float], unit: str, scale: float = 100.0) -> UnitScores:
     ids = tuple(outcomes)
     values = np.fromiter(outcomes.values(), dtype=np.float64, count=len(ids)).reshape(len(ids), 1)
-    return UnitScores(ids, values, mean_statistic(100.0), unit=unit)
+    return UnitScores(ids, values, mean_statistic(scale), unit=unit)
 
 
 def _doc_id(sample: Mapping[str, Any], index: int, source: str) -> str:
@@ -163,52 +147,61 @@ def _doc_id(sample: Mapping[str, Any], index: int, source: str) -> str:
     return str(sample["doc_id"])
 
 
-def _mmbench_units(samples: Sequence[Mapping[str, Any]], outcomes: Mapping[str, float | None],
-                   source: str) -> UnitScores:
-    """One unit per circular group: 1 when every copy of the question was answered right (ungraded: left out)."""
+def _group_units(samples: Sequence[Mapping[str, Any]], outcomes: Mapping[str, float | None], spec: UnitSpec,
+                 title: str, source: str) -> UnitScores:
+    """One unit per group: 1 when every sample of the group was answered right (ungraded: left out)."""
     groups: dict[str, list[float | None]] = {}
     for i, sample in enumerate(samples):
-        groups.setdefault(_mmbench_group(sample, i, source), []).append(outcomes.get(_doc_id(sample, i, source)))
+        groups.setdefault(_group_key(sample, i, spec, title, source), []).append(
+            outcomes.get(_doc_id(sample, i, source)))
     hits = {group: min(values) for group, values in groups.items() if None not in values}  # type: ignore[type-var]
-    return _mean_units(hits, "question group")
+    return _mean_units(hits, spec.unit, spec.scale)
 
 
-def _mmbench_group(sample: Mapping[str, Any], index: int, source: str) -> str:
-    raw = sample.get("index")
+def _group_key(sample: Mapping[str, Any], index: int, spec: UnitSpec, title: str, source: str) -> str:
+    field = spec.group_by[0]
+    raw = sample.get(field)
+    if spec.group_modulo is None:
+        if raw is None:
+            raise DataError(f"{source}: {title} sample {sample.get('doc_id', index)!r} has no '{field}' to find "
+                            f"its {spec.unit}")
+        return str(raw)
     try:
-        return str(int(float(raw)) % MMBENCH_CIRCULAR_OFFSET)
+        return str(int(float(raw)) % spec.group_modulo)
     except (TypeError, ValueError):
-        raise DataError(f"{source}: MMBench sample {sample.get('doc_id', index)!r} has no numeric 'index' to find "
-                        "its circular group") from None
+        raise DataError(f"{source}: {title} sample {sample.get('doc_id', index)!r} has no numeric '{field}' to find "
+                        f"its {spec.unit}") from None
 
 
-def _mme_units(samples: Sequence[Mapping[str, Any]], categories: Sequence[str], source: str) -> UnitScores:
-    """One unit per image: values [n_correct_of_its_questions, n_questions, all_correct]."""
-    per_image: dict[str, list] = {}
+def _acc_plus_units(samples: Sequence[Mapping[str, Any]], spec: UnitSpec, title: str, source: str) -> UnitScores:
+    """One unit per group within its stratum: values [n_correct_of_its_samples, n_samples, all_correct]."""
+    strata_field, categories = spec.stratify_by, spec.strata
+    per_group: dict[str, list] = {}
     for i, sample in enumerate(samples):
-        category = sample.get("category")
+        category = sample.get(strata_field)
         if category not in categories:
             continue
-        image = sample.get("image", sample.get("question_id"))
-        if image is None:
-            raise DataError(f"{source}: MME sample {sample.get('doc_id', i)!r} has no 'image' field to pair its questions")
+        group = next((sample[field] for field in spec.group_by if sample.get(field) is not None), None)
+        if group is None:
+            raise DataError(f"{source}: {title} sample {sample.get('doc_id', i)!r} has no "
+                            f"{' / '.join(repr(f) for f in spec.group_by)} field to pair its questions")
         correct = _outcome(sample.get("correct", sample.get("score")), sample.get("doc_id", i), source)
         if correct is None:
-            raise DataError(f"{source}: MME sample {sample.get('doc_id', i)!r} has no 'correct' / 'score'")
-        entry = per_image.setdefault(f"{category}/{image}", [category, 0.0, 0, True])
+            raise DataError(f"{source}: {title} sample {sample.get('doc_id', i)!r} has no 'correct' / 'score'")
+        entry = per_group.setdefault(f"{category}/{group}", [category, 0.0, 0, True])
         entry[1] += correct
         entry[2] += 1
         entry[3] = entry[3] and correct >= 1.0
-    if not per_image:
-        raise DataError(f"{source}: no MME samples of the categories {list(categories)}")
-    present = [c for c in categories if any(entry[0] == c for entry in per_image.values())]
+    if not per_group:
+        raise DataError(f"{source}: no {title} samples of the categories {list(categories)}")
+    present = [c for c in categories if any(entry[0] == c for entry in per_group.values())]
     code = {c: k for k, c in enumerate(present)}
-    strata = np.array([code[entry[0]] for entry in per_image.values()], dtype=np.int64)
-    values = np.array([[e[1], e[2], float(e[3])] for e in per_image.values()], dtype=np.float64)
-    return UnitScores(tuple(per_image), values, _mme_statistic(strata, len(present)), strata, unit="image")
+    strata = np.array([code[entry[0]] for entry in per_group.values()], dtype=np.int64)
+    values = np.array([[e[1], e[2], float(e[3])] for e in per_group.values()], dtype=np.float64)
+    return UnitScores(tuple(per_group), values, _acc_plus_statistic(strata, len(present)), strata, unit=spec.unit)
 
 
-def _mme_statistic(strata: np.ndarray, n_categories: int) -> Callable[[np.ndarray], np.ndarray]:
+def _acc_plus_statistic(strata: np.ndarray, n_categories: int) -> Callable[[np.ndarray], np.ndarray]:
     """Σ_c 100·(correct_c / questions_c) + 100·(all-correct images_c / images_c); ``[R, n, 3] -> [R]``."""
     onehot = np.zeros((strata.size, n_categories))
     onehot[np.arange(strata.size), strata] = 1.0

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mg_eval.analysis.ablation import AblationSpec, find_row_runs, load_spec, run_ablation
+from mg_eval.ablation.run import find_row_runs, run_ablation
+from mg_eval.ablation.spec import AblationSpec, load_spec
 from mg_eval.analysis.tables import StatsSettings, build_table, render_markdown, write_table
 from mg_eval.errors import UserInputError
 
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not evaluate anything; render the table from the runs already on disk")
     parser.add_argument("--train", action="store_true",
                         help="first build the missing checkpoints from each row's delta with the training recipe "
-                             "<spec>.train.yaml beside the spec (mg_model.train.from_spec; docs/training.md)")
+                             "<spec>.train.yaml beside the spec (mg_eval.ablation.train; docs/training.md)")
     engine = parser.add_argument_group("evaluation (passed to the engine)")
     engine.add_argument("--batch-size", type=int, default=8)
     engine.add_argument("--limit", type=int, default=None,
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--sample-data", action="store_true",
                         help="use each task's bundled sample data (a smoke test, not a paper number)")
     engine.add_argument("--judge", default="none",
-                        help="judge for MM-Vet / MathVista / MMBench fallbacks: none (default), paper (the paper's "
+                        help="judge for the benchmarks that declare one: none (default), paper (the paper's "
                              "judge per benchmark) or a judge spec, e.g. openai:gpt-4-0613")
     engine.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
     engine.add_argument("--dtype", default="auto", help="float16, bfloat16, float32 (default auto)")
@@ -124,13 +125,13 @@ def _judge(spec: str):
 
 
 def train_missing_rows(spec: AblationSpec, args: argparse.Namespace, rows: list[str] | None) -> dict[str, str]:
-    """``--train``: build each missing row's checkpoint from its delta (``mg_model.train.from_spec``).
+    """``--train``: build each missing row's checkpoint from its delta (``mg_eval.ablation.train``).
 
     Returns the evaluation data paths the training recipe names (``eval_data``), task -> path.
     """
     try:
+        from mg_eval.ablation.train import train_missing_rows as build_missing_rows
         from mg_model.train.data import TrainingInputError
-        from mg_model.train.from_spec import train_missing_rows as build_missing_rows
     except ImportError as exc:
         raise UserInputError(
             f"training support not installed ({exc}); install the training extra with "

@@ -34,10 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def tiny_checkpoint(cache_dir: str | Path) -> Path:
     """The tiny random checkpoint under ``cache_dir`` (built on first use, seed 0)."""
-    try:
-        from mg_model import build_tiny_checkpoint
-    except ImportError:  # older mg_model without the top-level export
-        from mg_model.tiny import build_tiny_checkpoint
+    from mg_model import build_tiny_checkpoint
 
     path = Path(cache_dir) / "tiny-mgm"
     if not (path / "config.json").is_file():

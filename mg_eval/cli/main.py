@@ -15,6 +15,9 @@ import importlib
 import sys
 
 from mg_eval.errors import UserInputError
+from mg_eval.tasks.registry import use_tasks_root
+
+_TASKS_ROOT_HELP = "benchmark folders to use instead of the shipped tasks/ (every command; default: tasks/)"
 
 # name -> module under mg_eval.cli ; order = order in `mg-eval --help`
 COMMANDS: dict[str, str] = {
@@ -33,6 +36,7 @@ COMMANDS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mg-eval", description="Mini-Gemini evaluation harness.")
+    parser.add_argument("--tasks-root", default=None, metavar="DIR", help=_TASKS_ROOT_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
@@ -44,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         help_text = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
         command_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(command_parser)
+        command_parser.add_argument("--tasks-root", default=argparse.SUPPRESS, metavar="DIR", help=_TASKS_ROOT_HELP)
         command_parser.set_defaults(_run=module.run)
     return parser
 
@@ -55,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        with use_tasks_root(args.tasks_root):
+            return int(args._run(args) or 0)
     except UserInputError as exc:
         print(f"mg-eval {args.command}: error: {exc}", file=sys.stderr)
         return 2

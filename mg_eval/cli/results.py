@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from mg_eval.api import PROTOCOLS
 from mg_eval.engine import results as store_results
 from mg_eval.errors import UserInputError
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default="results", help="results root written by `mg-eval run` (default ./results)")
     parser.add_argument("--model", action="append", default=[], help="only these models (repeatable)")
     parser.add_argument("--task", action="append", default=[], help="only these tasks (repeatable)")
-    parser.add_argument("--protocol", choices=("mgm", "lmms"), default=None, help="only this protocol")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default=None, help="only this protocol")
     parser.add_argument("--all-runs", action="store_true",
                         help="every run, not only the latest per (model, task, protocol)")
     parser.add_argument("--reporting-only", action="store_true", help="drop --limit runs (for_reporting=false)")

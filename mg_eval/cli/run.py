@@ -16,7 +16,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from mg_eval.engine.data import default_num_workers
+from mg_eval.api import PROTOCOLS
+from mg_eval.engine.feed import default_num_workers
 from mg_eval.errors import UserInputError
 
 
@@ -25,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", required=True, metavar="PATH",
                         help="local checkpoint directory (repeat for several models; each is built once)")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
-                        help="task or group names, comma separated (e.g. mgm_paper, textvqa_val,mme)")
-    parser.add_argument("--protocol", choices=("mgm", "lmms"), default="mgm",
+                        help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
                         help="prompts/decoding of the MGM paper's scripts (mgm) or of lmms-eval (lmms)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--limit", type=int, default=None,
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch intra-op CPU threads of the main process (default: torch's choice)")
     parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
+    judge = parser.add_argument_group("judge (for the benchmarks whose benchmark.yaml declares a judge role)")
     judge.add_argument("--judge", default="none",
                        help="none (default: judge steps reported as ungraded), paper (the paper's judge per "
                             "benchmark), openai:<model>, azure:<deployment>, local:<path>")

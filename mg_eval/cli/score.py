@@ -2,12 +2,8 @@
 
 Formats (detected, or named with --format):
   samples          a run directory / samples.jsonl written by `mg-eval run` (task aggregate re-run)
-  mme-eval-tool    MME eval_tool result folder (<task>.txt: image, question, GT, prediction)
-  mmmu-outputs     MMMU <dir>/<Subject>/output.json or <dir>/<Subject>.json
-  textvqa-llava    LLaVA answer jsonl, with --annotation TextVQA_0.5.1_val.json
-  mmbench-table    MMBench .xlsx/.tsv with a prediction column (--annotation meta tsv optional)
-  mathvista-output MathVista output json with responses / extractions (--annotation testmini.json optional)
-  mmvet-results    MM-Vet results json, with --annotation mm-vet.json (--grades grade file optional)
+  and the official formats each benchmark declares (tasks/<benchmark>/benchmark.yaml: prediction_formats;
+  listed below).
 
 Prints the scores as a table and writes results.json + samples.jsonl (results/SCHEMA.md) under
 <output>/<model>/<task>/<run_id>/.
@@ -22,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import JudgeError, UserInputError
-from mg_eval.scoring import (
-    FORMATS,
+from mg_eval.rescore import (
     SAMPLES_FORMAT,
     ScoreOptions,
     ScoreResult,
     detect_format,
+    prediction_formats,
     score_predictions,
 )
-from mg_eval.scoring.flow import PER_SAMPLE_KEY, write_score_results
+from mg_eval.rescore.flow import PER_SAMPLE_KEY, write_score_results
 
 __all__ = ["add_arguments", "run", "format_scores"]
 
@@ -38,15 +34,19 @@ __all__ = ["add_arguments", "run", "format_scores"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``mg-eval score``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "official formats of the shipped benchmarks:\n" + "\n".join(
+        f"  {name:<16} {fmt.description}" for name, fmt in prediction_formats().items())
     parser.add_argument("path", type=Path, help="prediction file or folder")
-    parser.add_argument("--format", choices=[SAMPLES_FORMAT, *FORMATS], default=None,
-                        help="prediction format (default: detected from the path)")
+    parser.add_argument("--format", default=None,
+                        help=f"prediction format: {SAMPLES_FORMAT} or an official one (default: detected from the path)")
     parser.add_argument("--annotation", type=Path, default=None,
                         help="ground truth / metadata file the format needs (see the list above)")
-    parser.add_argument("--grades", type=Path, default=None, help="MM-Vet grade file whose grades are reused")
-    parser.add_argument("--num-runs", type=int, default=1, help="MM-Vet grading runs to average (paper: 5)")
+    parser.add_argument("--grades", type=Path, default=None,
+                        help="grade file of an earlier judge pass whose grades are reused (formats that grade)")
+    parser.add_argument("--num-runs", type=int, default=1,
+                        help="judge grading runs to average (formats that grade; default 1)")
     parser.add_argument("--judge", default="paper",
-                        help="judge for MM-Vet / MathVista / MMBench: paper (default: the paper's judge, "
+                        help="judge for the benchmarks that declare one: paper (default: the paper's judge, "
                              "built only if a sample needs it), none, openai:<model>, azure:<deployment>, "
                              "local:<path>")
     parser.add_argument("--judge-base-url", default=None, help="API root of an OpenAI-compatible judge")

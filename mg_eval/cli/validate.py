@@ -14,9 +14,11 @@ import dataclasses
 import re
 from pathlib import Path
 
+from mg_eval.api import Benchmark
 from mg_eval.errors import UserInputError
 from mg_eval.tasks import PROTOCOLS, Task, resolve_tasks
-from mg_eval.tasks.registry import TASKS_ROOT, default_registry
+from mg_eval.tasks.config import FunctionRef
+from mg_eval.tasks.registry import current_root, default_registry
 
 __all__ = ["add_arguments", "run", "validate_task", "TaskReport"]
 
@@ -86,13 +88,29 @@ def _print_report(report: TaskReport, show_prompts: bool) -> None:
             print("\n".join("       | " + line for line in prompt.split("\n")))
 
 
+def _check_declaration(declaration: Benchmark) -> int:
+    """Resolve every function a ``benchmark.yaml`` names; print a FAIL line per broken one (returns their count)."""
+    failed = 0
+    for fmt in declaration.prediction_formats:
+        for ref in (fmt.detect, fmt.read, fmt.aggregate, fmt.to_samples):
+            try:
+                if isinstance(ref, FunctionRef):
+                    ref.resolve()
+            except UserInputError as exc:
+                print(f"[FAIL] {declaration.folder / 'benchmark.yaml'}: prediction format {fmt.name}: {exc}")
+                failed += 1
+    return failed
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate the chosen tasks; exit 1 if a YAML is broken or any task fails."""
-    registry = default_registry(TASKS_ROOT)
+    registry = default_registry(current_root())
     failed = 0
     for path, message in registry.errors:
         print(f"[FAIL] {path}: {message}")
         failed += 1
+    for declaration in registry.benchmarks.values():
+        failed += _check_declaration(declaration)
     tasks = resolve_tasks(args.tasks) if args.tasks else [registry.get_task(n) for n in sorted(registry.tasks)]
     if args.data_path is not None and len(tasks) != 1:
         raise UserInputError(f"--data-path needs exactly one task, got {len(tasks)}; add --tasks <name>.")

@@ -28,8 +28,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from mg_eval.api import PROTOCOLS, RunOptions, TaskLike
 from mg_eval.engine import distributed, results, store
-from mg_eval.engine.data import (
+from mg_eval.engine.feed import (
     PlannedSample,
     SampleDataset,
     default_num_workers,
@@ -38,8 +39,6 @@ from mg_eval.engine.data import (
 )
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
-
-PROTOCOLS = ("mgm", "lmms")
 
 
 @dataclass
@@ -78,7 +77,7 @@ def check_output_dir(output_dir: str | os.PathLike) -> Path:
     return folder
 
 
-def resolve_task_objects(tasks: Sequence[Any]) -> list[Any]:
+def resolve_task_objects(tasks: Sequence[str | TaskLike]) -> list[TaskLike]:
     """Task names / group names / Task objects -> Task objects (unknown names raise ``UserInputError``)."""
     names = [task for task in tasks if isinstance(task, str)]
     objects = [task for task in tasks if not isinstance(task, str)]
@@ -91,7 +90,7 @@ def resolve_task_objects(tasks: Sequence[Any]) -> list[Any]:
     return objects
 
 
-def generation_for(task: Any, protocol: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+def generation_for(task: TaskLike, protocol: str, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """The task's generation kwargs for ``protocol`` with ``overrides`` applied (e.g. a max_new_tokens cap)."""
     generation = {key: value for key, value in dict(task.generation_kwargs(protocol)).items()
                   if key in GENERATION_KEYS}
@@ -103,7 +102,7 @@ def generation_for(task: Any, protocol: str, overrides: Mapping[str, Any] | None
     return generation
 
 
-def plan_samples(task: Any, docs: Sequence[Mapping[str, Any]], protocol: str, generation: Mapping[str, Any],
+def plan_samples(task: TaskLike, docs: Sequence[Mapping[str, Any]], protocol: str, generation: Mapping[str, Any],
                  identity: Mapping[str, Any]) -> list[PlannedSample]:
     """Text, seed and fingerprint of every document (cheap: no image is decoded here).
 
@@ -144,7 +143,7 @@ def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: b
     return batches
 
 
-def _store_header(model_name: str, task: Any, protocol: str, dtype: str | None) -> dict[str, Any]:
+def _store_header(model_name: str, task: TaskLike, protocol: str, dtype: str | None) -> dict[str, Any]:
     return {"model": model_name, "task": task.name, "protocol": protocol, "dtype": dtype}
 
 
@@ -158,7 +157,7 @@ def _generate_batch(generator: Generator, batch: dict[str, Any], samples: Sequen
     return responses, time.perf_counter() - started
 
 
-def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSample], batches: list[list[int]],
+def _run_batches(generator: Generator, task: TaskLike, samples: Sequence[PlannedSample], batches: list[list[int]],
                  generation: Mapping[str, Any], writer: store.PredictionWriter, num_workers: int,
                  progress: tqdm, stored: Mapping[tuple[str, str], Any],
                  protocol: str) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
@@ -197,7 +196,7 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
     return computed, seconds
 
 
-def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
+def _score(task: TaskLike, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
            judge: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(aggregate scores, per-sample lines for samples.jsonl) in document order."""
     lines = []
@@ -237,34 +236,34 @@ def _timing(gathered: Sequence[Mapping[str, Any]], started_at: _dt.datetime, wal
 class _TaskRun:
     """State of one (model, task) evaluation; ``run()`` does the work."""
 
-    def __init__(self, spec: ModelSpec, generator: Generator, task: Any, docs: list, options: dict[str, Any],
+    def __init__(self, spec: ModelSpec, generator: Generator, task: TaskLike, docs: list, options: RunOptions,
                  context: distributed.DistContext):
         self.spec, self.generator, self.task, self.docs = spec, generator, task, docs
         self.options, self.context = options, context
-        self.task_dir = Path(options["output_dir"]) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
+        self.task_dir = Path(options.output_dir) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
 
     def run(self) -> RunResult:
         """Plan, skip what is stored, generate this rank's share, gather; rank 0 scores and writes."""
-        protocol = self.options["protocol"]
+        protocol = self.options.protocol
         started_at = _dt.datetime.now(_dt.timezone.utc)
         wall_start = time.perf_counter()
-        generation = generation_for(self.task, protocol, self.options.get("generation_overrides"))
+        generation = generation_for(self.task, protocol, self.options.generation_overrides)
         identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
                     "task_version": str(self.task.version), "protocol": protocol,
                     "template": self.generator.template_id}
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
-        batches = plan_batches(samples, self.options["batch_size"], bool(generation.get("do_sample")))
+        batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")))
         header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
         stored = store.load_predictions(self.task_dir, protocol, header)
         mine = distributed.shard(batches, self.context)
         todo, n_todo = _missing_batches(samples, mine, stored)
         progress = tqdm(total=n_todo, unit="sample", desc=f"{self.spec.name}/{self.task.name}",
-                        disable=not (self.context.is_main and self.options.get("progress", True) and n_todo),
+                        disable=not (self.context.is_main and self.options.progress and n_todo),
                         dynamic_ncols=True)
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
         with progress, store.PredictionWriter(path, header) as writer:
             computed, loop_seconds = _run_batches(self.generator, self.task, samples, todo, generation, writer,
-                                                self.options["num_workers"], progress, stored, protocol)
+                                                self.options.num_workers, progress, stored, protocol)
         own = {samples[i].doc_id: computed.get(samples[i].doc_id) or stored[(samples[i].doc_id, samples[i].fingerprint)]
                for batch in mine for i in batch}
         gathered = distributed.gather_to_main(
@@ -279,7 +278,7 @@ class _TaskRun:
     def _finish(self, samples: list[PlannedSample], gathered: list[dict[str, Any]], generation: dict[str, Any],
                 started_at: _dt.datetime, wall_start: float) -> RunResult:
         """Rank 0: merge, score, write the run directory."""
-        protocol = self.options["protocol"]
+        protocol = self.options.protocol
         predictions: dict[str, dict[str, Any]] = {}
         for part in gathered:
             predictions.update(part["predictions"])
@@ -287,43 +286,42 @@ class _TaskRun:
         if missing:
             raise RuntimeError(f"task {self.task.name}: no prediction for doc_ids {missing[:5]} after gathering "
                                "(a rank lost its share); rerun the same command to fill them in")
-        judge = _judge_for(self.options.get("judge"), self.task)
+        judge = _judge_for(self.options.judge, self.task)
         judge_stats_before = _judge_stats(judge)
         scores, lines = _score(self.task, samples, predictions, protocol, judge)
         n_computed = sum(part["computed"] for part in gathered)
         timing = _timing(gathered, started_at, wall_start, n_computed)
-        limit = self.options.get("limit")
+        limit = self.options.limit
         run_id = results.new_run_id(protocol, limit)
         record = results.make_results(
             run_id=run_id,
             model={key: self.generator.info.get(key) for key in
                    ("name", "path", "weights_hash", "config", "dtype", "device", "device_map")} | {"name": self.spec.name},
-            task={"name": self.task.name, "benchmark": getattr(self.task, "benchmark", None),
+            task={"name": self.task.name, "benchmark": self.task.benchmark,
                   "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
-                  "config": _task_config(self.task, protocol), "data_path": self.options.get("data_paths", {}).get(self.task.name)},
+                  "config": _task_config(self.task, protocol), "data_path": self.options.data_paths.get(self.task.name)},
             protocol=protocol,
-            generation=generation | {"stop_strings": list(getattr(getattr(self.generator, "processor", None),
-                                                                   "stop_strings", []) or [])},
+            generation=generation | {"stop_strings": list(self.generator.info.get("stop_strings") or [])},
             scores=scores,
-            primary_metric=getattr(self.task, "primary_metric", None),
+            primary_metric=self.task.primary_metric,
             n_samples={"total": len(samples), "computed": n_computed, "resumed": len(samples) - n_computed},
             limit=limit,
             judge=getattr(judge, "name", None) if judge is not None else None,
             seeds={"task_seed": generation.get("seed"), "per_sample": "sha256(task_seed:doc_id) -> 31 bits"},
             timing=timing,
-            run_config={"batch_size": self.options["batch_size"], "world_size": self.context.world_size,
-                        "num_workers": self.options["num_workers"], "output_dir": str(self.options["output_dir"]),
-                        "limit": limit, "generation_overrides": self.options.get("generation_overrides")},
+            run_config={"batch_size": self.options.batch_size, "world_size": self.context.world_size,
+                        "num_workers": self.options.num_workers, "output_dir": str(self.options.output_dir),
+                        "limit": limit, "generation_overrides": self.options.generation_overrides},
             device=self.generator.info.get("device"),
             extra={"judge": _judge_report(judge, judge_stats_before)},
         )
-        directory = results.write_run(results.run_dir(self.options["output_dir"], self.spec.name, self.task.name, run_id),
+        directory = results.write_run(results.run_dir(self.options.output_dir, self.spec.name, self.task.name, run_id),
                                       record, lines)
         return RunResult(self.spec.name, self.task.name, protocol, directory, record, n_computed=n_computed,
                          n_resumed=len(samples) - n_computed, timing=timing)
 
 
-def _judge_for(judge: Any, task: Any) -> Any:
+def _judge_for(judge: Any, task: TaskLike) -> Any:
     """``judge`` may be a Judge, ``None``, or a callable ``task -> Judge | None`` (e.g. the paper's judge per benchmark)."""
     if judge is None or hasattr(judge, "complete"):
         return judge
@@ -343,8 +341,11 @@ def _judge_report(judge: Any, since: dict[str, Any] | None = None) -> dict[str, 
     return _plain(judge_report(judge, since))
 
 
-def _task_config(task: Any, protocol: str) -> dict[str, Any]:
-    """The task's resolved config as plain JSON (dataclass fields; functions and paths as strings)."""
+def _task_config(task: TaskLike, protocol: str) -> dict[str, Any]:
+    """The task's resolved config as plain JSON (dataclass fields; functions and paths as strings).
+
+    ``config`` is what :class:`mg_eval.tasks.Task` carries beyond the protocol (a task without one records
+    only its resolved prompt)."""
     config = getattr(task, "config", None)
     if dataclasses.is_dataclass(config):
         resolved = _plain({field.name: getattr(config, field.name) for field in dataclasses.fields(config)})
@@ -352,8 +353,7 @@ def _task_config(task: Any, protocol: str) -> dict[str, Any]:
         resolved = _plain(dict(config))
     else:
         resolved = {}
-    if hasattr(task, "prompt_config"):
-        resolved["resolved_prompt"] = _plain(task.prompt_config(protocol))
+    resolved["resolved_prompt"] = _plain(task.prompt_config(protocol))
     return resolved
 
 
@@ -391,13 +391,14 @@ def _model_specs(models: Sequence[Any]) -> list[ModelSpec]:
 
 def evaluate(
     model_path: Any,
-    tasks: Sequence[Any],
+    tasks: Sequence[str | TaskLike],
     protocol: str = "mgm",
     batch_size: int = 8,
     limit: int | None = None,
     output_dir: str | os.PathLike = "results",
     judge: Any = None,
     *,
+    options: RunOptions | None = None,
     num_workers: int | None = None,
     dtype: str | None = "auto",
     device: str | None = "auto",
@@ -411,44 +412,56 @@ def evaluate(
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
     ``model_path``: a checkpoint path, a ``Generator``, or a list of them. ``tasks``: task or group
-    names (``"mgm_paper"``) or Task objects. ``limit``: first N documents per task (the run is then
-    marked ``for_reporting: false``). ``num_workers``: DataLoader workers (default: cores - 1).
-    ``data_paths``: task name -> local data path. ``fresh``:
-    discard stored predictions first. ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``.
-    ``encoder_root``: folder holding the checkpoint's ``model_zoo/...`` vision encoders.
+    names (``"mgm_paper"``) or Task objects. ``options``: a :class:`mg_eval.api.RunOptions` with every other
+    setting; without it the keywords build one (same names, same defaults: ``limit``: first N documents per
+    task, the run is then marked ``for_reporting: false``; ``num_workers``: DataLoader workers, default
+    cores - 1; ``data_paths``: task name -> local data path; ``fresh``: discard stored predictions first;
+    ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``; ``encoder_root``: folder holding the
+    checkpoint's ``model_zoo/...`` vision encoders).
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
+    if options is None:
+        options = RunOptions(protocol=protocol, batch_size=batch_size, limit=limit, output_dir=output_dir, judge=judge,
+                             num_workers=num_workers, dtype=dtype, device=device, device_map=device_map,
+                             encoder_root=encoder_root, data_paths=dict(data_paths or {}), fresh=fresh,
+                             generation_overrides=generation_overrides, progress=progress)
+    return _evaluate(model_path, tasks, options)
+
+
+def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOptions) -> list[RunResult]:
     context = distributed.init()
+    protocol, limit = options.protocol, options.limit
     if protocol not in PROTOCOLS:
         raise UserInputError(f"unknown --protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
     if limit is not None and int(limit) < 1:
         raise UserInputError(f"--limit must be a positive number of samples, got {limit}")
-    if int(batch_size) < 1:
-        raise UserInputError(f"--batch-size must be >= 1, got {batch_size}")
+    if int(options.batch_size) < 1:
+        raise UserInputError(f"--batch-size must be >= 1, got {options.batch_size}")
     models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
     specs = _model_specs(models)
     task_objects = resolve_task_objects(tasks)
-    output = check_output_dir(output_dir)
-    data_paths = dict(data_paths or {})
+    output = check_output_dir(options.output_dir)
+    data_paths = dict(options.data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
-    options = {"protocol": protocol, "batch_size": int(batch_size), "limit": limit, "output_dir": output,
-               "judge": judge, "data_paths": data_paths,
-               "num_workers": default_num_workers() if num_workers is None else int(num_workers),
-               "generation_overrides": dict(generation_overrides) if generation_overrides else None,
-               "progress": progress}
+    options = dataclasses.replace(
+        options, batch_size=int(options.batch_size), output_dir=output, data_paths=data_paths,
+        num_workers=default_num_workers() if options.num_workers is None else int(options.num_workers),
+        generation_overrides=dict(options.generation_overrides) if options.generation_overrides else None)
     from mg_eval.models.mgm import resolve_device, resolve_dtype
 
     outcomes: list[RunResult] = []
     for spec in specs:
-        run_dtype = spec.generator.info.get("dtype") if spec.generator else resolve_dtype(dtype, resolve_device(device))
-        _prepare_stores(spec, task_objects, protocol, run_dtype, output, fresh, context)
-        generator = spec.generator or _build_generator(spec, dtype, device, device_map, encoder_root, context)
+        run_dtype = (spec.generator.info.get("dtype") if spec.generator
+                     else resolve_dtype(options.dtype, resolve_device(options.device)))
+        _prepare_stores(spec, task_objects, protocol, run_dtype, output, options.fresh, context)
+        generator = spec.generator or _build_generator(spec, options.dtype, options.device, options.device_map,
+                                                       options.encoder_root, context)
         for task in task_objects:
             outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context).run())
     return outcomes
 
 
-def _prepare_stores(spec: ModelSpec, tasks: Sequence[Any], protocol: str, dtype: str | None, output: Path,
+def _prepare_stores(spec: ModelSpec, tasks: Sequence[TaskLike], protocol: str, dtype: str | None, output: Path,
                     fresh: bool, context: distributed.DistContext) -> None:
     """``--fresh``: delete old stores; otherwise check their headers now, before the model is loaded."""
     for task in tasks:

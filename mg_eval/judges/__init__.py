@@ -1,4 +1,4 @@
-"""LLM judges for the benchmarks whose official scoring asks a model (MM-Vet, MathVista, MMBench).
+"""LLM judges for the benchmarks whose official scoring asks a model (those declaring ``judge:``).
 
 ``build_judge("openai:gpt-4-0613")`` (or ``"paper"``, ``"azure:<deployment>"``, ``"local:<path>"``,
 ``"none"``) returns a cached judge with ``judge.name``, ``judge.complete(...)`` and ``judge.stats``;
@@ -8,13 +8,12 @@
 from mg_eval.judges.base import Judge, JudgeError, for_run
 from mg_eval.judges.batch import JudgeRequest, complete_many
 from mg_eval.judges.cache import CachedJudge, JudgeCache
-from mg_eval.judges.factory import PAPER_JUDGES, build_judge, judge_report, paper_judge_spec
+from mg_eval.judges.factory import build_judge, judge_report, paper_judge_spec, paper_judges
 from mg_eval.judges.openai_compat import OpenAICompatJudge
 from mg_eval.judges.prefetch import prefetch, score_with_judge
 from mg_eval.judges.stats import JudgeStats, TooManyUngradedError, check_ungraded
 
 __all__ = [
-    "PAPER_JUDGES",
     "CachedJudge",
     "Judge",
     "JudgeCache",
@@ -29,6 +28,7 @@ __all__ = [
     "for_run",
     "judge_report",
     "paper_judge_spec",
+    "paper_judges",
     "prefetch",
     "score_with_judge",
 ]

@@ -3,7 +3,7 @@
 Specs::
 
     none                      no judge: judge-dependent steps count their samples as ungraded
-    paper  (or None)          the judge the paper's scores used for the benchmark (PAPER_JUDGES)
+    paper  (or None)          the judge the paper's scores used (the benchmark's declared judge.paper)
     openai:gpt-4-0613         OpenAI or any OpenAI-compatible server (base_url=http://host:8000/v1 for vLLM)
     azure:my-gpt4-deployment  Azure OpenAI deployment (base_url=https://<resource>.openai.azure.com)
     local:/models/qwen2-7b    a transformers causal LM from a local directory
@@ -17,45 +17,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mg_eval.api import Benchmark
 from mg_eval.errors import UserInputError
 from mg_eval.judges.base import Judge
 from mg_eval.judges.cache import CachedJudge, JudgeCache
 from mg_eval.judges.openai_compat import DEFAULT_BASE_URL, OpenAICompatJudge
 from mg_eval.judges.stats import JudgeStats
+from mg_eval.tasks import get_benchmark, list_benchmarks
 
-__all__ = ["DEFAULT_CACHE_DIR", "PAPER_JUDGES", "build_judge", "judge_report", "paper_judge_spec"]
+__all__ = ["DEFAULT_CACHE_DIR", "build_judge", "judge_report", "paper_judge_spec", "paper_judges"]
 
-#: The judges behind the published numbers (spec benchmark_scoring.md §2, §4, §6).
-PAPER_JUDGES: dict[str, str] = {
-    "mmvet": "openai:gpt-4-0613",
-    "mathvista": "openai:gpt-4-0613",
-    "mmbench": "openai:gpt-3.5-turbo-0613",
-}
-#: Benchmarks whose official scoring needs no judge.
-JUDGE_FREE = frozenset({"textvqa", "mme", "mmmu"})
 DEFAULT_CACHE_DIR = Path("~/.cache/mg_eval/judges")
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "azure": "AZURE_API_KEY"}
 
 
-def paper_judge_spec(benchmark: str) -> str | None:
-    """The paper's judge spec for ``benchmark`` (``"mm-vet"``, ``"MMVet"``... accepted), ``None`` if judge-free.
+def paper_judges(root: Path | None = None) -> dict[str, str]:
+    """``benchmark -> judge spec`` of the paper's numbers, for every benchmark (under ``root``) that declares a judge."""
+    return {b.name: b.judge.paper for b in list_benchmarks(root) if b.judge is not None}
+
+
+def paper_judge_spec(benchmark: str | Benchmark) -> str | None:
+    """The paper's judge spec for ``benchmark``, ``None`` if its official scoring is LLM-free.
+
+    Read from the benchmark's declaration (``judge.paper`` in ``tasks/<benchmark>/benchmark.yaml``); a name is
+    looked up in the current tasks root (any spelling, an alias or a task name).
 
     Raises:
-        UserInputError: unknown benchmark.
+        UserInputError: no benchmark of that name is declared.
     """
-    key = benchmark.lower().replace("-", "").replace("_", "")
-    if key in PAPER_JUDGES:
-        return PAPER_JUDGES[key]
-    if key in JUDGE_FREE:
-        return None
-    known = ", ".join(sorted([*PAPER_JUDGES, *JUDGE_FREE]))
-    raise UserInputError(f"no paper judge is known for benchmark {benchmark!r}; known: {known}")
+    declaration = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark)
+    return declaration.judge.paper if declaration.judge is not None else None
 
 
 def build_judge(
     spec: str | None,
     *,
-    benchmark: str | None = None,
+    benchmark: str | Benchmark | None = None,
     base_url: str | None = None,
     api_key_env: str | None = None,
     api_version: str | None = None,

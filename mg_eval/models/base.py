@@ -1,4 +1,4 @@
-"""What the engine needs from a model: the ``Generator`` protocol, plus shared helpers.
+"""Helpers shared by model adapters (the ``Generator`` protocol itself is defined in :mod:`mg_eval.api`).
 
 Batch invariance (what a user can rely on):
 
@@ -17,34 +17,11 @@ Batch invariance (what a user can rely on):
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from PIL import Image
+from mg_eval.api import GENERATION_KEYS, Generator
 
-#: Generation keys a task may set; everything else in a task's kwargs is ignored by the engine.
-GENERATION_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "num_beams", "seed")
-
-
-@runtime_checkable
-class Generator(Protocol):
-    """A model the engine can evaluate. ``MGMGenerator`` is the real one; tests use fakes."""
-
-    #: ``name``, ``path``, ``weights_hash``, ``config``, ``dtype``, ``device`` (recorded in results.json).
-    info: dict[str, Any]
-    #: Identity of the chat template (part of every prediction fingerprint).
-    template_id: str
-
-    def render_prompt(self, text: str, has_image: bool) -> str:
-        """The full prompt string the model sees for one user message."""
-        ...
-
-    def prepare(self, images: list[Image.Image | None], texts: list[str]) -> dict[str, Any]:
-        """Tokenise + preprocess one batch on CPU (runs in DataLoader workers). Tensors are [B, ...]."""
-        ...
-
-    def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
-        """Generate one stripped answer per sample of a prepared batch."""
-        ...
+__all__ = ["GENERATION_KEYS", "Generator", "hf_generation_kwargs", "sample_seed"]
 
 
 def sample_seed(task_seed: int | None, doc_id: str) -> int:

@@ -64,11 +64,7 @@ class MGMGenerator:
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
                         device_map: str | dict | None = None, encoder_root: str | None = None) -> MGMGenerator:
         """Load model + processor from a local checkpoint directory (no hub access)."""
-        try:
-            from mg_model import MGMForCausalLM, MGMProcessor
-        except ImportError:  # older mg_model without the top-level exports
-            from mg_model.modeling_mgm import MGMForCausalLM
-            from mg_model.processing_mgm import MGMProcessor
+        from mg_model import MGMForCausalLM, MGMProcessor
 
         folder = check_checkpoint(path)
         device = resolve_device(device)
@@ -91,6 +87,7 @@ class MGMGenerator:
             "dtype": dtype,
             "device": device,
             "device_map": device_map,
+            "stop_strings": list(processor.stop_strings or []),
         }
         return cls(model, processor, info)
 

@@ -8,7 +8,7 @@ The YAML keys follow lmms-eval (``task``, ``dataset_path``, ``dataset_name``, ``
   protocols (prompt pieces handed to ``doc_to_text``/``doc_to_visual``, and decoding settings);
 * ``doc_id``: the column that identifies a sample; ``required_fields`` / ``image_fields``: the schema
   checked before inference; ``optional_image_fields``: image columns that may be empty;
-* ``official_format``: the reader in ``mg_eval.tasks.formats`` for the benchmark's official files;
+* ``official_format``: ``!function official_data.read``, the reader of the benchmark's official files;
 * ``sample``: the bundled sample data folder, relative to the YAML.
 
 An unknown key is an error naming the YAML file and the key. ``!function utils.fn`` names a function in
@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
-import importlib.util
+import functools
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mg_eval.api import PROTOCOLS, TASK_GENERATION_KEYS
 from mg_eval.errors import UserInputError
+from mg_eval.tasks.modules import import_folder_module
 
-__all__ = ["FunctionRef", "GroupConfig", "TaskConfig", "load_yaml", "parse_config"]
-
-PROTOCOLS = ("mgm", "lmms")
-GENERATION_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "num_beams", "seed", "until")
+__all__ = ["PROTOCOLS", "FunctionRef", "GroupConfig", "TaskConfig", "load_yaml", "parse_config"]
 _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 # lmms-eval keys we recognise but do not implement: a clear error instead of silently ignoring them.
@@ -57,11 +54,18 @@ class FunctionRef:
     yaml_file: Path
 
     def resolve(self) -> Callable[..., Any]:
-        """Import the function from ``<folder>/<module>.py``.
+        """Import the function from ``<folder>/<module>.py`` (see :mod:`mg_eval.tasks.modules`).
 
         Raises:
             UserInputError: the reference is malformed, leaves the folder, or names nothing.
         """
+        func = self.resolve_value()
+        if not callable(func):
+            raise UserInputError(f"{self.yaml_file}: '!function {self.dotted}' names {type(func).__name__}, not a function.")
+        return func
+
+    def resolve_value(self) -> Any:
+        """The object the reference names (a function, or a constant such as a category list)."""
         if not _DOTTED_NAME.match(self.dotted):
             raise UserInputError(
                 f"{self.yaml_file}: '!function {self.dotted}' must look like 'utils.function_name' "
@@ -76,30 +80,22 @@ class FunctionRef:
                 f"{self.yaml_file}: '!function {self.dotted}' needs {module_file}, which does not exist; "
                 f"!function only resolves modules inside the task's own folder."
             )
-        module = _import_file(module_file)
-        func = getattr(module, func_name, None)
-        if not callable(func):
+        try:
+            module = import_folder_module(self.folder, ".".join(module_parts))
+        except ValueError as exc:
+            raise UserInputError(f"{self.yaml_file}: {exc}") from exc
+        if not hasattr(module, func_name):
             raise UserInputError(f"{self.yaml_file}: '!function {self.dotted}': {module_file} has no function '{func_name}'.")
-        return func
+        return getattr(module, func_name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the referenced function (resolved once per process)."""
+        return resolve_cached(self)(*args, **kwargs)
 
 
-def _import_file(path: Path) -> Any:
-    """Import ``path`` once under a private module name (no ``sys.path`` changes)."""
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    name = f"mg_eval_task_modules.{path.parent.name}_{path.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UserInputError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:
-        del sys.modules[name]
-        raise
-    return module
+@functools.cache
+def resolve_cached(ref: FunctionRef) -> Callable[..., Any]:
+    return ref.resolve()
 
 
 class _TaskYamlLoader(yaml.SafeLoader):
@@ -190,7 +186,7 @@ class TaskConfig:
     dataset_name: str | tuple[str, ...] | None = None
     dataset_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     optional_image_fields: tuple[str, ...] = ()
-    official_format: str | None = None
+    official_format: FunctionRef | None = None
     sample: str | None = None
     tag: tuple[str, ...] = ()
     task_alias: str | None = None
@@ -262,8 +258,9 @@ def _parse_generation(path: Path, where: str, kwargs: Any) -> dict[str, Any]:
     if not isinstance(kwargs, dict):
         raise UserInputError(f"{path}: {where} must be a mapping.")
     for key in kwargs:
-        if key not in GENERATION_KEYS:
-            raise UserInputError(f"{path}: {where}: unknown generation key '{key}' (allowed: {', '.join(GENERATION_KEYS)}).")
+        if key not in TASK_GENERATION_KEYS:
+            raise UserInputError(f"{path}: {where}: unknown generation key '{key}' "
+                                 f"(allowed: {', '.join(TASK_GENERATION_KEYS)}).")
     return dict(kwargs)
 
 
@@ -281,6 +278,14 @@ def _parse_protocols(path: Path, data: Any, base_generation: dict[str, Any]) -> 
                                                              spec.get("generation_kwargs") or {})}
         protocols[name] = ProtocolSpec(prompt=dict(prompt), generation_kwargs=generation)
     return protocols
+
+
+def _optional_ref(path: Path, data: dict[str, Any], key: str) -> FunctionRef | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, FunctionRef):
+        raise UserInputError(f"{path}: '{key}' must be a '!function module.name' reference in the task folder "
+                             f"(e.g. '!function official_data.read'), got {value!r}.")
+    return value
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -336,7 +341,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         required_fields=_as_tuple(_require(path, data, "required_fields", list)),
         image_fields=_as_tuple(data.get("image_fields")),
         optional_image_fields=_as_tuple(data.get("optional_image_fields")),
-        official_format=data.get("official_format"),
+        official_format=_optional_ref(path, data, "official_format"),
         sample=data.get("sample"),
         tag=_as_tuple(data.get("tag")),
         task_alias=data.get("task_alias"),

@@ -11,7 +11,7 @@ Accepted ``data_path`` forms:
 * a ``datasets.save_to_disk`` folder (``Dataset`` or ``DatasetDict``);
 * a folder (or single file) of ``.parquet`` / ``.arrow`` files in the HF layout
   (``<split>-00000-of-00001.parquet``, optionally one sub-folder per config, as ``MMMU/MMMU``);
-* the benchmark's official files, read by ``mg_eval.tasks.formats.<official_format>``.
+* the benchmark's official files, read by the task's ``official_format`` (``tasks/<b>/official_data.py``).
 """
 
 from __future__ import annotations
@@ -264,10 +264,8 @@ def _load_local(config: TaskConfig, path: Path) -> list[Row]:
     for suffix in ("parquet", "arrow"):
         if (path.is_file() and path.suffix == f".{suffix}") or (path.is_dir() and any(path.rglob(f"*.{suffix}"))):
             return _load_files(config, path, suffix)
-    if config.official_format:
-        from mg_eval.tasks.formats import read_official
-
-        return read_official(config.official_format, path, config.test_split)
+    if config.official_format is not None:
+        return config.official_format(path, config.test_split)
     raise DataError(f"{path}: not a save_to_disk folder and holds no parquet/arrow files; task {config.task} "
                     f"has no official file reader.")
 

@@ -6,19 +6,51 @@ task is a group too. ``mgm_paper`` (``tasks/mgm_paper.yaml``) holds the six task
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
+from mg_eval.api import Benchmark, normalise_name
 from mg_eval.errors import UserInputError
+from mg_eval.tasks.benchmark import DECLARATION_FILE, parse_benchmark
 from mg_eval.tasks.config import GroupConfig, TaskConfig, parse_config
 from mg_eval.tasks.task import Task
 
-__all__ = ["TASKS_ROOT", "Registry", "default_registry"]
+__all__ = ["TASKS_ROOT", "Registry", "current_root", "default_registry", "use_tasks_root"]
 
 #: ``tasks/`` at the repository root (next to the ``mg_eval`` package in a source or editable install).
 TASKS_ROOT = Path(__file__).resolve().parents[2] / "tasks"
+#: The tasks root of the running command (``mg-eval --tasks-root DIR``); ``None`` = :data:`TASKS_ROOT`.
+_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("mg_eval_tasks_root", default=None)
+
+
+def current_root() -> Path:
+    """The tasks root in use: the one set by :func:`use_tasks_root`, else :data:`TASKS_ROOT`."""
+    return _ROOT.get() or TASKS_ROOT
+
+
+@contextlib.contextmanager
+def use_tasks_root(root: str | Path | None) -> Iterator[Path]:
+    """Resolve tasks and benchmarks under ``root`` inside the ``with`` block (``None``: the default root).
+
+    Scoped (a context variable, restored on exit): the CLI wraps one command in it; library callers can
+    pass ``root=`` to the functions instead.
+
+    Raises:
+        UserInputError: ``root`` is not a folder.
+    """
+    if root is not None and not Path(root).is_dir():
+        raise UserInputError(f"tasks root {root} is not a folder; pass --tasks-root DIR with benchmark folders "
+                             "(each tasks/<benchmark>/ with its YAMLs), or leave it out for the shipped tasks/.")
+    token = _ROOT.set(Path(root).resolve() if root is not None else None)
+    try:
+        yield current_root()
+    finally:
+        _ROOT.reset(token)
 
 
 @dataclasses.dataclass
@@ -28,6 +60,7 @@ class Registry:
     root: Path
     tasks: dict[str, TaskConfig] = dataclasses.field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    benchmarks: dict[str, Benchmark] = dataclasses.field(default_factory=dict)
     errors: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -37,14 +70,37 @@ class Registry:
         if not registry.root.is_dir():
             registry.errors.append((registry.root, f"task folder {registry.root} does not exist"))
             return registry
+        declarations = []
         for path in sorted(registry.root.rglob("*.yaml")):
             if path.name.startswith("_"):
+                continue
+            if path.name == DECLARATION_FILE:
+                declarations.append(path)
                 continue
             try:
                 registry._add(parse_config(path))
             except UserInputError as exc:
                 registry.errors.append((path, str(exc)))
+        for path in declarations:
+            primary = {name: config.metric_list[0].metric for name, config in registry.tasks.items()
+                       if config.folder == path.parent.resolve()}
+            try:
+                declaration = parse_benchmark(path, primary)
+            except UserInputError as exc:
+                registry.errors.append((path, str(exc)))
+                continue
+            registry.benchmarks[declaration.name] = declaration
         return registry
+
+    def find_benchmark(self, name: str) -> Benchmark | None:
+        """The declaration named ``name`` (a benchmark name, title or alias, any spelling, or a task name)."""
+        key = normalise_name(name)
+        for declaration in self.benchmarks.values():
+            if key in declaration.names():
+                return declaration
+        if name in self.tasks:
+            return self.benchmarks.get(self.tasks[name].folder.name)
+        return None
 
     def _add(self, config: TaskConfig | GroupConfig) -> None:
         if isinstance(config, GroupConfig):
@@ -85,7 +141,11 @@ class Registry:
                 raise UserInputError(f"'{name}' is a group, not a task; use resolve_tasks(['{name}']).")
             self.check()
             raise UserInputError(f"unknown task '{name}'{self._suggest(name)}")
-        return Task(self.tasks[name])
+        return self._task(name)
+
+    def _task(self, name: str) -> Task:
+        config = self.tasks[name]
+        return Task(config, self.benchmarks.get(config.folder.name))
 
     def expand(self, name: str, _stack: tuple[str, ...] = ()) -> list[str]:
         """Task names of a task, group or tag (groups expand recursively, in order)."""
@@ -112,7 +172,7 @@ class Registry:
                     wanted.extend(n for n in self.expand(name) if n not in wanted)
         if not wanted:
             raise UserInputError("no task given; name tasks or groups, e.g. mgm_paper (see `mg-eval tasks`).")
-        return [Task(self.tasks[name]) for name in wanted]
+        return [self._task(name) for name in wanted]
 
 
 @functools.lru_cache(maxsize=4)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -11,8 +10,9 @@ from typing import Any
 
 from PIL import Image
 
+from mg_eval.api import PROTOCOLS, Benchmark, SampleRecord
 from mg_eval.errors import UserInputError
-from mg_eval.tasks.config import PROTOCOLS, FunctionRef, TaskConfig
+from mg_eval.tasks.config import FunctionRef, TaskConfig, resolve_cached
 from mg_eval.tasks.loaders import data_fingerprint, load_docs
 
 __all__ = ["Task"]
@@ -29,8 +29,10 @@ class Task:
     imported on first use.
     """
 
-    def __init__(self, config: TaskConfig) -> None:
+    def __init__(self, config: TaskConfig, declaration: Benchmark | None = None) -> None:
         self.config = config
+        #: the benchmark folder's declaration (``benchmark.yaml``), or ``None`` if the folder has none
+        self.declaration = declaration
         self.name = config.task
         self.benchmark = config.folder.name
         self.version = config.version
@@ -103,7 +105,7 @@ class Task:
 
     # ------------------------------------------------------------------------------------- scoring
 
-    def process_result(self, doc: Mapping, response: str, protocol: str) -> dict[str, Any]:
+    def process_result(self, doc: Mapping, response: str, protocol: str) -> SampleRecord:
         """Per-sample record (JSON-serialisable): ``doc_id``, ``target``, ``response`` and the scorer's fields."""
         self._protocol(protocol)
         record = self._function("process_results")(doc, response)
@@ -120,7 +122,7 @@ class Task:
             if metric.aggregation.dotted in seen:
                 continue
             seen.add(metric.aggregation.dotted)
-            scores.update(_resolve_cached(metric.aggregation)(records, judge=judge))
+            scores.update(resolve_cached(metric.aggregation)(records, judge=judge))
         missing = [m.metric for m in self.config.metric_list if m.metric not in scores]
         if missing:
             raise UserInputError(f"{self.config.yaml_file}: aggregation did not return metric(s) {missing}.")
@@ -140,12 +142,7 @@ class Task:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def _function(self, key: str) -> Callable[..., Any]:
-        return _resolve_cached(getattr(self.config, key))
-
-
-@functools.cache
-def _resolve_cached(ref: FunctionRef) -> Callable[..., Any]:
-    return ref.resolve()
+        return resolve_cached(getattr(self.config, key))
 
 
 def _jsonable(value: Any) -> Any:

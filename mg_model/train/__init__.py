@@ -5,7 +5,6 @@
 * :mod:`.trainer` — :func:`train` (DeepSpeed ZeRO-2 / ZeRO-2-offload / ZeRO-3, or torch DDP), checkpoints
   in the official layout, resume;
 * :mod:`.synthetic` — the detail-heavy synthetic VQA set of the CPU-scale claim;
-* :mod:`.from_spec` — build an ablation row's checkpoint from its delta (``mg-eval ablate --train``).
 
 Importing this package imports neither DeepSpeed nor the model; both load when training starts.
 """

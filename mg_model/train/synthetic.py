@@ -9,7 +9,7 @@ must read *what* it says from the HR candidates of that token: exactly what patc
 
 Questions are TextVQA-style ("What is the number on the sign?") and the test split is written in the
 TextVQA annotation schema (10 answers per question, all identical here), so the official TextVQA metric
-(:mod:`mg_eval.metrics.textvqa`) scores it. The train split is a LLaVA/MGM conversation JSON.
+(``tasks/textvqa/scorer.py``) scores it. The train split is a LLaVA/MGM conversation JSON.
 
 Output layout of :func:`write_dataset` (deterministic for a given seed and parameters)::
 

@@ -1,4 +1,4 @@
-"""MathVista prompts and scoring glue (scoring: ``mg_eval.metrics.mathvista``, official extract + score)."""
+"""MathVista prompts and scoring glue (scoring: ``scorer.py``, official extract + score)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from PIL import Image
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mathvista
 from mg_eval.tasks.loaders import open_image
+
+from . import scorer as mathvista
 
 _MC_HINT = "Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, at the end."
 _FREE_HINTS = {
@@ -91,7 +92,7 @@ def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.mathvista.process_result` (rule extraction done here;
+    """Per-sample record from :func:`scorer.process_result` (rule extraction done here;
     the judge, if any, runs in :func:`aggregate`). The judge prompt uses the dataset's ``query`` when present,
     else :func:`official_query` (the same text ``query.json`` holds)."""
     problem = {key: doc.get(key) for key in ("question_type", "answer_type", "choices", "precision", "answer",

@@ -1,4 +1,4 @@
-"""MMBench prompts and scoring glue (scoring: ``mg_eval.metrics.mmbench``, the official CircularEval)."""
+"""MMBench prompts and scoring glue (scoring: ``scorer.py``, the official CircularEval)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from PIL import Image
 
-from mg_eval.metrics import mmbench
 from mg_eval.tasks.loaders import open_image
+
+from . import scorer as mmbench
 
 _MGM_OPTIONS = "ABCD"
 _LMMS_OPTIONS = "ABCDE"
@@ -66,7 +67,7 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.mmbench.process_result` (pass-1 rule matching done here)."""
+    """Per-sample record from :func:`scorer.process_result` (pass-1 rule matching done here)."""
     options = {letter: doc.get(letter) for letter in _MGM_OPTIONS if letter in doc}
     return mmbench.process_result(doc["doc_id"], int(doc["index"]), doc["question"], options, response,
                                   doc["answer"], category=doc.get("category") or "",

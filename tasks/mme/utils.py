@@ -1,4 +1,4 @@
-"""MME prompts and scoring glue (scoring: ``mg_eval.metrics.mme``, the official eval_tool calculation)."""
+"""MME prompts and scoring glue (scoring: ``scorer.py``, the official eval_tool calculation)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from PIL import Image
 
-from mg_eval.metrics import mme
 from mg_eval.tasks.loaders import open_image
+
+from . import scorer as mme
 
 
 def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
@@ -31,7 +32,7 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.mme.process_result` (the image pairs the two questions)."""
+    """Per-sample record from :func:`scorer.process_result` (the image pairs the two questions)."""
     return mme.process_result(doc["doc_id"], doc["category"], str(doc["question_id"]), doc["answer"], response)
 
 

@@ -1,4 +1,4 @@
-"""MMMU prompts and scoring glue (scoring: ``mg_eval.metrics.mmmu``, the official eval_utils flow)."""
+"""MMMU prompts and scoring glue (scoring: ``scorer.py``, the official eval_utils flow)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from PIL import Image
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import mmmu
 from mg_eval.tasks.loaders import open_image
+
+from . import scorer as mmmu
 
 MULTIPLE_CHOICE = "multiple-choice"
 _IMAGE_TAG = re.compile(r"<image \d+>")
@@ -82,7 +83,7 @@ def doc_to_target(doc: Mapping) -> str | list[str]:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.mmmu.process_result` (random fallbacks drawn in aggregate)."""
+    """Per-sample record from :func:`scorer.process_result` (random fallbacks drawn in aggregate)."""
     if doc["question_type"] == MULTIPLE_CHOICE:
         options = _options(doc)
         letters = _letters(options)

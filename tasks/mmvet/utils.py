@@ -1,4 +1,4 @@
-"""MM-Vet prompts and scoring glue (scoring: ``mg_eval.metrics.mmvet``, official grader + aggregation)."""
+"""MM-Vet prompts and scoring glue (scoring: ``scorer.py``, official grader + aggregation)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from PIL import Image
 
-from mg_eval.metrics import mmvet
 from mg_eval.tasks.loaders import open_image
+
+from . import scorer as mmvet
 
 
 def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
@@ -24,7 +25,7 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.mmvet.process_result` (grading happens in aggregate)."""
+    """Per-sample record from :func:`scorer.process_result` (grading happens in aggregate)."""
     return mmvet.process_result(doc["doc_id"], response, doc["question"], doc["answer"], doc["capability"])
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from PIL import Image
 
-from mg_eval.metrics import textvqa
 from mg_eval.tasks.loaders import open_image
+
+from ..textvqa import scorer as textvqa
 
 
 def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
@@ -22,7 +23,7 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.textvqa.process_result`."""
+    """Per-sample record from :func:`scorer.process_result`."""
     return textvqa.process_result(doc["doc_id"], response, list(doc["answers"]))
 
 

@@ -1,4 +1,4 @@
-"""TextVQA prompts and scoring glue (scoring: ``mg_eval.metrics.textvqa``, the official M4C evaluator)."""
+"""TextVQA prompts and scoring glue (scoring: ``scorer.py``, the official M4C evaluator)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from PIL import Image
 
 from mg_eval.errors import DataError
-from mg_eval.metrics import textvqa
 from mg_eval.tasks.loaders import open_image
+
+from . import scorer as textvqa
 
 
 def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
@@ -37,7 +38,7 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
-    """Per-sample record from :func:`mg_eval.metrics.textvqa.process_result`."""
+    """Per-sample record from :func:`scorer.process_result`."""
     return textvqa.process_result(doc["doc_id"], response, list(doc["answers"]))
 
 

@@ -1,0 +1,197 @@
+"""Build an ablation row's checkpoint from its config delta and a training recipe (``mg-eval ablate --train``).
+
+An ablation spec (``ablations/<name>.yaml``, format in :mod:`mg_eval.ablation.spec`) says *what* each
+row's model is: a delta on a base variant. The training recipe next to it, ``ablations/<name>.train.yaml``,
+says *how* to build it::
+
+    base:                       # the starting weights, in the official checkpoint layout
+      tiny: {seed: 0}           #   a random tiny MGM (mg_model.build_tiny_checkpoint), or
+      # checkpoint: path/to/mgm-base     an MGM-layout directory (LLM + both encoders + fresh projector)
+    data:                       # training data
+      synthetic: {out: generated/synth_detail, n_train: 3000, n_test: 300, seed: 0, digits: 1}
+      # or: {data_path: data/MGM-Finetune/mgm_instruction.json, image_folder: data/MGM-Finetune}
+    eval_data: {synth_detail: generated/synth_detail}   # task -> data path handed to the evaluation
+    stages:                     # TrainConfig fields per stage, in order (stage 2 starts from stage 1)
+      - {stage: finetune, template: vicuna_v1, max_steps: 600, per_device_batch: 16, lr: 1.0e-3}
+
+A row is built only when its checkpoint directory lacks ``config.json``; the model trains in
+``<checkpoint>.training/`` (resumable: rerunning continues from the last saved step) and is moved to the
+checkpoint path when complete, so a half-written row is never mistaken for a built one. Relative paths in
+the recipe are taken from the current directory (like the checkpoint paths of the spec).
+
+``mining: false`` in a row's delta (LLaVA-1.5-style baseline, no patch info mining) is realised as the
+exact equivalent inside the MGM architecture: the value projection of the mining attention is zero and
+frozen, so the mined term is exactly 0 and the visual tokens are ``MLP(X_L)`` (same token count); the
+HR encoder is still run but contributes nothing (documented in docs/training.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mg_model.train.data import TrainingInputError
+from mg_model.train.synthetic import SyntheticSpec, write_dataset
+from mg_model.train.trainer import TrainConfig, TrainResult, train
+
+_RECIPE_KEYS = {"base", "data", "eval_data", "stages", "note"}
+_TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_path", "data_path", "output_dir",
+                                                                      "image_folder", "config_overrides",
+                                                                      "pretrain_adapter"}
+_SYNTHETIC_KEYS = {"out", "n_train", "n_test", "seed", "hr_size", "grid", "digits", "font_px", "n_shapes", "jitter", "fixed_cell"}
+
+
+@dataclass
+class TrainingRecipe:
+    """A parsed ``<spec>.train.yaml`` (see the module docstring)."""
+
+    path: Path
+    base: dict[str, Any]
+    data: dict[str, Any]
+    stages: list[dict[str, Any]]
+    eval_data: dict[str, str] = field(default_factory=dict)
+
+
+def recipe_path_for(spec_path: str | Path) -> Path:
+    """``ablations/foo.yaml`` -> ``ablations/foo.train.yaml``."""
+    path = Path(spec_path)
+    return path.with_name(path.stem + ".train.yaml")
+
+
+def load_recipe(path: str | Path) -> TrainingRecipe:
+    """Read and validate a training recipe; errors name the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingInputError(f"training recipe {path} not found: `--train` needs it next to the ablation spec "
+                                 "(format in mg_eval/ablation/train.py and docs/training.md)")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    unknown = sorted(set(raw) - _RECIPE_KEYS)
+    if unknown:
+        raise TrainingInputError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(_RECIPE_KEYS)}")
+    base, data, stages = raw.get("base") or {}, raw.get("data") or {}, raw.get("stages") or []
+    if len(base) != 1 or next(iter(base)) not in ("tiny", "checkpoint"):
+        raise TrainingInputError(f"{path}: 'base' must be exactly one of {{tiny: {{seed: 0}}}} or {{checkpoint: DIR}}")
+    if len(data) != 1 or next(iter(data)) not in ("synthetic", "data_path"):
+        if "data_path" not in data and "synthetic" not in data:
+            raise TrainingInputError(f"{path}: 'data' needs 'synthetic: {{...}}' or 'data_path' (+ 'image_folder')")
+    if "synthetic" in data:
+        bad = sorted(set(data["synthetic"] or {}) - _SYNTHETIC_KEYS)
+        if bad:
+            raise TrainingInputError(f"{path}: data.synthetic has unknown key(s) {bad}; allowed {sorted(_SYNTHETIC_KEYS)}")
+    if not isinstance(stages, list) or not stages:
+        raise TrainingInputError(f"{path}: 'stages' must be a non-empty list of training settings")
+    for index, stage in enumerate(stages):
+        bad = sorted(set(stage) - _TRAIN_FIELDS)
+        if bad:
+            raise TrainingInputError(f"{path}: stages[{index}] has unknown key(s) {bad}; allowed: {sorted(_TRAIN_FIELDS)}")
+    return TrainingRecipe(path, dict(base), dict(data), [dict(s) for s in stages], dict(raw.get("eval_data") or {}))
+
+
+def prepare_data(recipe: TrainingRecipe) -> tuple[Path, Path | None]:
+    """The training JSON and image folder; generates the synthetic dataset when the recipe asks for it."""
+    if "synthetic" in recipe.data:
+        options = dict(recipe.data["synthetic"])
+        out = Path(options.pop("out", "generated/synth_detail"))
+        counts = {key: int(options.pop(key)) for key in ("n_train", "n_test", "seed") if key in options}
+        write_dataset(out, SyntheticSpec(**options), counts.get("n_train", 3000), counts.get("n_test", 300),
+                      counts.get("seed", 0))
+        return out / "train.json", out
+    folder = recipe.data.get("image_folder")
+    return Path(recipe.data["data_path"]), Path(folder) if folder else None
+
+
+def prepare_base(recipe: TrainingRecipe, work_dir: Path) -> Path:
+    """The base checkpoint directory (built once for ``tiny``; used in place for ``checkpoint``)."""
+    if "checkpoint" in recipe.base:
+        path = Path(recipe.base["checkpoint"])
+        if not (path / "config.json").is_file():
+            raise TrainingInputError(f"{recipe.path}: base checkpoint {path} has no config.json")
+        return path
+    from mg_model.tiny import build_tiny_checkpoint
+
+    options = dict(recipe.base["tiny"] or {})
+    target = work_dir / f"base-tiny-seed{int(options.get('seed', 0))}"
+    if not (target / "config.json").is_file():
+        build_tiny_checkpoint(target, seed=int(options.get("seed", 0)), llm=str(options.get("llm", "llama")))
+    return target
+
+
+def row_training_configs(recipe: TrainingRecipe, base: Path, data_path: Path, image_folder: Path | None,
+                         overrides: Mapping[str, Any], mining: bool, work: Path) -> list[TrainConfig]:
+    """One TrainConfig per recipe stage; stage k+1 starts from stage k's output; the last writes ``work``."""
+    configs, source = [], base
+    for index, stage in enumerate(recipe.stages):
+        last = index == len(recipe.stages) - 1
+        output = work if last else work.parent / f"{work.name}-stage{index + 1}"
+        values = {**stage, "config_overrides": dict(overrides), "mining": mining}
+        configs.append(TrainConfig(model_path=str(source), data_path=str(data_path), output_dir=str(output),
+                                   image_folder=str(image_folder) if image_folder else None, **values))
+        source = output
+    return configs
+
+
+def build_row(recipe: TrainingRecipe, row: Any, checkpoint: Path, work_root: Path) -> list[TrainResult]:
+    """Train one row (all stages) into ``<checkpoint>.training`` and move it to ``checkpoint`` when done."""
+    data_path, image_folder = prepare_data(recipe)
+    base = prepare_base(recipe, work_root)
+    staging = checkpoint.with_name(checkpoint.name + ".training")
+    configs = row_training_configs(recipe, base, data_path, image_folder, row.config_overrides(),
+                                   bool(row.mining), staging)
+    results = []
+    for config in configs:
+        if (Path(config.output_dir) / "config.json").is_file() and config.output_dir != str(staging):
+            continue  # an earlier stage already finished
+        results.append(train(config))
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if checkpoint.exists():
+        shutil.rmtree(checkpoint)
+    _drop_intermediate_checkpoints(staging)
+    staging.rename(checkpoint)
+    return results
+
+
+def _drop_intermediate_checkpoints(directory: Path) -> None:
+    for sub in directory.glob("checkpoint-*"):
+        shutil.rmtree(sub, ignore_errors=True)
+
+
+def train_missing_rows(spec: Any, checkpoint_root: str | Path | None = None,
+                       row_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Build every selected row of ``spec`` whose checkpoint is missing; returns engine options.
+
+    The returned mapping (``{"data_paths": {task: path}}``) is what the evaluation of those rows needs.
+    """
+    if spec.path is None:
+        raise TrainingInputError("the ablation spec has no file path; --train looks for <spec>.train.yaml next to it")
+    recipe = load_recipe(recipe_path_for(spec.path))
+    rows = [spec.row(r) for r in row_ids] if row_ids else list(spec.rows)
+    work_root = Path(checkpoint_root or ".") / "checkpoints" / "ablations" / f"_{spec.name}_work"
+    built = []
+    for row in rows:
+        if row.checkpoint_exists(checkpoint_root):
+            print(f"{row.id}: checkpoint exists, not retrained")
+            continue
+        print(f"{row.id}: training ({len(recipe.stages)} stage(s)) -> {row.checkpoint_path(checkpoint_root)}")
+        results = build_row(recipe, row, row.checkpoint_path(checkpoint_root), work_root)
+        built.append(row.id)
+        for result in results:
+            print(f"{row.id}: {result.global_step} steps, final loss {result.losses[-1] if result.losses else 'n/a'}, "
+                  f"{result.seconds:.0f}s ({result.backend})")
+    _write_build_log(spec, recipe, built, checkpoint_root)
+    return {"data_paths": dict(recipe.eval_data)} if recipe.eval_data else {}
+
+
+def _write_build_log(spec: Any, recipe: TrainingRecipe, built: list[str], checkpoint_root: str | Path | None) -> None:
+    if not built:
+        return
+    for row_id in built:
+        path = spec.row(row_id).checkpoint_path(checkpoint_root) / "ablation_row.json"
+        path.write_text(json.dumps({"spec": spec.name, "row": row_id, "recipe": str(recipe.path),
+                                    "delta": dict(spec.row(row_id).delta), "stages": recipe.stages}, indent=1))

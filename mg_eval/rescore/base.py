@@ -1,0 +1,94 @@
+"""Shared pieces of the re-scoring flow: the format description, options, result and file helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mg_eval.api import PredictionFormat
+from mg_eval.errors import DataError, UserInputError
+
+__all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
+           "SCORER_VERSION"]
+
+#: Version of the scoring code; recorded in every results record written by ``mg-eval score``.
+SCORER_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What a reader may need besides the prediction file.
+
+    Attributes:
+        annotation: the ground-truth / metadata file a format needs (named in the format's description).
+        grades: a grade file of an earlier judge pass whose grades are reused (formats that grade).
+        num_runs: judge grading runs to average (formats that grade).
+    """
+
+    annotation: Path | None = None
+    grades: Path | None = None
+    num_runs: int = 1
+
+
+@dataclass
+class ScoreResult:
+    """Scores of one prediction file, ready to print or to write as a results record."""
+
+    task: str
+    benchmark: str
+    source_format: str
+    source: str
+    scores: dict
+    primary_metric: str
+    n_samples: int
+    samples: list[dict] = field(repr=False)
+    protocol: str = "mgm"
+    judge: str | None = None
+    task_version: str = SCORER_VERSION
+    judge_object: Any = field(default=None, repr=False)
+
+
+def read_json(path: Path) -> Any:
+    """Load a JSON file; a missing or malformed file is a :class:`DataError` naming it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found.") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}).") from None
+
+
+def json_object_or_none(path: Path) -> dict | None:
+    """The non-empty JSON object in ``path`` if it is a readable ``.json`` file holding one, else None.
+
+    For format detection: a file that is not such an object is simply not this format (no error).
+    """
+    if not (path.is_file() and path.suffix == ".json"):
+        return None
+    try:
+        data = read_json(path)
+    except DataError:
+        return None
+    return data if isinstance(data, dict) and data else None
+
+
+def require_keys(item: Mapping, keys: tuple[str, ...], where: str, fix: str = "") -> None:
+    """Raise :class:`DataError` naming ``where`` and the missing ``keys`` of ``item``."""
+    if not isinstance(item, Mapping):
+        raise DataError(f"{where}: expected an object, got {type(item).__name__}. {fix}".rstrip())
+    missing = [key for key in keys if key not in item]
+    if missing:
+        raise DataError(f"{where}: missing field(s) {missing}. {fix}".rstrip())
+
+
+def require_annotation(options: ScoreOptions, fmt: str, what: str) -> Path:
+    """The ``--annotation`` file a format cannot do without (else :class:`UserInputError` saying which)."""
+    if options.annotation is None:
+        raise UserInputError(f"format {fmt} needs --annotation {what}.")
+    if not options.annotation.exists():
+        raise UserInputError(f"--annotation {options.annotation}: file not found ({what}).")
+    return options.annotation

@@ -1,0 +1,134 @@
+"""The layout rules of docs/architecture.md, checked on the source: the core names no benchmark, has no import
+cycle (lazy imports included), keeps its modules small and defines each shared constant once."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORE = REPO / "mg_eval"
+BENCHMARK_NAMES = re.compile(r"textvqa|mmbench|mmmu|mathvista|mm-?vet|\bmme\b", re.IGNORECASE)
+#: Assignments whose strings are not about benchmarks: the names of training-data sources (``share_textvqa`` is a
+#: ShareGPT4V subset) in the ablation spec's list of stage-2 data mixtures.
+ALLOWED_ASSIGNMENTS = {("mg_eval.ablation.spec", "DATA_SOURCES")}
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for file in CORE.rglob("*.py"):
+        name = ".".join(file.relative_to(REPO).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = file
+    return modules
+
+
+def _docstring_nodes(tree: ast.AST, module: str) -> set[int]:
+    """ids of the docstring constants (and of the strings of :data:`ALLOWED_ASSIGNMENTS`) of a module."""
+    ids = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and (module, t.id) in ALLOWED_ASSIGNMENTS for t in targets):
+            ids.update(id(sub) for sub in ast.walk(node))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def test_the_core_names_no_benchmark_outside_docs() -> None:
+    """Identifiers and strings of mg_eval/ (docstrings and comments aside) hold no benchmark name."""
+    hits = []
+    for name, file in _modules().items():
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        docstrings = _docstring_nodes(tree, name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value
+            elif isinstance(node, ast.Name):
+                text = node.id
+            elif isinstance(node, ast.Attribute):
+                text = node.attr
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                text = node.name
+            else:
+                continue
+            if BENCHMARK_NAMES.search(text):
+                hits.append(f"{name}:{node.lineno}: {text[:60]!r}")
+    assert not hits, "benchmark names in the core:\n" + "\n".join(hits)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = _modules()
+
+    def resolve(target: str) -> str | None:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, file in modules.items():
+        package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):  # nested (lazy) imports too
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                resolved = resolve(target) if target.startswith("mg_eval") else None
+                if not resolved:
+                    continue
+                parts = resolved.split(".")
+                for i in range(1, len(parts) + 1):  # importing a module initialises its packages first
+                    module = ".".join(parts[:i])
+                    if module in modules and module != name and not name.startswith(module + "."):
+                        graph[name].add(module)
+    return graph
+
+
+def test_no_import_cycle_in_the_core() -> None:
+    graph = _import_graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = visit(start)
+            assert cycle is None, " -> ".join(cycle)
+
+
+def test_core_modules_stay_small() -> None:
+    sizes = {name: len(file.read_text(encoding="utf-8").splitlines()) for name, file in _modules().items()}
+    assert {name: n for name, n in sizes.items() if n > 500} == {}
+
+
+def test_shared_constants_are_defined_once() -> None:
+    """PROTOCOLS and GENERATION_KEYS are assigned in mg_eval/api.py only (everything else imports them)."""
+    where: dict[str, list[str]] = {"PROTOCOLS": [], "GENERATION_KEYS": []}
+    for name, file in _modules().items():
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.lstrip("_") in where:
+                    where[target.id.lstrip("_")].append(name)
+    assert where == {"PROTOCOLS": ["mg_eval.api"], "GENERATION_KEYS": ["mg_eval.api"]}
