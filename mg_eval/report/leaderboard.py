@@ -75,5 +75,5 @@ def paper_rows(reference: str | Path | None) -> list[Row]:
 
 def columns(rows: Sequence[Row]) -> dict[str, str]:
     """The leaderboard columns (``mg-eval plot``'s order) that any row fills: key -> header."""
-    return {key: header for key, header in plots.COLUMNS.items()
-            if any(row.cells.get(key) is not None and row.cells[key].value is not None for row in rows)}
+    return {column.key: column.header for column in plots.leaderboard_columns()
+            if any(row.cells.get(column.key) is not None and row.cells[column.key].value is not None for row in rows)}
