@@ -7,12 +7,14 @@ dataset the task YAML names), so prompts and scoring see one schema whatever the
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
+from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.tasks.loaders import Row
 
-__all__ = ["FORMATS", "read_official"]
+__all__ = ["FORMATS", "read_json", "read_official", "read_text"]
 
 #: official_format name (YAML key) -> module under mg_eval.tasks.formats
 FORMATS = {
@@ -50,3 +52,31 @@ def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
             return matches[0]
     raise DataError(f"{path}: no {what} found (looked for {', '.join(patterns)}); point --data-path at the "
                     f"file or at the folder holding it.")
+
+
+def read_text(file: Path) -> str:
+    """The UTF-8 text of an annotation file.
+
+    Raises:
+        DataError: the file cannot be read or is not valid UTF-8 (names the byte offset and the fix).
+    """
+    try:
+        return file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise DataError(f"{file}: cannot be read ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError as exc:
+        line = file.read_bytes()[:exc.start].count(b"\n") + 1
+        raise DataError(f"{file}: line {line} is not valid UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+                        f"{exc.start}); re-save the file as UTF-8 or re-download it.") from None
+
+
+def read_json(file: Path) -> Any:
+    """The parsed JSON of an annotation file (UTF-8).
+
+    Raises:
+        DataError: unreadable, not UTF-8, or not valid JSON; names the file and the position.
+    """
+    try:
+        return json.loads(read_text(file))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{file}: not valid JSON ({exc}); re-download the file.") from None
