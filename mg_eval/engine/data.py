@@ -70,8 +70,11 @@ class SampleDataset(Dataset):
 
 def decode_error_message(task_name: str, doc_id: str, exc: BaseException) -> str:
     """One line naming the task, the sample, the image (a loader ``DataError`` names file and row) and the fix."""
-    reason = str(exc) if isinstance(exc, DataError) else f"the image could not be decoded ({type(exc).__name__}: {exc})"
-    return (f"task {task_name}, doc_id {doc_id}: {reason.rstrip('.')}; replace or remove the file, or drop this "
+    if isinstance(exc, DataError):  # the loader's message names the data file, the row and the image file
+        reason = str(exc).rstrip(".").removesuffix("; replace the file")
+    else:
+        reason = f"the image could not be decoded ({type(exc).__name__}: {exc})"
+    return (f"task {task_name}, doc_id {doc_id}: {reason}; replace or remove the file, or drop this "
             "sample from the data, then rerun the same command (finished samples are kept)")
 
 

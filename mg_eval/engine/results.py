@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -266,21 +266,39 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
-def read_samples(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Load ``samples.jsonl`` (``path`` may be the file or its run directory)."""
+def read_samples(path: str | os.PathLike, warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Load ``samples.jsonl`` (``path`` may be the file or its run directory).
+
+    A torn last line (no newline and not valid JSON: a writer killed mid-line, e.g. a copy cut short) is
+    skipped, as the prediction store's reader does, and reported through ``warn`` (default: a
+    ``warning:`` line on stderr naming the file and line). Any other invalid line is a ``DataError``.
+    """
     file = Path(path)
     if file.is_dir():
         file = file / SAMPLES_FILE
+    try:
+        lines = file.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise DataError(f"{file}: not found; point at a run directory written by `mg-eval run`") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file}: not valid UTF-8 ({exc}); rerun the evaluation to rewrite it") from None
     samples = []
-    with open(file, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                samples.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}:{line_no}: not valid JSON ({exc})") from None
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            samples.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if line_no == len(lines):  # the last line has no newline: torn tail
+                (warn or _warn_stderr)(f"{file}:{line_no}: torn last line (no newline, not valid JSON) skipped; "
+                                       f"{len(samples)} samples read")
+                break
+            raise DataError(f"{file}:{line_no}: not valid JSON ({exc})") from None
     return samples
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def find_runs(root: str | os.PathLike) -> list[Path]:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import UserInputError, user_error_from
 from mg_eval.models.base import hf_generation_kwargs
 from mg_eval.models.hashing import weights_hash
 
@@ -78,11 +78,17 @@ class MGMGenerator:
             load_kwargs["encoder_root"] = encoder_root
         if device_map:
             load_kwargs["device_map"] = device_map
-        model = MGMForCausalLM.from_pretrained(str(folder), **load_kwargs)
+        try:  # mg_model's checkpoint/config errors name the file but not always the checkpoint: add it
+            model = MGMForCausalLM.from_pretrained(str(folder), **load_kwargs)
+            processor = MGMProcessor.from_pretrained(str(folder), encoder_root=encoder_root)
+        except Exception as exc:
+            user_error = user_error_from(exc, source=f"checkpoint {folder}")
+            if user_error is None:
+                raise
+            raise user_error from None
         if not device_map:
             model = model.to(device)
         model.eval()
-        processor = MGMProcessor.from_pretrained(str(folder), encoder_root=encoder_root)
         info = {
             "name": folder.resolve().name,
             "path": str(folder.resolve()),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import DataError, UserInputError
 from mg_eval.scoring import mathvista, mmbench, mme, mmmu, mmvet, samples, textvqa
 from mg_eval.scoring.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
 
@@ -83,11 +83,17 @@ def _score_samples(target: Path, judge: Any, judge_factory: JudgeFactory | None,
         from mg_eval.tasks import get_task
     except ImportError as exc:  # the registry is part of the install; say so if it is not there
         raise UserInputError(f"re-scoring samples.jsonl needs the task registry (mg_eval.tasks): {exc}") from exc
-    task_name, protocol, _ = samples.run_metadata(target, task_name, protocol)
+    task_name, protocol, record = samples.run_metadata(target, task_name, protocol)
     task = get_task(task_name)
+    samples.check_run_task(target, record, task)
     records = samples.read_samples(target)
-    scores, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge,
-                                         judge_factory, task.benchmark)
+    try:
+        scores, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge,
+                                             judge_factory, task.benchmark)
+    except KeyError as exc:  # a field the task's scorer needs is not in the samples: they are another task's
+        raise DataError(f"{samples.locate(target)[0]}: the samples have no field {exc} that task {task.name}'s "
+                        f"scorer needs; they were not written by {task.name} (pass the run's own --task, "
+                        "or rerun `mg-eval run` for this task)") from None
     lines = [dict(record) for record in records]  # as the run wrote them; per-sample detail is in scores
     return ScoreResult(task=task.name, benchmark=task.benchmark, source_format=SAMPLES_FORMAT, source=str(target),
                        scores=scores, primary_metric=task.primary_metric, n_samples=len(records),
