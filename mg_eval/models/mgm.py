@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ from PIL import Image
 
 from mg_eval.errors import UserInputError, user_error_from
 from mg_eval.models.base import hf_generation_kwargs
-from mg_eval.models.hashing import weights_hash
+from mg_eval.models.hashing import weight_files, weights_hash
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -93,12 +94,40 @@ class MGMGenerator:
             "name": folder.resolve().name,
             "path": str(folder.resolve()),
             "weights_hash": weights_hash(folder),
+            "encoders": encoder_info(folder, model.config, encoder_root),
             "config": json.loads((folder / "config.json").read_text(encoding="utf-8")),
             "dtype": dtype,
             "device": device,
             "device_map": device_map,
         }
         return cls(model, processor, info)
+
+    @property
+    def context_length(self) -> int:
+        """The most tokens the model reads per sample (``tokenizer_model_max_length``; longer inputs are cut
+        at the end, as the official ``prepare_inputs_labels_for_multimodal`` does)."""
+        return int(self.model.config.tokenizer_model_max_length)
+
+    @functools.cached_property
+    def visual_tokens(self) -> int:
+        """Visual tokens one image placeholder becomes: N CLIP tokens x (grid² + global view)."""
+        config = self.model.config
+        vision = dict(getattr(config, "mm_vision_config", None) or {})
+        side = int(vision.get("image_size", 336)) // int(vision.get("patch_size", 14))
+        per_view = side * side + (1 if getattr(config, "mm_vision_select_feature", "patch") == "cls_patch" else 0)
+        grid = int(getattr(config, "image_grid", 1) or 1)
+        return per_view * (grid * grid + int(bool(getattr(config, "image_global", False)))) if grid > 1 else per_view
+
+    def input_lengths(self, batch: dict[str, Any]) -> list[int]:
+        """Tokens each sample of a prepared batch feeds the LLM: text tokens + visual tokens per image.
+
+        ``batch``: ``prepare`` output (input_ids [B, L] with -200 at image slots, attention_mask [B, L]).
+        """
+        from mg_model import IMAGE_TOKEN_INDEX
+
+        valid = batch["attention_mask"].bool()
+        images = ((batch["input_ids"] == IMAGE_TOKEN_INDEX) & valid).sum(dim=1)
+        return (valid.sum(dim=1) + images * (self.visual_tokens - 1)).tolist()
 
     @property
     def input_device(self) -> torch.device:
@@ -182,6 +211,24 @@ class MGMGenerator:
         out_ids = self.model.generate(**inputs, **kwargs)
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
         return [_cut_at_stops(text, stops).strip() for text in texts]
+
+
+def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dict[str, Any]:
+    """The vision encoders the model loaded: configured name, resolved folder, whether it lies inside the
+    checkpoint (then ``weights_hash`` covers it) and its own weights hash (cached; see ``hashing``)."""
+    from mg_model.loading import resolve_encoder_dir
+
+    found = {}
+    for key in ("mm_vision_tower", "mm_vision_tower_aux"):
+        configured = getattr(config, key, None)
+        if not configured:
+            continue
+        folder = resolve_encoder_dir(str(configured), checkpoint, encoder_root)
+        resolved = folder.resolve() if folder is not None else None
+        inside = resolved is not None and resolved.is_relative_to(checkpoint.resolve())
+        found[key] = {"configured": str(configured), "path": str(resolved) if resolved else None, "inside_checkpoint": inside,
+                      "weights_hash": weights_hash(resolved) if resolved and weight_files(resolved) else None}
+    return found
 
 
 def _cut_at_stops(text: str, stops: list[str]) -> str:
