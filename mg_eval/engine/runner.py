@@ -448,6 +448,9 @@ def evaluate(
         raise UserInputError(f"--limit must be a positive number of samples, got {limit}")
     if int(batch_size) < 1:
         raise UserInputError(f"--batch-size must be >= 1, got {batch_size}")
+    if encoder_root is not None and not Path(encoder_root).expanduser().is_dir():
+        raise UserInputError(f"--encoder-root {encoder_root} is not a directory; pass the folder that holds "
+                             "model_zoo/OpenAI/... (or the two encoder folders)")
     models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
     specs = _model_specs(models)
     task_objects = resolve_task_objects(tasks)

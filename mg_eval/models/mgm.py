@@ -43,7 +43,28 @@ def check_checkpoint(path: str | Path) -> Path:
     if not (folder / "config.json").is_file():
         raise UserInputError(f"checkpoint {folder} has no config.json; --model must point at the checkpoint "
                              "folder itself (the one holding config.json and the weight shards)")
+    _preflight(folder)
     return folder
+
+
+def _preflight(folder: Path) -> None:
+    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type)
+    so a broken checkpoint fails before the data is read and any model is built."""
+    from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE
+    from mg_model.loading import checkpoint_files, read_config_values
+
+    try:
+        values = read_config_values(folder)
+        checkpoint_files(folder)
+    except Exception as exc:
+        user_error = user_error_from(exc, source=f"checkpoint {folder}")
+        if user_error is None:
+            raise
+        raise user_error from None
+    model_type = values.get("model_type", "mgm") if isinstance(values, dict) else None
+    if model_type not in CONFIG_CLASS_OF_TYPE:
+        raise UserInputError(f"checkpoint {folder}: {folder / 'config.json'} model_type {model_type!r} is not an MGM "
+                             f"type (expected one of {sorted(CONFIG_CLASS_OF_TYPE)}); --model must be an MGM checkpoint")
 
 
 class MGMGenerator:

@@ -51,6 +51,8 @@ def run_metadata(path: Path, task: str | None, protocol: str | None) -> tuple[st
     """Task name, protocol and the results record of the run (explicit values win)."""
     from mg_eval.engine.results import read_results
 
+    if not path.exists():
+        raise UserInputError(f"{path}: no such file or directory; point at a run directory written by `mg-eval run`.")
     _, results_file = locate(path)
     record = read_results(results_file) if results_file else None
     task = task or (record["task"]["name"] if record else None)

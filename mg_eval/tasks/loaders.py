@@ -339,9 +339,10 @@ def _check_types(config: TaskConfig, record: dict[str, Any], where: str) -> None
     for name, spec in config.field_types.items():
         if name in record and not _type_ok(record[name], spec):
             value = record[name]
-            shown = f"{value!r:.60}" if not isinstance(value, (list, tuple)) else f"a list with {type_names(value)}"
-            raise DataError(f"{where}: field '{name}' must be {spec} (task {config.task}), got "
-                            f"{type(value).__name__} {shown}; fix that field in the data file.")
+            shown = (f"a list with {type_names(value)}" if isinstance(value, (list, tuple))
+                     else f"{type(value).__name__} {value!r:.60}")
+            raise DataError(f"{where}: field '{name}' must be {spec} (task {config.task}), got {shown}; fix that "
+                            "field in the data file.")
 
 
 def type_names(values: Iterable[Any]) -> str:
