@@ -19,7 +19,7 @@ from typing import Any
 
 from torch.utils.data import DataLoader, Dataset
 
-from mg_eval.errors import DataError
+from mg_eval.errors import DataError, user_error_from
 from mg_eval.models.base import Generator
 
 
@@ -60,11 +60,18 @@ class SampleDataset(Dataset):
             image = visuals[0].convert("RGB") if visuals else None
         except Exception as exc:  # noqa: BLE001 - reported with the doc_id below
             return {"error": decode_error_message(self.task.name, sample.doc_id, exc)}
-        prompt = self.generator.render_prompt(sample.text, has_image=image is not None)
-        item = {"index": index, "doc_id": sample.doc_id, "image": image, "text": sample.text, "prompt": prompt}
-        if self.per_sample:
-            item["prepared"] = self.generator.prepare_sample(image, sample.text)
-            item["image"] = None  # already preprocessed: do not ship the decoded image back
+        try:  # a user-caused failure (e.g. mg_model's MGMInputError) becomes a marker, not a worker traceback
+            prompt = self.generator.render_prompt(sample.text, has_image=image is not None)
+            item = {"index": index, "doc_id": sample.doc_id, "image": image, "text": sample.text, "prompt": prompt}
+            if self.per_sample:
+                item["prepared"] = self.generator.prepare_sample(image, sample.text)
+                item["image"] = None  # already preprocessed: do not ship the decoded image back
+        except Exception as exc:
+            user_error = user_error_from(exc)
+            if user_error is None:
+                raise
+            return {"error": f"task {self.task.name}, doc_id {sample.doc_id}: the sample cannot be prepared "
+                             f"({user_error}); fix it in the data file, then rerun (finished samples are kept)"}
         return item
 
 

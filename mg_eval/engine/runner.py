@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.engine import distributed, provenance, results, store
+from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.data import (
     PlannedSample,
     SampleDataset,
@@ -457,6 +458,8 @@ def evaluate(
     output = check_output_dir(output_dir)
     data_paths = dict(data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
+    for task in task_objects:
+        check_prompts(task, docs[task.name], protocol)
     options = {"protocol": protocol, "batch_size": int(batch_size), "limit": limit, "output_dir": output,
                "judge": judge, "data_paths": data_paths,
                "num_workers": default_num_workers() if num_workers is None else int(num_workers),
