@@ -244,3 +244,29 @@ def test_bad_input_gives_one_error_line(case: dict[str, Any], tiny: Path, tmp_pa
     if "stored_after" in case:
         records = [json.loads(item) for item in _stored_records(ctx["out"], case["argv"])[1:]]
         assert len(records) == case["stored_after"], records
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only user-caused failures become an error line; anything else propagates (a bug to report)."""
+    import mg_eval.cli.tasks as tasks_command
+
+    def broken(args: Any) -> int:
+        raise RuntimeError("internal bug")
+
+    monkeypatch.setattr(tasks_command, "run", broken)
+    with pytest.raises(RuntimeError, match="internal bug"):
+        main(["tasks"])
+
+
+def test_mg_model_input_errors_map_to_one_line_user_errors() -> None:
+    from mg_eval.errors import UserInputError, user_error_from
+    from mg_model import CheckpointError, MGMConfigError
+    from mg_model.conversation import MGMInputError
+    from mg_model.train import TrainingInputError
+
+    for error in (CheckpointError("bad\n  shard x"), MGMConfigError("bad key"), MGMInputError("bad text"),
+                  TrainingInputError("bad row")):
+        mapped = user_error_from(error, source="checkpoint /c")
+        assert isinstance(mapped, UserInputError) and "\n" not in str(mapped)
+        assert str(mapped).startswith("checkpoint /c: bad") and "; " in str(mapped)  # a fix is appended
+    assert user_error_from(ValueError("a bug")) is None and user_error_from(KeyError("k")) is None
