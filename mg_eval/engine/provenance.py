@@ -3,7 +3,8 @@
 * ``encoder_identity``: the vision encoders that live outside the checkpoint (the released layout keeps
   them in ``model_zoo/...``) are not covered by the checkpoint's weights hash; their hashes join every
   prediction fingerprint, so a resume with other encoders recomputes instead of reusing.
-* ``made_with_summary``: every stored prediction carries ``made_with`` (batch size, device); results
+* ``prediction_records`` / ``made_with_summary``: every stored prediction carries ``made_with`` (batch
+  size, device) and ``input_tokens``; results
   count the predictions per value, so a run resumed under another ``--batch-size`` says so.
 * ``count_truncated``: inputs longer than the model's context are cut at the end (as the official
   code does); they are counted, never silent.
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,21 @@ def protocol_departures(task: Any, protocol: str, options: Mapping[str, Any]) ->
         elif generation.get(key) != value:
             reasons.append(f"generation override {key}={value!r} (the protocol has {generation.get(key)!r})")
     return reasons
+
+
+def prediction_records(generator: Any, batch: Mapping[str, Any], samples: Sequence[Any],
+                       responses: Sequence[str], stored: Mapping[tuple[str, str], Any],
+                       made_with: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Store records of a generated batch's samples not stored yet: the prediction, what it was made with
+    (``made_with``: batch size, device) and, when the generator can count them, the tokens it read."""
+    lengths = generator.input_lengths(batch["inputs"]) if callable(getattr(generator, "input_lengths", None)) else None
+    records = []
+    for position, (sample, prompt, response) in enumerate(zip(samples, batch["prompts"], responses)):
+        if (sample.doc_id, sample.fingerprint) in stored:
+            continue
+        record = {"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompt,
+                  "response": response, "made_with": dict(made_with)}
+        if lengths is not None:
+            record["input_tokens"] = int(lengths[position])
+        records.append(record)
+    return records

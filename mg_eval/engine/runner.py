@@ -185,7 +185,7 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
         batch_samples = [samples[index] for index in batch["indices"]]
         responses, generate_s = _generate_batch(generator, batch, batch_samples, generation)
         seconds["generate_s"] += generate_s
-        records = _prediction_records(generator, batch, batch_samples, responses, stored, made_with)
+        records = provenance.prediction_records(generator, batch, batch_samples, responses, stored, made_with)
         written = time.perf_counter()
         writer.append(records)
         seconds["store_s"] += time.perf_counter() - written
@@ -194,24 +194,6 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
     # every batch is in: let the loader's workers shut down off the critical path (joined at exit)
     threading.Thread(target=loader.close, name="mg-eval-loader-shutdown").start()
     return computed, seconds
-
-
-def _prediction_records(generator: Generator, batch: Mapping[str, Any], samples: Sequence[PlannedSample],
-                        responses: Sequence[str], stored: Mapping[tuple[str, str], Any],
-                        made_with: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Store records of a generated batch's samples not stored yet: the prediction, what it was made with
-    (``made_with``: batch size, device) and, when the generator can count them, the tokens it read."""
-    lengths = generator.input_lengths(batch["inputs"]) if callable(getattr(generator, "input_lengths", None)) else None
-    records = []
-    for position, (sample, prompt, response) in enumerate(zip(samples, batch["prompts"], responses)):
-        if (sample.doc_id, sample.fingerprint) in stored:
-            continue
-        record = {"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompt,
-                  "response": response, "made_with": dict(made_with)}
-        if lengths is not None:
-            record["input_tokens"] = int(lengths[position])
-        records.append(record)
-    return records
 
 
 def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,

@@ -388,11 +388,13 @@ def load_docs(config: TaskConfig, data_path: str | Path | None = None, limit: in
     rows = _load_hub(config) if data_path is None else _load_local(config, Path(data_path))
     if not rows:
         raise DataError(f"{data_path or config.dataset_path}: no samples found for task {config.task}.")
-    ids = _stable_ids(rows, config) if all(config.doc_id in record for record, _ in rows) else None
+    # ids (and duplicates) over the whole file, so a --limit run gets the ids of a full run; a row lacking
+    # the id column beyond the limit is left to a full run's schema check
+    whole_file_ids = _stable_ids(rows, config) if all(config.doc_id in record for record, _ in rows) else None
     rows = rows[:limit] if limit is not None else rows
     _check_rows(config, rows)
     docs = []
-    for (record, _), doc_id in zip(rows, ids or _stable_ids(rows, config)):
+    for (record, _), doc_id in zip(rows, whole_file_ids or _stable_ids(rows, config)):
         docs.append({**record, "doc_id": doc_id})
     return docs
 
