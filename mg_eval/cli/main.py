@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import one_line, user_error_from
 from mg_eval.tasks.registry import use_tasks_root
 
 _TASKS_ROOT_HELP = "benchmark folders to use instead of the shipped tasks/ (every command; default: tasks/)"
@@ -62,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with use_tasks_root(args.tasks_root):
             return int(args._run(args) or 0)
-    except UserInputError as exc:
-        print(f"mg-eval {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # the one error boundary: user-caused failures -> one line, exit code 2
+        user_error = user_error_from(exc)
+        if user_error is None:
+            raise  # a bug: keep the traceback
+        print(f"mg-eval {args.command}: error: {one_line(str(user_error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nmg-eval {args.command}: interrupted; finished work is saved, rerun the same command to resume.",

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=PROTOCOLS, default=None, help="only this protocol")
     parser.add_argument("--all-runs", action="store_true",
                         help="every run, not only the latest per (model, task, protocol)")
-    parser.add_argument("--reporting-only", action="store_true", help="drop --limit runs (for_reporting=false)")
+    parser.add_argument("--reporting-only", action="store_true",
+                        help="drop runs not for reporting (for_reporting=false: --limit, sample data, overrides)")
     parser.add_argument("--compare", action="store_true",
                         help="pivot: one row per (task, protocol, metric), one column per model")
     parser.add_argument("--all-metrics", action="store_true", help="every score and sub-score, not only the primary")

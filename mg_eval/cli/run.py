@@ -141,11 +141,32 @@ def run(args: argparse.Namespace) -> int:
             continue
         primary = outcome.results["primary_metric"]
         value = outcome.results["scores"].get(primary)
-        note = "" if outcome.results["for_reporting"] else "  (--limit run: not for reporting)"
+        reasons = outcome.results.get("not_for_reporting") or []
+        note = f"  (not for reporting: {'; '.join(reasons)})" if not outcome.results["for_reporting"] else ""
         print(f"{outcome.model_name} / {outcome.task_name}: {primary} = {value} "
               f"[{outcome.n_computed} computed, {outcome.n_resumed} resumed] -> {outcome.run_dir}{note}")
+        print_run_warnings(outcome)
     check_ungraded_outcomes(outcomes, args.max_ungraded)
     return 0
+
+
+def print_run_warnings(outcome: Any) -> None:
+    """Warning lines (stderr) for what the results record but a reader could miss: inputs cut at the
+    model's context, predictions made under several batch sizes (resumed after a --batch-size change)."""
+    import sys
+
+    record = outcome.results
+    truncated = record["n_samples"].get("truncated")
+    if truncated:
+        print(f"warning: {outcome.task_name}: {truncated} of {record['n_samples']['total']} inputs were longer than "
+              f"the model's context ({record['run_config'].get('context_length')} tokens) and were cut at the end "
+              "(as the official code does); counted in results.json n_samples.truncated", file=sys.stderr)
+    sizes = (record["run_config"].get("predictions_made_with") or {}).get("batch_size") or {}
+    if len(sizes) > 1:
+        print(f"warning: {outcome.task_name}: predictions were made at several batch sizes "
+              f"({', '.join(f'{size}: {count}' for size, count in sizes.items())}; resumed after a --batch-size "
+              "change); recorded in results.json run_config.predictions_made_with, rerun with --fresh for one",
+              file=sys.stderr)
 
 
 def check_ungraded_outcomes(outcomes: Sequence[Any], max_ungraded: float) -> None:

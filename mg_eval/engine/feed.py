@@ -20,6 +20,7 @@ from typing import Any
 from torch.utils.data import DataLoader, Dataset
 
 from mg_eval.api import Generator, SampleWiseGenerator, TaskLike
+from mg_eval.errors import DataError, user_error_from
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,30 @@ class SampleDataset(Dataset):
             visuals = self.task.doc_to_visual(sample.doc, self.protocol)
             image = visuals[0].convert("RGB") if visuals else None
         except Exception as exc:  # noqa: BLE001 - reported with the doc_id below
-            return {"error": (f"task {self.task.name}, doc_id {sample.doc_id}: the image could not be decoded "
-                              f"({type(exc).__name__}: {exc}); replace or remove the file, or drop this "
-                              "sample from the data, then rerun the same command (finished samples are kept)")}
-        prompt = self.generator.render_prompt(sample.text, has_image=image is not None)
-        item = {"index": index, "doc_id": sample.doc_id, "image": image, "text": sample.text, "prompt": prompt}
-        if self.per_sample:
-            item["prepared"] = self.generator.prepare_sample(image, sample.text)
-            item["image"] = None  # already preprocessed: do not ship the decoded image back
+            return {"error": decode_error_message(self.task.name, sample.doc_id, exc)}
+        try:  # a user-caused failure (e.g. mg_model's MGMInputError) becomes a marker, not a worker traceback
+            prompt = self.generator.render_prompt(sample.text, has_image=image is not None)
+            item = {"index": index, "doc_id": sample.doc_id, "image": image, "text": sample.text, "prompt": prompt}
+            if self.per_sample:
+                item["prepared"] = self.generator.prepare_sample(image, sample.text)
+                item["image"] = None  # already preprocessed: do not ship the decoded image back
+        except Exception as exc:
+            user_error = user_error_from(exc)
+            if user_error is None:
+                raise
+            return {"error": f"task {self.task.name}, doc_id {sample.doc_id}: the sample cannot be prepared "
+                             f"({user_error}); fix it in the data file, then rerun (finished samples are kept)"}
         return item
+
+
+def decode_error_message(task_name: str, doc_id: str, exc: BaseException) -> str:
+    """One line naming the task, the sample, the image (a loader ``DataError`` names file and row) and the fix."""
+    if isinstance(exc, DataError):  # the loader's message names the data file, the row and the image file
+        reason = str(exc).rstrip(".").removesuffix("; replace the file")
+    else:
+        reason = f"the image could not be decoded ({type(exc).__name__}: {exc})"
+    return (f"task {task_name}, doc_id {doc_id}: {reason}; replace or remove the file, or drop this "
+            "sample from the data, then rerun the same command (finished samples are kept)")
 
 
 class BatchCollator:

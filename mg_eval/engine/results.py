@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -139,13 +139,17 @@ def make_results(
     run_config: Mapping[str, Any] | None = None,
     device: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    not_for_reporting: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Assemble a complete ``results.json`` payload (schema in ``results/SCHEMA.md``).
 
     ``model`` needs ``name``, ``path``, ``weights_hash`` (and usually ``config``); ``task`` needs
     ``name``, ``benchmark``, ``version``, ``fingerprint`` (and usually ``config``). ``for_reporting``
-    is derived: a ``limit`` run is never for reporting. Environment and git SHA are filled in here.
+    is derived: a run is for reporting only without ``limit`` and without ``not_for_reporting`` reasons
+    (each a sentence saying how the run departs from the protocol; recorded under ``not_for_reporting``,
+    the ``limit`` reason included). Environment and git SHA are filled in here.
     """
+    reasons = ([f"--limit {limit}: only the first {limit} samples"] if limit is not None else []) + list(not_for_reporting)
     record: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -157,7 +161,8 @@ def make_results(
         "scores": dict(scores),
         "primary_metric": primary_metric,
         "n_samples": dict(n_samples),
-        "for_reporting": limit is None,
+        "for_reporting": not reasons,
+        "not_for_reporting": reasons,
         "limit": limit,
         "judge": judge,
         "seeds": dict(seeds or {}),
@@ -193,6 +198,8 @@ def validate_results(record: Mapping[str, Any], source: str = "results record") 
         raise DataError(f"{source}: n_samples.total is missing")
     if record["limit"] is not None and record["for_reporting"]:
         raise DataError(f"{source}: a --limit run cannot be for_reporting")
+    if record.get("not_for_reporting") and record["for_reporting"]:
+        raise DataError(f"{source}: for_reporting is true but not_for_reporting lists {record['not_for_reporting']}")
 
 
 def _json_default(value: Any) -> Any:
@@ -220,6 +227,32 @@ def _clean_floats(value: Any) -> Any:
 def dumps(value: Any, indent: int | None = None) -> str:
     """JSON text with NaN -> null and numpy/torch scalars unwrapped."""
     return json.dumps(_clean_floats(value), indent=indent, ensure_ascii=False, default=_json_default)
+
+
+TEMP_PREFIXES = (f".{RESULTS_FILE}.", f".{SAMPLES_FILE}.")
+
+
+def remove_stale_temp_files(task_dir: str | os.PathLike, protocol: str) -> list[Path]:
+    """Delete the temp files a kill during ``write_run`` left in the run directories of (task, protocol).
+
+    ``_atomic_write`` writes ``.results.json.XXXX`` / ``.samples.jsonl.XXXX`` and renames them; a kill in
+    between leaves them behind. Call while holding the task's store lock (no other run of the same
+    (model, task, protocol) is writing then). A run directory left empty is removed too. Returns the
+    deleted files.
+    """
+    removed = []
+    folder = Path(task_dir)
+    for directory in sorted(folder.glob(f"*_{sanitize_name(protocol)}*")) if folder.is_dir() else []:
+        if not directory.is_dir() or not re.match(rf"^\d{{8}}T\d+Z_{re.escape(sanitize_name(protocol))}(_limit\d+)?$",
+                                                   directory.name):
+            continue
+        for temp in directory.iterdir():
+            if temp.name.startswith(TEMP_PREFIXES) and temp.is_file():
+                temp.unlink(missing_ok=True)
+                removed.append(temp)
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    return removed
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -266,21 +299,39 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
-def read_samples(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Load ``samples.jsonl`` (``path`` may be the file or its run directory)."""
+def read_samples(path: str | os.PathLike, warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Load ``samples.jsonl`` (``path`` may be the file or its run directory).
+
+    A torn last line (no newline and not valid JSON: a writer killed mid-line, e.g. a copy cut short) is
+    skipped, as the prediction store's reader does, and reported through ``warn`` (default: a
+    ``warning:`` line on stderr naming the file and line). Any other invalid line is a ``DataError``.
+    """
     file = Path(path)
     if file.is_dir():
         file = file / SAMPLES_FILE
+    try:
+        lines = file.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise DataError(f"{file}: not found; point at a run directory written by `mg-eval run`") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file}: not valid UTF-8 ({exc}); rerun the evaluation to rewrite it") from None
     samples = []
-    with open(file, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                samples.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}:{line_no}: not valid JSON ({exc})") from None
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            samples.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if line_no == len(lines):  # the last line has no newline: torn tail
+                (warn or _warn_stderr)(f"{file}:{line_no}: torn last line (no newline, not valid JSON) skipped; "
+                                       f"{len(samples)} samples read")
+                break
+            raise DataError(f"{file}:{line_no}: not valid JSON ({exc})") from None
     return samples
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def find_runs(root: str | os.PathLike) -> list[Path]:

@@ -14,6 +14,7 @@ stored predictions), builds each model once, then for each task:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import os
@@ -29,7 +30,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike
-from mg_eval.engine import distributed, results, store
+from mg_eval.engine import distributed, provenance, results, store
+from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import (
     PlannedSample,
     SampleDataset,
@@ -160,7 +162,7 @@ def _generate_batch(generator: Generator, batch: dict[str, Any], samples: Sequen
 def _run_batches(generator: Generator, task: TaskLike, samples: Sequence[PlannedSample], batches: list[list[int]],
                  generation: Mapping[str, Any], writer: store.PredictionWriter, num_workers: int,
                  progress: tqdm, stored: Mapping[tuple[str, str], Any],
-                 protocol: str) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+                 protocol: str, made_with: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Generate ``batches``, appending each batch's predictions to the store as soon as they exist.
 
     A batch is always generated whole (same batch as an uninterrupted run); samples of it that are
@@ -182,10 +184,7 @@ def _run_batches(generator: Generator, task: TaskLike, samples: Sequence[Planned
         batch_samples = [samples[index] for index in batch["indices"]]
         responses, generate_s = _generate_batch(generator, batch, batch_samples, generation)
         seconds["generate_s"] += generate_s
-        records = [{"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompt,
-                    "response": response}
-                   for sample, prompt, response in zip(batch_samples, batch["prompts"], responses)
-                   if (sample.doc_id, sample.fingerprint) not in stored]
+        records = provenance.prediction_records(generator, batch, batch_samples, responses, stored, made_with)
         written = time.perf_counter()
         writer.append(records)
         seconds["store_s"] += time.perf_counter() - written
@@ -205,7 +204,7 @@ def _score(task: TaskLike, samples: Sequence[PlannedSample], predictions: Mappin
         record = dict(task.process_result(sample.doc, prediction["response"], protocol))
         record.pop("doc_id", None)
         lines.append({"doc_id": sample.doc_id, "prompt": prediction["prompt"], "response": prediction["response"],
-                      "fingerprint": sample.fingerprint, **record})
+                      "fingerprint": sample.fingerprint, "made_with": prediction.get("made_with"), **record})
     from mg_eval.judges.prefetch import score_with_judge  # judge calls made concurrently, same result
 
     scores = dict(score_with_judge(lambda j: task.aggregate(lines, protocol, judge=j), judge))
@@ -237,10 +236,10 @@ class _TaskRun:
     """State of one (model, task) evaluation; ``run()`` does the work."""
 
     def __init__(self, spec: ModelSpec, generator: Generator, task: TaskLike, docs: list, options: RunOptions,
-                 context: distributed.DistContext):
+                 context: distributed.DistContext, lock: store.StoreLock | None = None):
         self.spec, self.generator, self.task, self.docs = spec, generator, task, docs
-        self.options, self.context = options, context
-        self.task_dir = Path(options.output_dir) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
+        self.options, self.context, self.lock = options, context, lock
+        self.task_dir = _task_dir(options.output_dir, spec, task)
 
     def run(self) -> RunResult:
         """Plan, skip what is stored, generate this rank's share, gather; rank 0 scores and writes."""
@@ -250,7 +249,7 @@ class _TaskRun:
         generation = generation_for(self.task, protocol, self.options.generation_overrides)
         identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
                     "task_version": str(self.task.version), "protocol": protocol,
-                    "template": self.generator.template_id}
+                    "template": self.generator.template_id, **provenance.encoder_identity(self.generator.info)}
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
         batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")))
         header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
@@ -261,9 +260,11 @@ class _TaskRun:
                         disable=not (self.context.is_main and self.options.progress and n_todo),
                         dynamic_ncols=True)
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
-        with progress, store.PredictionWriter(path, header) as writer:
+        made_with = {"batch_size": 1 if generation.get("do_sample") else self.options.batch_size,
+                     "device": self.generator.info.get("device")}
+        with progress, store.PredictionWriter(path, header, lock=self.lock) as writer:
             computed, loop_seconds = _run_batches(self.generator, self.task, samples, todo, generation, writer,
-                                                self.options.num_workers, progress, stored, protocol)
+                                                self.options.num_workers, progress, stored, protocol, made_with)
         own = {samples[i].doc_id: computed.get(samples[i].doc_id) or stored[(samples[i].doc_id, samples[i].fingerprint)]
                for batch in mine for i in batch}
         gathered = distributed.gather_to_main(
@@ -296,7 +297,8 @@ class _TaskRun:
         record = results.make_results(
             run_id=run_id,
             model={key: self.generator.info.get(key) for key in
-                   ("name", "path", "weights_hash", "config", "dtype", "device", "device_map")} | {"name": self.spec.name},
+                   ("name", "path", "weights_hash", "encoders", "config", "dtype", "device", "device_map")}
+            | {"name": self.spec.name},
             task={"name": self.task.name, "benchmark": self.task.benchmark,
                   "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
                   "config": _task_config(self.task, protocol), "data_path": self.options.data_paths.get(self.task.name)},
@@ -304,16 +306,20 @@ class _TaskRun:
             generation=generation | {"stop_strings": list(self.generator.info.get("stop_strings") or [])},
             scores=scores,
             primary_metric=self.task.primary_metric,
-            n_samples={"total": len(samples), "computed": n_computed, "resumed": len(samples) - n_computed},
+            n_samples={"total": len(samples), "computed": n_computed, "resumed": len(samples) - n_computed,
+                       "truncated": provenance.count_truncated(predictions.values(), self.generator)},
             limit=limit,
             judge=getattr(judge, "name", None) if judge is not None else None,
             seeds={"task_seed": generation.get("seed"), "per_sample": "sha256(task_seed:doc_id) -> 31 bits"},
             timing=timing,
             run_config={"batch_size": self.options.batch_size, "world_size": self.context.world_size,
                         "num_workers": self.options.num_workers, "output_dir": str(self.options.output_dir),
-                        "limit": limit, "generation_overrides": self.options.generation_overrides},
+                        "limit": limit, "generation_overrides": self.options.generation_overrides,
+                        "context_length": getattr(self.generator, "context_length", None),
+                        "predictions_made_with": provenance.made_with_summary(predictions.values())},
             device=self.generator.info.get("device"),
             extra={"judge": _judge_report(judge, judge_stats_before)},
+            not_for_reporting=provenance.protocol_departures(self.task, protocol, self.options),
         )
         directory = results.write_run(results.run_dir(self.options.output_dir, self.spec.name, self.task.name, run_id),
                                       record, lines)
@@ -437,12 +443,17 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
         raise UserInputError(f"--limit must be a positive number of samples, got {limit}")
     if int(options.batch_size) < 1:
         raise UserInputError(f"--batch-size must be >= 1, got {options.batch_size}")
+    if options.encoder_root is not None and not Path(options.encoder_root).expanduser().is_dir():
+        raise UserInputError(f"--encoder-root {options.encoder_root} is not a directory; pass the folder that holds "
+                             "model_zoo/OpenAI/... (or the two encoder folders)")
     models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
     specs = _model_specs(models)
     task_objects = resolve_task_objects(tasks)
     output = check_output_dir(options.output_dir)
     data_paths = dict(options.data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
+    for task in task_objects:
+        check_prompts(task, docs[task.name], protocol)
     options = dataclasses.replace(
         options, batch_size=int(options.batch_size), output_dir=output, data_paths=data_paths,
         num_workers=default_num_workers() if options.num_workers is None else int(options.num_workers),
@@ -453,22 +464,45 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
     for spec in specs:
         run_dtype = (spec.generator.info.get("dtype") if spec.generator
                      else resolve_dtype(options.dtype, resolve_device(options.device)))
-        _prepare_stores(spec, task_objects, protocol, run_dtype, output, options.fresh, context)
-        generator = spec.generator or _build_generator(spec, options.dtype, options.device, options.device_map,
-                                                       options.encoder_root, context)
-        for task in task_objects:
-            outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context).run())
+        with contextlib.ExitStack() as held:  # store locks: taken before --fresh deletes or the model loads
+            locks = _lock_stores(held, spec, task_objects, protocol, output, context)
+            _prepare_stores(spec, task_objects, protocol, run_dtype, output, options.fresh, context)
+            generator = spec.generator or _build_generator(spec, options.dtype, options.device, options.device_map,
+                                                           options.encoder_root, context)
+            for task in task_objects:
+                outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context,
+                                         locks[task.name]).run())
     return outcomes
+
+
+def _task_dir(output: str | os.PathLike, spec: ModelSpec, task: TaskLike) -> Path:
+    """``<output>/<model>/<task>``: the store and run directories of one (model, task)."""
+    return Path(output) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
+
+
+def _lock_stores(held: contextlib.ExitStack, spec: ModelSpec, tasks: Sequence[TaskLike], protocol: str, output: Path,
+                 context: distributed.DistContext) -> dict[str, store.StoreLock]:
+    """Lock this rank's store file of every task now (a second run fails here, in seconds, not after a
+    model load, and ``--fresh`` can never delete a store another run is writing)."""
+    return {task.name: held.enter_context(store.StoreLock(
+                store.store_path(_task_dir(output, spec, task), protocol, context.rank, context.world_size)))
+            for task in tasks}
 
 
 def _prepare_stores(spec: ModelSpec, tasks: Sequence[TaskLike], protocol: str, dtype: str | None, output: Path,
                     fresh: bool, context: distributed.DistContext) -> None:
-    """``--fresh``: delete old stores; otherwise check their headers now, before the model is loaded."""
+    """Under the store locks: remove temp files a killed results write left; ``--fresh``: delete old stores
+    (after locking any other rank file, so a foreign writer stops it); otherwise check their headers now,
+    before the model is loaded."""
     for task in tasks:
-        task_dir = output / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
+        task_dir = _task_dir(output, spec, task)
+        if context.is_main:
+            results.remove_stale_temp_files(task_dir, protocol)
         if fresh:
             if context.is_main:
-                store.discard(task_dir, protocol)
+                own = [store.store_path(task_dir, protocol, rank, context.world_size)
+                       for rank in range(context.world_size)]
+                store.discard(task_dir, protocol, own=own)
             distributed.barrier(context)
         else:
             store.load_predictions(task_dir, protocol, _store_header(spec.name, task, protocol, dtype))

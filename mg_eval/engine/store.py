@@ -86,7 +86,7 @@ def load_predictions(task_dir: str | os.PathLike, protocol: str,
     folder = store_dir(task_dir)
     if not folder.is_dir():
         return found
-    for path in sorted(folder.glob(f"{protocol}.jsonl")) + sorted(folder.glob(f"{protocol}.rank*.jsonl")):
+    for path in store_files(task_dir, protocol):
         header, records = _read_lines(path)
         if expected_header is not None and header is not None:
             check_header(path, header, expected_header)
@@ -109,45 +109,103 @@ def check_header(path: Path, header: Mapping[str, Any], expected: Mapping[str, A
                 "stored predictions of this task")
 
 
-def discard(task_dir: str | os.PathLike, protocol: str) -> int:
-    """Delete the store files of (task, protocol) (``--fresh``); returns how many were removed."""
+def store_files(task_dir: str | os.PathLike, protocol: str) -> list[Path]:
+    """Every store file of (task, protocol): the single-process file and the per-rank files."""
     folder = store_dir(task_dir)
-    removed = 0
-    for path in list(folder.glob(f"{protocol}.jsonl")) + list(folder.glob(f"{protocol}.rank*.jsonl")):
-        path.unlink()
-        removed += 1
-    return removed
+    return sorted(folder.glob(f"{protocol}.jsonl")) + sorted(folder.glob(f"{protocol}.rank*.jsonl"))
+
+
+def discard(task_dir: str | os.PathLike, protocol: str, own: Iterable[str | os.PathLike] = ()) -> int:
+    """Delete the store files of (task, protocol) (``--fresh``); returns how many were removed.
+
+    ``own``: store files this run holds the locks of (its ranks' files). Every other file is locked
+    first: if another process is writing any of them, nothing is deleted and ``UserInputError`` names it.
+    """
+    held = {Path(path).resolve() for path in own}
+    locks = []
+    try:
+        for path in store_files(task_dir, protocol):
+            if path.resolve() not in held:
+                locks.append(StoreLock(path).acquire())
+        removed = 0
+        for path in store_files(task_dir, protocol):
+            path.unlink()
+            removed += 1
+        return removed
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+class StoreLock:
+    """Exclusive ``lockf`` lock on ``<store file>.lock``: one writer per store file.
+
+    Owned by this process and released by the kernel when it dies (not inherited by the DataLoader
+    workers it forks). The engine takes it before ``--fresh`` deletes anything and before the model
+    loads, and keeps it until the task's predictions are written.
+    """
+
+    _held_in_this_process: set[Path] = set()  # lockf does not stop a second locker in the same process
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._handle = None
+
+    @property
+    def held(self) -> bool:
+        return self._handle is not None
+
+    def acquire(self) -> StoreLock:
+        """Take the lock now or raise ``UserInputError`` naming the store file (never waits)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        key = self.path.resolve()
+        busy = key in self._held_in_this_process
+        handle = open(self.path.with_suffix(".lock"), "w")
+        if not busy:
+            try:
+                fcntl.lockf(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                busy = True
+        if busy:
+            handle.close()
+            raise UserInputError(f"{self.path}: another mg-eval process is writing this prediction store; "
+                                 "wait for it to finish (or stop it) before starting this run") from None
+        self._held_in_this_process.add(key)
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        self._held_in_this_process.discard(self.path.resolve())
+        fcntl.lockf(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None
+
+    def __enter__(self) -> StoreLock:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 class PredictionWriter:
     """Append-only, fsync'd writer of one store file. Use as a context manager.
 
-    Holds an exclusive ``lockf`` lock on ``<file>.lock`` while open: a second writer of the same file
-    fails at once with a message instead of interleaving lines.
+    Holds the file's ``StoreLock`` while open (its own, or ``lock``, one the caller already holds): a
+    second writer of the same file fails at once with a message instead of interleaving lines.
     """
 
-    _open_in_this_process: set[Path] = set()  # lockf does not stop a second writer in the same process
-
-    def __init__(self, path: str | os.PathLike, header: Mapping[str, Any]):
+    def __init__(self, path: str | os.PathLike, header: Mapping[str, Any], lock: StoreLock | None = None):
         self.path = Path(path)
         self.header = {"kind": "header", "format": STORE_FORMAT, **header}
-        self._lock_handle = None
+        self._given_lock = lock
+        self._own_lock: StoreLock | None = None
         self._handle = None
 
     def __enter__(self) -> PredictionWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        busy = self.path.resolve() in self._open_in_this_process
-        self._lock_handle = open(self.path.with_suffix(".lock"), "w")
-        try:  # POSIX record lock: owned by this process, not inherited by DataLoader workers it forks
-            fcntl.lockf(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            busy = True
-        if busy:
-            self._lock_handle.close()
-            self._lock_handle = None
-            raise UserInputError(f"{self.path}: another mg-eval process is writing this prediction store; "
-                                 "wait for it to finish (or stop it) before starting this run") from None
-        self._open_in_this_process.add(self.path.resolve())
+        if self._given_lock is None or not self._given_lock.held:
+            self._own_lock = StoreLock(self.path).acquire()
         self._repair_torn_tail()
         self._handle = open(self.path, "a", encoding="utf-8")
         if self.path.stat().st_size == 0:
@@ -157,10 +215,8 @@ class PredictionWriter:
     def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
             self._handle.close()
-        if self._lock_handle is not None:
-            self._open_in_this_process.discard(self.path.resolve())
-            fcntl.lockf(self._lock_handle.fileno(), fcntl.LOCK_UN)
-            self._lock_handle.close()
+        if self._own_lock is not None:
+            self._own_lock.release()
 
     def _repair_torn_tail(self) -> None:
         """Cut a partial last line (left by ``kill -9``) so appended records start on a fresh line."""

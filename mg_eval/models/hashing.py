@@ -10,6 +10,7 @@ bytes between the sampled blocks is not detected (documented in ``results/SCHEMA
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -45,16 +46,25 @@ def _hash_file(digest: hashlib._Hash, path: Path, relative: str) -> None:
 
 
 def weights_hash(checkpoint: str | os.PathLike) -> str:
-    """``sha256:<hex>`` fingerprint of the weight files of a checkpoint directory.
+    """``sha256:<hex>`` fingerprint of the weight files of a checkpoint (or encoder) directory.
 
-    Raises ``UserInputError`` when the directory has no weight files.
+    Cached per process by the files' paths, sizes and mtimes, so hashing the same folder again (one
+    encoder shared by several checkpoints, several tasks) reads nothing. Raises ``UserInputError``
+    when the directory has no weight files.
     """
     root = Path(checkpoint)
     files = weight_files(root)
     if not files:
         raise UserInputError(f"{root}: no weight files (*.safetensors / *.bin) found; point --model at a "
                              "checkpoint directory (build a tiny one with `mg-eval demo`)")
+    signature = tuple((path.relative_to(root).as_posix(), path.stat().st_size, path.stat().st_mtime_ns)
+                      for path in files)
+    return _cached_hash(str(root.resolve()), signature)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_hash(root: str, signature: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in files:
-        _hash_file(digest, path, path.relative_to(root).as_posix())
+    for relative, _, _ in signature:
+        _hash_file(digest, Path(root) / relative, relative)
     return "sha256:" + digest.hexdigest()

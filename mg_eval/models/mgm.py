@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -10,9 +11,9 @@ from typing import Any
 import torch
 from PIL import Image
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import UserInputError, user_error_from
 from mg_eval.models.base import hf_generation_kwargs
-from mg_eval.models.hashing import weights_hash
+from mg_eval.models.hashing import weight_files, weights_hash
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -42,7 +43,28 @@ def check_checkpoint(path: str | Path) -> Path:
     if not (folder / "config.json").is_file():
         raise UserInputError(f"checkpoint {folder} has no config.json; --model must point at the checkpoint "
                              "folder itself (the one holding config.json and the weight shards)")
+    _preflight(folder)
     return folder
+
+
+def _preflight(folder: Path) -> None:
+    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type)
+    so a broken checkpoint fails before the data is read and any model is built."""
+    from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE
+    from mg_model.loading import checkpoint_files, read_config_values
+
+    try:
+        values = read_config_values(folder)
+        checkpoint_files(folder)
+    except Exception as exc:
+        user_error = user_error_from(exc, source=f"checkpoint {folder}")
+        if user_error is None:
+            raise
+        raise user_error from None
+    model_type = values.get("model_type", "mgm") if isinstance(values, dict) else None
+    if model_type not in CONFIG_CLASS_OF_TYPE:
+        raise UserInputError(f"checkpoint {folder}: {folder / 'config.json'} model_type {model_type!r} is not an MGM "
+                             f"type (expected one of {sorted(CONFIG_CLASS_OF_TYPE)}); --model must be an MGM checkpoint")
 
 
 class MGMGenerator:
@@ -74,15 +96,22 @@ class MGMGenerator:
             load_kwargs["encoder_root"] = encoder_root
         if device_map:
             load_kwargs["device_map"] = device_map
-        model = MGMForCausalLM.from_pretrained(str(folder), **load_kwargs)
+        try:  # mg_model's checkpoint/config errors name the file but not always the checkpoint: add it
+            model = MGMForCausalLM.from_pretrained(str(folder), **load_kwargs)
+            processor = MGMProcessor.from_pretrained(str(folder), encoder_root=encoder_root)
+        except Exception as exc:
+            user_error = user_error_from(exc, source=f"checkpoint {folder}")
+            if user_error is None:
+                raise
+            raise user_error from None
         if not device_map:
             model = model.to(device)
         model.eval()
-        processor = MGMProcessor.from_pretrained(str(folder), encoder_root=encoder_root)
         info = {
             "name": folder.resolve().name,
             "path": str(folder.resolve()),
             "weights_hash": weights_hash(folder),
+            "encoders": encoder_info(folder, model.config, encoder_root),
             "config": json.loads((folder / "config.json").read_text(encoding="utf-8")),
             "dtype": dtype,
             "device": device,
@@ -90,6 +119,33 @@ class MGMGenerator:
             "stop_strings": list(processor.stop_strings or []),
         }
         return cls(model, processor, info)
+
+    @property
+    def context_length(self) -> int:
+        """The most tokens the model reads per sample (``tokenizer_model_max_length``; longer inputs are cut
+        at the end, as the official ``prepare_inputs_labels_for_multimodal`` does)."""
+        return int(self.model.config.tokenizer_model_max_length)
+
+    @functools.cached_property
+    def visual_tokens(self) -> int:
+        """Visual tokens one image placeholder becomes: N CLIP tokens x (grid² + global view)."""
+        config = self.model.config
+        vision = dict(getattr(config, "mm_vision_config", None) or {})
+        side = int(vision.get("image_size", 336)) // int(vision.get("patch_size", 14))
+        per_view = side * side + (1 if getattr(config, "mm_vision_select_feature", "patch") == "cls_patch" else 0)
+        grid = int(getattr(config, "image_grid", 1) or 1)
+        return per_view * (grid * grid + int(bool(getattr(config, "image_global", False)))) if grid > 1 else per_view
+
+    def input_lengths(self, batch: dict[str, Any]) -> list[int]:
+        """Tokens each sample of a prepared batch feeds the LLM: text tokens + visual tokens per image.
+
+        ``batch``: ``prepare`` output (input_ids [B, L] with -200 at image slots, attention_mask [B, L]).
+        """
+        from mg_model import IMAGE_TOKEN_INDEX
+
+        valid = batch["attention_mask"].bool()
+        images = ((batch["input_ids"] == IMAGE_TOKEN_INDEX) & valid).sum(dim=1)
+        return (valid.sum(dim=1) + images * (self.visual_tokens - 1)).tolist()
 
     @property
     def input_device(self) -> torch.device:
@@ -173,6 +229,24 @@ class MGMGenerator:
         out_ids = self.model.generate(**inputs, **kwargs)
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
         return [_cut_at_stops(text, stops).strip() for text in texts]
+
+
+def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dict[str, Any]:
+    """The vision encoders the model loaded: configured name, resolved folder, whether it lies inside the
+    checkpoint (then ``weights_hash`` covers it) and its own weights hash (cached; see ``hashing``)."""
+    from mg_model.loading import resolve_encoder_dir
+
+    found = {}
+    for key in ("mm_vision_tower", "mm_vision_tower_aux"):
+        configured = getattr(config, key, None)
+        if not configured:
+            continue
+        folder = resolve_encoder_dir(str(configured), checkpoint, encoder_root)
+        resolved = folder.resolve() if folder is not None else None
+        inside = resolved is not None and resolved.is_relative_to(checkpoint.resolve())
+        found[key] = {"configured": str(configured), "path": str(resolved) if resolved else None, "inside_checkpoint": inside,
+                      "weights_hash": weights_hash(resolved) if resolved and weight_files(resolved) else None}
+    return found
 
 
 def _cut_at_stops(text: str, stops: list[str]) -> str:

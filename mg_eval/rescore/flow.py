@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.errors import UserInputError
+from mg_eval.errors import DataError, UserInputError
 from mg_eval.rescore import samples
 from mg_eval.rescore.base import SCORER_VERSION, PredictionFormat, ScoreOptions, ScoreResult
 from mg_eval.tasks import get_task, list_benchmarks
@@ -93,11 +93,17 @@ def _score_official(target: Path, fmt: PredictionFormat, judge: Any, judge_facto
 
 def _score_samples(target: Path, judge: Any, judge_factory: JudgeFactory | None, task_name: str | None,
                    protocol: str | None) -> ScoreResult:
-    task_name, protocol, _ = samples.run_metadata(target, task_name, protocol)
+    task_name, protocol, record = samples.run_metadata(target, task_name, protocol)
     task = get_task(task_name)
+    samples.check_run_task(target, record, task)
     records = samples.read_samples(target)
-    scores, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge,
-                                         judge_factory, task.benchmark)
+    try:
+        scores, used = _aggregate_with_judge(lambda j: task.aggregate(records, protocol, judge=j), judge,
+                                             judge_factory, task.benchmark)
+    except KeyError as exc:  # a field the task's scorer needs is not in the samples: they are another task's
+        raise DataError(f"{samples.locate(target)[0]}: the samples have no field {exc} that task {task.name}'s "
+                        f"scorer needs; they were not written by {task.name} (pass the run's own --task, "
+                        "or rerun `mg-eval run` for this task)") from None
     lines = [dict(record) for record in records]  # as the run wrote them; per-sample detail is in scores
     return ScoreResult(task=task.name, benchmark=task.benchmark, source_format=SAMPLES_FORMAT, source=str(target),
                        scores=scores, primary_metric=task.primary_metric, n_samples=len(records),

@@ -8,10 +8,11 @@ Each line of ``samples.jsonl`` is the task's ``process_result`` record, so re-sc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mg_eval.errors import DataError, UserInputError
 
-__all__ = ["detect", "locate", "read_samples", "run_metadata"]
+__all__ = ["check_run_task", "detect", "locate", "read_samples", "run_metadata"]
 
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
@@ -50,6 +51,8 @@ def run_metadata(path: Path, task: str | None, protocol: str | None) -> tuple[st
     """Task name, protocol and the results record of the run (explicit values win)."""
     from mg_eval.engine.results import read_results
 
+    if not path.exists():
+        raise UserInputError(f"{path}: no such file or directory; point at a run directory written by `mg-eval run`.")
     _, results_file = locate(path)
     record = read_results(results_file) if results_file else None
     task = task or (record["task"]["name"] if record else None)
@@ -57,3 +60,14 @@ def run_metadata(path: Path, task: str | None, protocol: str | None) -> tuple[st
     if task is None or protocol is None:
         raise UserInputError(f"{path}: no results.json beside samples.jsonl; pass --task and --protocol.")
     return task, protocol, record
+
+
+def check_run_task(path: Path, record: dict | None, task: Any) -> None:
+    """Refuse ``--task`` of another benchmark than the one that made the run (its records lack that scorer's fields)."""
+    if record is None:
+        return
+    made_by, benchmark = record["task"].get("name"), record["task"].get("benchmark")
+    if benchmark and task.benchmark and benchmark != task.benchmark:
+        raise UserInputError(f"{path}: this run was made by task {made_by} (benchmark {benchmark}); --task "
+                             f"{task.name} scores benchmark {task.benchmark}. Drop --task (it is read from "
+                             f"results.json) or pass --task {made_by}.")

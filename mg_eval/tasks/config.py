@@ -8,6 +8,10 @@ The YAML keys follow lmms-eval (``task``, ``dataset_path``, ``dataset_name``, ``
   protocols (prompt pieces handed to ``doc_to_text``/``doc_to_visual``, and decoding settings);
 * ``doc_id``: the column that identifies a sample; ``required_fields`` / ``image_fields``: the schema
   checked before inference; ``optional_image_fields``: image columns that may be empty;
+* ``field_types``: ``{field: type}`` checked on every row before inference (``str``, ``int``, ``number``,
+  ``bool``, ``list``, ``list[str]``, ``dict``, ``null``, alternatives joined by ``|``: ``str|null``);
+* ``doc_id_repeats``: how many rows may share one ``doc_id`` (default 1; MME: 2, two questions per image;
+  such rows get ``#0``/``#1`` suffixes and must differ in their other fields);
 * ``official_format``: ``!function official_data.read``, the reader of the benchmark's official files;
 * ``sample``: the bundled sample data folder, relative to the YAML.
 
@@ -192,6 +196,8 @@ class TaskConfig:
     task_alias: str | None = None
     output_type: str = "generate_until"
     generation_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    field_types: dict[str, str] = dataclasses.field(default_factory=dict)
+    doc_id_repeats: int = 1
 
     @property
     def folder(self) -> Path:
@@ -288,6 +294,32 @@ def _optional_ref(path: Path, data: dict[str, Any], key: str) -> FunctionRef | N
     return value
 
 
+#: ``field_types`` type names -> the Python types a row value may have (``list[str]``: checked per item).
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "int": (int,), "number": (int, float), "bool": (bool,), "list": (list, tuple),
+    "list[str]": (list, tuple), "dict": (dict,), "null": (type(None),),
+}
+
+
+def _parse_field_types(path: Path, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserInputError(f"{path}: 'field_types' must be a mapping of field -> type, got {type(value).__name__}.")
+    for name, spec in value.items():
+        unknown = [part for part in str(spec).split("|") if part.strip() not in FIELD_TYPES]
+        if unknown:
+            raise UserInputError(f"{path}: field_types.{name}: unknown type {unknown[0]!r} "
+                                 f"(known: {', '.join(FIELD_TYPES)}, alternatives joined by '|').")
+    return {str(name): str(spec) for name, spec in value.items()}
+
+
+def _parse_repeats(path: Path, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserInputError(f"{path}: 'doc_id_repeats' must be a positive integer, got {value!r}.")
+    return value
+
+
 def _as_tuple(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -347,6 +379,8 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         task_alias=data.get("task_alias"),
         output_type=output_type,
         generation_kwargs=base_generation,
+        field_types=_parse_field_types(path, data.get("field_types")),
+        doc_id_repeats=_parse_repeats(path, data.get("doc_id_repeats", 1)),
         version=metadata["version"],
         metadata=metadata,
     )

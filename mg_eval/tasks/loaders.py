@@ -88,27 +88,44 @@ class ImageRef:
         """Cheap integrity check (read the bytes, parse the header, verify the container).
 
         Raises:
-            DataError: the image is missing or cannot be identified as an image.
+            DataError: the image is missing, too large for PIL's decompression-bomb limit, or cannot be
+                identified as an image.
         """
         data = self.read_bytes()
         try:
             with Image.open(io.BytesIO(data)) as img:
                 img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"{self.where}: the image is unreadable or corrupted ({exc}); "
-                            f"replace the file or re-download the dataset.") from exc
+        except _IMAGE_ERRORS as exc:
+            raise DataError(f"{self.where}: the image is unreadable or corrupted ({_reason(exc, self.path)}); "
+                            f"replace the file or re-download the dataset.") from None
 
     def open(self) -> Image.Image:
         """Decode to an RGB PIL image.
 
         Raises:
-            DataError: the image cannot be decoded.
+            DataError: the image cannot be decoded (e.g. a truncated file that passed ``check``).
         """
         try:
             with Image.open(io.BytesIO(self.read_bytes())) as img:
                 return img.convert("RGB")
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"{self.where}: the image cannot be decoded ({exc}); replace the file.") from exc
+        except _IMAGE_ERRORS as exc:
+            raise DataError(f"{self.where}: the image cannot be decoded ({_reason(exc, self.path)}); replace the "
+                            "file.") from None
+
+
+#: What PIL raises on bad image data (DecompressionBombError: more than 2x Image.MAX_IMAGE_PIXELS pixels).
+_IMAGE_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
+_BYTES_IO_REPR = re.compile(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
+
+
+def _reason(exc: BaseException, path: str | None) -> str:
+    """PIL's message with the image file (``path``) instead of the ``<_io.BytesIO object at 0x...>`` it names."""
+    text = str(exc)
+    if isinstance(exc, Image.DecompressionBombError):
+        text = (f"{text.rstrip('.')}: images of more than {2 * Image.MAX_IMAGE_PIXELS} pixels are refused; "
+                "downscale it")
+    named = _BYTES_IO_REPR.sub(f" {path}" if path else "", text) or type(exc).__name__
+    return named if path is None or path in named else f"{named}; image file {path}"
 
 
 def open_image(value: Any) -> Image.Image:
@@ -274,17 +291,61 @@ def _load_local(config: TaskConfig, path: Path) -> list[Row]:
 # Schema check and doc ids
 
 
-def _stable_ids(rows: list[Row], id_field: str) -> list[str]:
-    """``str(row[id_field])``; repeated ids (MME: two questions per image) get ``#k`` suffixes in order."""
-    counts: dict[str, int] = {}
-    ids = []
-    for record, _ in rows:
-        base = str(record[id_field])
-        k = counts.get(base, 0)
-        counts[base] = k + 1
-        ids.append(base if k == 0 else f"{base}#{k}")
-    first_repeated = {i for i, c in counts.items() if c > 1}
-    return [f"{i}#0" if i in first_repeated else i for i in ids]
+def _stable_ids(rows: list[Row], config: TaskConfig) -> list[str]:
+    """``str(row[doc_id])``; ids shared by up to ``config.doc_id_repeats`` rows (MME: two questions per image)
+    get ``#k`` suffixes in order.
+
+    Raises:
+        DataError: an id on more rows than ``doc_id_repeats`` allows, or two rows sharing an id that are
+            otherwise the same (a real duplicate, not a second question); names both rows.
+    """
+    groups: dict[str, list[int]] = {}
+    for index, (record, _) in enumerate(rows):
+        groups.setdefault(str(record[config.doc_id]), []).append(index)
+    compared = [f for f in config.required_fields if f != config.doc_id and f not in config.image_fields]
+    ids = [""] * len(rows)
+    for base, members in groups.items():
+        if len(members) > config.doc_id_repeats:
+            allowed = "be unique" if config.doc_id_repeats == 1 else f"appear at most {config.doc_id_repeats} times"
+            raise DataError(f"{rows[members[1]][1]}: {config.doc_id} {base!r} repeats {rows[members[0]][1]} "
+                            f"({len(members)} rows with this id; in task {config.task} ids must {allowed}); "
+                            "remove the duplicated row from the data file.")
+        seen: dict[str, int] = {}
+        for k, index in enumerate(members):
+            content = repr([rows[index][0].get(f) for f in compared])
+            if content in seen:
+                raise DataError(f"{rows[index][1]}: duplicates {rows[seen[content]][1]} ({config.doc_id} {base!r} "
+                                f"with the same {', '.join(compared)}); remove the duplicated row from the data file.")
+            seen[content] = index
+            ids[index] = base if len(members) == 1 else f"{base}#{k}"
+    return ids
+
+
+def _type_ok(value: Any, spec: str) -> bool:
+    """Whether ``value`` matches the ``field_types`` spec (alternatives joined by ``|``)."""
+    from mg_eval.tasks.config import FIELD_TYPES
+
+    for name in (part.strip() for part in spec.split("|")):
+        if name in ("int", "number") and isinstance(value, bool):
+            continue
+        if isinstance(value, FIELD_TYPES[name]) and (name != "list[str]" or all(isinstance(v, str) for v in value)):
+            return True
+    return False
+
+
+def _check_types(config: TaskConfig, record: dict[str, Any], where: str) -> None:
+    for name, spec in config.field_types.items():
+        if name in record and not _type_ok(record[name], spec):
+            value = record[name]
+            shown = (f"a list with {type_names(value)}" if isinstance(value, (list, tuple))
+                     else f"{type(value).__name__} {value!r:.60}")
+            raise DataError(f"{where}: field '{name}' must be {spec} (task {config.task}), got {shown}; fix that "
+                            "field in the data file.")
+
+
+def type_names(values: Iterable[Any]) -> str:
+    """``"str, int items"``: the item types of a list, for error messages."""
+    return ", ".join(sorted({type(v).__name__ for v in values})) + " items"
 
 
 def _check_rows(config: TaskConfig, rows: Iterable[Row]) -> None:
@@ -297,6 +358,7 @@ def _check_rows(config: TaskConfig, rows: Iterable[Row]) -> None:
         for column in config.image_fields:
             if record[column] is None:
                 raise DataError(f"{where}: no image in column '{column}'; task {config.task} needs one per sample.")
+        _check_types(config, record, where)
         for column in config.image_fields + config.optional_image_fields:
             value = record.get(column)
             if isinstance(value, ImageRef):
@@ -316,17 +378,21 @@ def load_docs(config: TaskConfig, data_path: str | Path | None = None, limit: in
         docs in the HF schema, each with a stable string ``doc_id``.
 
     Raises:
-        DataError: missing path, wrong split, missing field, missing/corrupted image.
+        DataError: missing path, wrong split, missing field, a field of the wrong type, a duplicated
+            ``doc_id``, missing/corrupted image.
     """
     if limit is not None and limit < 1:
         raise DataError(f"limit must be a positive number of samples, got {limit}.")
     rows = _load_hub(config) if data_path is None else _load_local(config, Path(data_path))
     if not rows:
         raise DataError(f"{data_path or config.dataset_path}: no samples found for task {config.task}.")
+    # ids (and duplicates) over the whole file, so a --limit run gets the ids of a full run; a row lacking
+    # the id column beyond the limit is left to a full run's schema check
+    whole_file_ids = _stable_ids(rows, config) if all(config.doc_id in record for record, _ in rows) else None
     rows = rows[:limit] if limit is not None else rows
     _check_rows(config, rows)
     docs = []
-    for (record, _), doc_id in zip(rows, _stable_ids(rows, config.doc_id)):
+    for (record, _), doc_id in zip(rows, whole_file_ids or _stable_ids(rows, config)):
         docs.append({**record, "doc_id": doc_id})
     return docs
 

@@ -7,27 +7,25 @@ is in ``decoded_image`` (lazy), ``image`` keeps the relative path, ``query`` com
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mg_eval.errors import DataError
-from mg_eval.tasks.formats import find_file
+from mg_eval.tasks.formats import find_file, read_json
 from mg_eval.tasks.loaders import ImageRef, Row
 
 
 def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``AI4Math/MathVista`` schema from the official json and image folder."""
     file = find_file(path, (f"{split}.json", f"data/{split}.json"), f"MathVista {split}.json")
-    try:
-        content = json.loads(file.read_text(encoding="utf-8"))
-        query_file = file.parent / "query.json"
-        queries = json.loads(query_file.read_text(encoding="utf-8")) if query_file.is_file() else {}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{file}: cannot read JSON ({exc}).") from exc
+    content = read_json(file)
+    query_file = file.parent / "query.json"
+    queries = read_json(query_file) if query_file.is_file() else {}
     if not isinstance(content, dict):
         raise DataError(f"{file}: expected the official mapping {{pid: {{...}}}}.")
     rows = []
     for pid, item in content.items():
+        if not isinstance(item, dict):
+            raise DataError(f"{file}: pid {pid}: must be an object of fields, got {type(item).__name__}; fix the data file.")
         where = f"{file}: pid {pid}"
         item_split = (item.get("metadata") or {}).get("split")
         if item_split not in (None, split):

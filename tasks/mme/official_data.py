@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mg_eval.errors import DataError
+from mg_eval.tasks.formats import read_text
 from mg_eval.tasks.loaders import ImageRef, Row
 
 from .scorer import COGNITION, PERCEPTION
@@ -25,7 +26,7 @@ _IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg", ".JPG", ".PNG")
 
 def _lines(file: Path, fields: int) -> list[tuple[int, list[str]]]:
     out = []
-    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(read_text(file).splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split("\t")

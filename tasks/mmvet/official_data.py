@@ -7,26 +7,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mg_eval.errors import DataError
-from mg_eval.tasks.formats import find_file
+from mg_eval.tasks.formats import find_file, read_json
 from mg_eval.tasks.loaders import ImageRef, Row
 
 
 def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``lmms-lab/MMVet`` schema from the official json and image folder."""
     file = find_file(path, ("mm-vet.json", "mmvet.json"), "mm-vet.json")
-    try:
-        content = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{file}: cannot read JSON ({exc}).") from exc
+    content = read_json(file)
     if not isinstance(content, dict):
         raise DataError(f"{file}: expected the official mapping {{'v1_0': {{...}}, ...}}.")
     image_dir = file.parent / "images"
     rows = []
     for key, item in content.items():
+        if not isinstance(item, dict):
+            raise DataError(f"{file}: {key}: must be an object of fields, got {type(item).__name__}; fix the data file.")
         where = f"{file}: {key}"
         record = {"question_id": key, **{k: v for k, v in item.items() if k not in ("imagename", "capability")}}
         if "imagename" in item:

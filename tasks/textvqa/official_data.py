@@ -9,12 +9,11 @@ there), ``images/`` or next to the json. OCR tokens come from ``TextVQA_Rosetta_
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.tasks.formats import find_file
+from mg_eval.tasks.formats import find_file, read_json
 from mg_eval.tasks.loaders import ImageRef, Row
 
 _SPLIT_NAMES = {"validation": "val", "train": "train", "test": "test"}
@@ -22,10 +21,7 @@ _IMAGE_DIRS = ("train_images", "images", "train_val_images/train_images", ".")
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot read JSON ({exc}).") from exc
+    return read_json(path)
 
 
 def _ocr_tokens(folder: Path, split: str) -> dict[str, list[str]] | None:
@@ -44,7 +40,7 @@ def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``lmms-lab/textvqa`` schema from the official json (see module docstring)."""
     file = find_file(path, ("TextVQA_0.5.1_*.json", "TextVQA_*_val.json"), "TextVQA annotation json")
     content = _read_json(file)
-    if not isinstance(content, dict) or "data" not in content:
+    if not isinstance(content, dict) or not isinstance(content.get("data"), list):
         raise DataError(f"{file}: expected the official layout {{'dataset_type': ..., 'data': [...]}}.")
     expected = _SPLIT_NAMES.get(split, split)
     if content.get("dataset_type") not in (None, expected):
@@ -53,6 +49,8 @@ def read(path: Path, split: str) -> list[Row]:
     ocr = _ocr_tokens(file.parent, split)
     rows = []
     for i, item in enumerate(content["data"]):
+        if not isinstance(item, dict):
+            raise DataError(f"{file}: data[{i}]: must be an object of fields, got {type(item).__name__}; fix the data file.")
         where = f"{file}: data[{i}] (question_id {item.get('question_id')})"
         record = dict(item)
         if "image_id" in item:

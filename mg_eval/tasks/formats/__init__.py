@@ -7,11 +7,13 @@ names it: ``official_format: !function official_data.read``; it is called as ``r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file"]
+__all__ = ["find_file", "read_json", "read_text"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -28,3 +30,31 @@ def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
             return matches[0]
     raise DataError(f"{path}: no {what} found (looked for {', '.join(patterns)}); point --data-path at the "
                     f"file or at the folder holding it.")
+
+
+def read_text(file: Path) -> str:
+    """The UTF-8 text of an annotation file.
+
+    Raises:
+        DataError: the file cannot be read or is not valid UTF-8 (names the byte offset and the fix).
+    """
+    try:
+        return file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise DataError(f"{file}: cannot be read ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError as exc:
+        line = file.read_bytes()[:exc.start].count(b"\n") + 1
+        raise DataError(f"{file}: line {line} is not valid UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+                        f"{exc.start}); re-save the file as UTF-8 or re-download it.") from None
+
+
+def read_json(file: Path) -> Any:
+    """The parsed JSON of an annotation file (UTF-8).
+
+    Raises:
+        DataError: unreadable, not UTF-8, or not valid JSON; names the file and the position.
+    """
+    try:
+        return json.loads(read_text(file))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{file}: not valid JSON ({exc}); re-download the file.") from None
