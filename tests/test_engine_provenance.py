@@ -122,12 +122,13 @@ def test_every_protocol_departure_makes_a_run_not_for_reporting(tiny: Path, tmp_
 
 
 def test_protocol_departures_of_a_plain_run_are_none() -> None:
+    from mg_eval.api import RunOptions
     from mg_eval.tasks import get_task
 
     task = get_task("mme")
-    limit_free = {"data_paths": {"mme": "/data/MME"}, "generation_overrides": {"max_new_tokens_cap": 1000}}
+    limit_free = RunOptions(data_paths={"mme": "/data/MME"}, generation_overrides={"max_new_tokens_cap": 1000})
     assert protocol_departures(task, "mgm", limit_free) == []  # a cap above the task's 128 changes nothing
-    overridden = {"generation_overrides": {"num_beams": 3}}
+    overridden = RunOptions(generation_overrides={"num_beams": 3})
     assert protocol_departures(task, "mgm", overridden) == ["generation override num_beams=3 (the protocol has 1)"]
 
 

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike
-from mg_eval.engine import distributed, provenance, results, store
+from mg_eval.engine import distributed, provenance, results, store, task_stores
 from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import (
     PlannedSample,
@@ -145,10 +145,6 @@ def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: b
     return batches
 
 
-def _store_header(model_name: str, task: TaskLike, protocol: str, dtype: str | None) -> dict[str, Any]:
-    return {"model": model_name, "task": task.name, "protocol": protocol, "dtype": dtype}
-
-
 def _generate_batch(generator: Generator, batch: dict[str, Any], samples: Sequence[PlannedSample],
                     generation: Mapping[str, Any]) -> tuple[list[str], float]:
     """Responses for one prepared batch and the seconds spent in ``generate``."""
@@ -239,7 +235,7 @@ class _TaskRun:
                  context: distributed.DistContext, lock: store.StoreLock | None = None):
         self.spec, self.generator, self.task, self.docs = spec, generator, task, docs
         self.options, self.context, self.lock = options, context, lock
-        self.task_dir = _task_dir(options.output_dir, spec, task)
+        self.task_dir = task_stores.task_dir(options.output_dir, spec.name, task)
 
     def run(self) -> RunResult:
         """Plan, skip what is stored, generate this rank's share, gather; rank 0 scores and writes."""
@@ -252,7 +248,7 @@ class _TaskRun:
                     "template": self.generator.template_id, **provenance.encoder_identity(self.generator.info)}
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
         batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")))
-        header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
+        header = task_stores.store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
         stored = store.load_predictions(self.task_dir, protocol, header)
         mine = distributed.shard(batches, self.context)
         todo, n_todo = _missing_batches(samples, mine, stored)
@@ -465,47 +461,14 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
         run_dtype = (spec.generator.info.get("dtype") if spec.generator
                      else resolve_dtype(options.dtype, resolve_device(options.device)))
         with contextlib.ExitStack() as held:  # store locks: taken before --fresh deletes or the model loads
-            locks = _lock_stores(held, spec, task_objects, protocol, output, context)
-            _prepare_stores(spec, task_objects, protocol, run_dtype, output, options.fresh, context)
+            locks = task_stores.lock_stores(held, spec.name, task_objects, protocol, output, context)
+            task_stores.prepare_stores(spec.name, task_objects, protocol, run_dtype, output, options.fresh, context)
             generator = spec.generator or _build_generator(spec, options.dtype, options.device, options.device_map,
                                                            options.encoder_root, context)
             for task in task_objects:
                 outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context,
                                          locks[task.name]).run())
     return outcomes
-
-
-def _task_dir(output: str | os.PathLike, spec: ModelSpec, task: TaskLike) -> Path:
-    """``<output>/<model>/<task>``: the store and run directories of one (model, task)."""
-    return Path(output) / results.sanitize_name(spec.name) / results.sanitize_name(task.name)
-
-
-def _lock_stores(held: contextlib.ExitStack, spec: ModelSpec, tasks: Sequence[TaskLike], protocol: str, output: Path,
-                 context: distributed.DistContext) -> dict[str, store.StoreLock]:
-    """Lock this rank's store file of every task now (a second run fails here, in seconds, not after a
-    model load, and ``--fresh`` can never delete a store another run is writing)."""
-    return {task.name: held.enter_context(store.StoreLock(
-                store.store_path(_task_dir(output, spec, task), protocol, context.rank, context.world_size)))
-            for task in tasks}
-
-
-def _prepare_stores(spec: ModelSpec, tasks: Sequence[TaskLike], protocol: str, dtype: str | None, output: Path,
-                    fresh: bool, context: distributed.DistContext) -> None:
-    """Under the store locks: remove temp files a killed results write left; ``--fresh``: delete old stores
-    (after locking any other rank file, so a foreign writer stops it); otherwise check their headers now,
-    before the model is loaded."""
-    for task in tasks:
-        task_dir = _task_dir(output, spec, task)
-        if context.is_main:
-            results.remove_stale_temp_files(task_dir, protocol)
-        if fresh:
-            if context.is_main:
-                own = [store.store_path(task_dir, protocol, rank, context.world_size)
-                       for rank in range(context.world_size)]
-                store.discard(task_dir, protocol, own=own)
-            distributed.barrier(context)
-        else:
-            store.load_predictions(task_dir, protocol, _store_header(spec.name, task, protocol, dtype))
 
 
 def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, device_map: str | None,

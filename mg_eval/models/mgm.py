@@ -50,11 +50,12 @@ def check_checkpoint(path: str | Path) -> Path:
 def _preflight(folder: Path) -> None:
     """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type)
     so a broken checkpoint fails before the data is read and any model is built."""
+    from mg_model.checkpoint_dirs import read_checkpoint_config
+    from mg_model.checkpoint_tensors import checkpoint_files
     from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE
-    from mg_model.loading import checkpoint_files, read_config_values
 
     try:
-        values = read_config_values(folder)
+        values = read_checkpoint_config(folder)
         checkpoint_files(folder)
     except Exception as exc:
         user_error = user_error_from(exc, source=f"checkpoint {folder}")
