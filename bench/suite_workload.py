@@ -26,6 +26,7 @@ from transformers.generation.logits_process import LogitsProcessor, LogitsProces
 
 from mg_eval.models.base import hf_generation_kwargs
 from mg_eval.models.mgm import MGMGenerator
+from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
 IMAGE_TOKEN_INDEX = -200
 SCAFFOLD_TOKENS = 41  # BOS + Vicuna system prompt + role tags (spec §2.4)
@@ -155,9 +156,13 @@ class SuiteGenerator(MGMGenerator):
         self.bos, self.eos, self.pad = token_ids
         self.vocab = int(model.config.llm_config().vocab_size)
         self.info = {"name": name, "path": None, "weights_hash": f"random:{name}", "config": {}, "dtype": dtype,
-                     "device": device, "device_map": None}
+                     "device": device, "device_map": None, "decode": DecodeOptions().as_dict()}
         self.template_id = "synthetic"
-        self.decode_options = None
+
+    def set_decode(self, options: DecodeOptions) -> None:
+        """Use ``options`` from now on (attention kernel applied to the model; recorded in ``info``)."""
+        apply_decode_options(self.model, options)
+        self.info["decode"] = options.as_dict()
 
     @property
     def per_sample_preprocessing(self) -> bool:
@@ -201,7 +206,8 @@ class SuiteGenerator(MGMGenerator):
         kwargs["logits_processor"] = LogitsProcessorList([ForcedLengthProcessor(batch["forced_lengths"], self.eos)])
         inputs = {key: value for key, value in self._to_device(batch).items()
                   if key in ("input_ids", "attention_mask", "images", "images_aux")}
-        return self.model.generate(**inputs, **kwargs)
+        options = DecodeOptions.from_dict(self.info["decode"])
+        return self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
 
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:

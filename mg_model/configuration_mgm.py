@@ -17,6 +17,8 @@ from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
+from .fast_decode import OFFICIAL_LLM_ATTENTION
+
 # model_type of the MGM checkpoint -> model_type of the composed language model.
 LLM_TYPE_OF_MGM_TYPE = {"mgm": "llama", "mgm_gemma": "gemma", "mgm_mixtral": "mixtral", "mgm_mistral": "mistral"}
 
@@ -148,7 +150,7 @@ class MGMConfig(PretrainedConfig):
             # over `hidden_act`; transformers 5 itself maps a legacy Gemma `hidden_act: gelu` to tanh-GELU.
             keys["hidden_act"] = keys.pop("hidden_activation") or "gelu_pytorch_tanh"
         config = AutoConfig.for_model(self.llm_type, **keys)
-        config._attn_implementation = getattr(self, "_attn_implementation", None) or "sdpa"
+        config._attn_implementation = OFFICIAL_LLM_ATTENTION  # official pin; `--attn sdpa` switches at run time
         return config
 
     def get_text_config(self, decoder: bool | None = None, encoder: bool | None = None) -> PretrainedConfig:

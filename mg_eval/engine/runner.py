@@ -252,6 +252,8 @@ class _TaskRun:
         identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
                     "task_version": str(self.task.version), "protocol": protocol,
                     "template": self.generator.template_id}
+        if self.generator.info.get("decode") is not None:  # non-default decode options change numerics
+            identity["decode"] = self.generator.info["decode"]
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
         batches = plan_batches(samples, self.options["batch_size"], bool(generation.get("do_sample")))
         header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
@@ -297,7 +299,7 @@ class _TaskRun:
         record = results.make_results(
             run_id=run_id,
             model={key: self.generator.info.get(key) for key in
-                   ("name", "path", "weights_hash", "config", "dtype", "device", "device_map")} | {"name": self.spec.name},
+                   ("name", "path", "weights_hash", "config", "dtype", "device", "device_map", "decode")} | {"name": self.spec.name},
             task={"name": self.task.name, "benchmark": getattr(self.task, "benchmark", None),
                   "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
                   "config": _task_config(self.task, protocol), "data_path": self.options.get("data_paths", {}).get(self.task.name)},
@@ -313,7 +315,8 @@ class _TaskRun:
             timing=timing,
             run_config={"batch_size": self.options["batch_size"], "world_size": self.context.world_size,
                         "num_workers": self.options["num_workers"], "output_dir": str(self.options["output_dir"]),
-                        "limit": limit, "generation_overrides": self.options.get("generation_overrides")},
+                        "limit": limit, "generation_overrides": self.options.get("generation_overrides"),
+                        "continuous": self.options.get("continuous", False)},
             device=self.generator.info.get("device"),
             extra={"judge": _judge_report(judge, judge_stats_before)},
         )
@@ -407,6 +410,8 @@ def evaluate(
     fresh: bool = False,
     generation_overrides: Mapping[str, Any] | None = None,
     progress: bool = True,
+    decode: Mapping[str, Any] | None = None,
+    continuous: bool = False,
 ) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
@@ -416,6 +421,9 @@ def evaluate(
     ``data_paths``: task name -> local data path. ``fresh``:
     discard stored predictions first. ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``.
     ``encoder_root``: folder holding the checkpoint's ``model_zoo/...`` vision encoders.
+    ``decode``: decode options of the checkpoints built here (``mg_model.fast_decode.DecodeOptions``
+    fields; default official; part of every prediction fingerprint); a passed ``Generator`` keeps its own.
+    ``continuous``: greedy single-beam tasks decode with continuous batching (``mg_eval.engine.continuous``).
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
     context = distributed.init()
@@ -435,14 +443,16 @@ def evaluate(
                "judge": judge, "data_paths": data_paths,
                "num_workers": default_num_workers() if num_workers is None else int(num_workers),
                "generation_overrides": dict(generation_overrides) if generation_overrides else None,
-               "progress": progress}
-    from mg_eval.models.mgm import resolve_device, resolve_dtype
+               "progress": progress, "continuous": bool(continuous)}
+    from mg_eval.models.mgm import decode_options, resolve_device, resolve_dtype
+
+    decode = decode_options(dict(decode or {})).as_dict()  # a bad option fails before any model is loaded
 
     outcomes: list[RunResult] = []
     for spec in specs:
         run_dtype = spec.generator.info.get("dtype") if spec.generator else resolve_dtype(dtype, resolve_device(device))
         _prepare_stores(spec, task_objects, protocol, run_dtype, output, fresh, context)
-        generator = spec.generator or _build_generator(spec, dtype, device, device_map, encoder_root, context)
+        generator = spec.generator or _build_generator(spec, dtype, device, device_map, encoder_root, context, decode)
         for task in task_objects:
             outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context).run())
     return outcomes
@@ -462,11 +472,12 @@ def _prepare_stores(spec: ModelSpec, tasks: Sequence[Any], protocol: str, dtype:
 
 
 def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, device_map: str | None,
-                     encoder_root: str | None, context: distributed.DistContext) -> Generator:
+                     encoder_root: str | None, context: distributed.DistContext,
+                     decode: dict[str, Any] | None = None) -> Generator:
     """Load the checkpoint once; under NCCL each rank uses its local GPU."""
     from mg_eval.models.mgm import MGMGenerator
 
     if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not device_map:
         device = f"cuda:{context.local_rank}"
     return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map,
-                                        encoder_root=encoder_root)
+                                        encoder_root=encoder_root, decode=decode)

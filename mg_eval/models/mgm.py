@@ -13,6 +13,7 @@ from PIL import Image
 from mg_eval.errors import UserInputError
 from mg_eval.models.base import hf_generation_kwargs
 from mg_eval.models.hashing import weights_hash
+from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -62,8 +63,13 @@ class MGMGenerator:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
-                        device_map: str | dict | None = None, encoder_root: str | None = None) -> MGMGenerator:
-        """Load model + processor from a local checkpoint directory (no hub access)."""
+                        device_map: str | dict | None = None, encoder_root: str | None = None,
+                        decode: dict[str, Any] | None = None) -> MGMGenerator:
+        """Load model + processor from a local checkpoint directory (no hub access).
+
+        ``decode``: ``mg_model.fast_decode.DecodeOptions`` fields (``attn``, ``cache``, ``compile``);
+        default = the official numerics.
+        """
         try:
             from mg_model import MGMForCausalLM, MGMProcessor
         except ImportError:  # older mg_model without the top-level exports
@@ -82,6 +88,8 @@ class MGMGenerator:
         if not device_map:
             model = model.to(device)
         model.eval()
+        options = decode_options(decode)
+        apply_decode_options(model, options)
         processor = MGMProcessor.from_pretrained(str(folder), encoder_root=encoder_root)
         info = {
             "name": folder.resolve().name,
@@ -91,6 +99,7 @@ class MGMGenerator:
             "dtype": dtype,
             "device": device,
             "device_map": device_map,
+            "decode": options.as_dict(),
         }
         return cls(model, processor, info)
 
@@ -173,9 +182,18 @@ class MGMGenerator:
                 kwargs["tokenizer"] = self.processor.tokenizer
         inputs = {key: value for key, value in self._to_device(batch).items()
                   if key in ("input_ids", "attention_mask", "images", "images_aux")}
-        out_ids = self.model.generate(**inputs, **kwargs)
+        options = decode_options(self.info.get("decode"))
+        out_ids = self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
         return [_cut_at_stops(text, stops).strip() for text in texts]
+
+
+def decode_options(values: dict[str, Any] | None) -> DecodeOptions:
+    """``DecodeOptions`` from a dict; a bad value raises ``UserInputError`` naming the option."""
+    try:
+        return DecodeOptions.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise UserInputError(f"decode options {values}: {exc} (mg-eval run --attn eager|sdpa, --compile)") from None
 
 
 def _cut_at_stops(text: str, stops: list[str]) -> str:
