@@ -17,7 +17,9 @@ watchdog prints what it has and exits before ``--budget-s`` + 30 s):
 3. the official scripts' way on a few samples per benchmark (batch 1, preprocessing in the main loop,
    ``model.generate`` per sample): a fit t = a + b·(g - 1) extrapolated to each full benchmark, and the
    engine's speed-up over it;
-4. the largest batch that fits (LR and HD): peak memory of vision + prefill + 4 tokens per batch size,
+4. on the first mode, MathVista under the decode options (``--continuous``, ``--attn sdpa``, both, and
+   ``--compile`` with ``--compile-phase``): tokens/s vs the defaults and how many answers (token digests) agree;
+5. the largest batch that fits (LR and HD): peak memory of vision + prefill + 4 tokens per batch size,
    plus the KV cache of the workload's longest answer (computed).
 
 Targets (issue 14): the suite within 2x of the roofline (7B: <= 7 min LR, <= 20 min HD on one H100,
@@ -43,11 +45,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from suite_phases import official_loop, probe_batches  # noqa: E402
+from suite_phases import official_loop, option_comparison, probe_batches  # noqa: E402
 from suite_roofline import LLMShape, benchmark_minutes, device_spec  # noqa: E402
 from suite_workload import BENCHMARKS, SCAFFOLD_TOKENS, SuiteGenerator, SyntheticTask  # noqa: E402
 
 from mg_eval.engine import evaluate  # noqa: E402
+from mg_model.fast_decode import DecodeOptions  # noqa: E402
 from mg_model.processing_mgm import MGMImageProcessor  # noqa: E402
 
 
@@ -81,10 +84,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default engine's)")
     parser.add_argument("--budget-s", type=float, default=None, help="time guard in seconds (default 420)")
     parser.add_argument("--no-probe", action="store_true", help="skip the largest-batch probe")
+    parser.add_argument("--attn", choices=("eager", "sdpa"), default="eager", help="LLM attention of the main runs")
+    parser.add_argument("--continuous", action="store_true", help="main runs with continuous batching")
+    parser.add_argument("--compile-phase", action="store_true",
+                        help="also time --compile in the decode-options phase (compilation takes minutes)")
+    parser.add_argument("--gen-cap", type=int, default=None, help="cap the forced answer lengths (default none)")
     parser.add_argument("--out", default=None, help="also write the report (markdown) here")
     args = parser.parse_args(argv)
-    tiny = {"scale": 0.0001, "batch_lr": 4, "batch_hd": 2, "official_k": 1, "budget_s": 240.0, "gen_cap": 12}
-    full = {"scale": 0.05, "batch_lr": 64, "batch_hd": 16, "official_k": 4, "budget_s": 420.0, "gen_cap": None}
+    tiny = {"scale": 0.0001, "batch_lr": 4, "batch_hd": 2, "official_k": 1, "budget_s": 240.0, "gen_cap": 12,
+            "num_workers": 0}
+    full = {"scale": 0.05, "batch_lr": 64, "batch_hd": 16, "official_k": 4, "budget_s": 420.0}
     for key, value in (tiny if args.tiny else full).items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
@@ -158,12 +167,14 @@ def run_mode(args: argparse.Namespace, mode: str, report: Report, deadline: floa
     model, device, dtype = build_model(args, mode)
     processor = image_processor_for(model)
     generator = SuiteGenerator(model, processor, f"{args.variant}-{mode}-random", (1, 2, 0), dtype, device)
+    main_options = DecodeOptions(attn=args.attn)
+    generator.set_decode(main_options)
     vision_flops, n_visual = vision_cost(model, processor, device)
     llm = LLMShape.from_llm_config(model.config.llm_config(), bytes_per_param=next(model.parameters()).element_size())
     spec = device_spec(torch.cuda.get_device_name() if device == "cuda" else "cpu")
     batch = args.batch_lr if mode == "LR" else args.batch_hd
     report.print(f"\n### {mode}: {args.variant}, {n_visual} visual tokens, vision {vision_flops / 1e9:.1f} GFLOP/sample, "
-                 f"batch {batch}, built in {time.monotonic() - started:.1f} s, weights "
+                 f"batch {batch}, attn {args.attn}, {'continuous' if args.continuous else 'static'} batches, built in {time.monotonic() - started:.1f} s, weights "
                  f"{fmt(peak_gib(device))} GiB\n")
     report.print("| benchmark | n run | n full | gen mean | samples/s | tokens/s | full min | roofline min "
                  "| ratio | peak GiB | lengths ok |")
@@ -185,6 +196,10 @@ def run_mode(args: argparse.Namespace, mode: str, report: Report, deadline: floa
     if time.monotonic() < deadline:
         result["official"] = official_loop(args, generator, rows, report, deadline)
         report.flush()
+    if mode == args.modes[0] and time.monotonic() < deadline:
+        result["options"] = option_comparison(args, generator, batch, report, deadline, tmp / f"{mode}-options")
+        generator.set_decode(main_options)
+        report.flush()
     if not args.no_probe and time.monotonic() < deadline:
         max_gen = max((max(row["gen"]) for row in rows if row.get("gen")), default=1)
         result["probe"] = probe_batches(model, mode, device, llm, max_gen, SCAFFOLD_TOKENS + 70, report, deadline)
@@ -203,7 +218,7 @@ def run_benchmark(args: argparse.Namespace, shape: Any, generator: SuiteGenerato
     reset_peak(generator.info["device"])
     try:
         outcome = evaluate(generator, [task], batch_size=batch, output_dir=tmp, fresh=True, progress=False,
-                           num_workers=args.num_workers)[0]
+                           num_workers=args.num_workers, continuous=args.continuous)[0]
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         report.print(f"| {shape.name} | {n} | {shape.n_full} | out of memory at batch {batch} |||||||")

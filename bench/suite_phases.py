@@ -12,9 +12,10 @@ from transformers.generation.logits_process import LogitsProcessorList
 
 
 def _stratified(values: list[int], k: int) -> list[int]:
-    """Indices of ``k`` samples at evenly spaced quantiles of ``values`` (covers the length tail)."""
+    """Indices of ``k`` samples at evenly spaced quantiles 0..0.9 of ``values`` (the fit is linear in g)."""
     order = sorted(range(len(values)), key=lambda i: (values[i], i))
-    picks = np.linspace(0, len(order) - 1, num=min(k, len(order))).round().astype(int)
+    top = len(order) - 1 if len(order) <= k else int(0.9 * (len(order) - 1))  # skip the extreme tail (time)
+    picks = np.linspace(0, top, num=min(k, len(order))).round().astype(int)
     return sorted({order[i] for i in picks})
 
 
@@ -120,3 +121,39 @@ def probe_batches(model: Any, mode: str, device: str, llm: Any, max_gen: int, pr
         report.print(f"\nLargest batch that fits ({mode}): {largest['prefill']} for short answers, "
                      f"{largest['longest']} with the longest answer's KV cache")
     return largest
+
+
+def option_comparison(args: Any, generator: Any, batch: int, report: Any, deadline: float, tmp: Any) -> list[dict]:
+    """MathVista (decode-heavy) under the decode options: speed-up vs the defaults and whether the tokens agree."""
+    from mg_eval.engine import evaluate
+    from mg_eval.engine.results import read_samples
+    from mg_model.fast_decode import DecodeOptions
+
+    shape = next(shape for shape in BENCHMARKS if shape.name == "mathvista")
+    task = SyntheticTask(shape, max(2 if args.tiny else 8, round(shape.n_full * args.scale)), gen_cap=args.gen_cap,
+                         image_size=(320, 240) if args.tiny else (1024, 768))
+    variants = [("defaults (eager, dynamic cache, static batches)", DecodeOptions(), False),
+                ("--continuous", DecodeOptions(), True), ("--attn sdpa", DecodeOptions(attn="sdpa"), False),
+                ("--attn sdpa --continuous", DecodeOptions(attn="sdpa"), True)]
+    if args.compile_phase:
+        variants.append(("--compile", DecodeOptions(compile=True), False))
+    report.print(f"\nDecode options on MathVista ({len(task.docs)} samples, batch {batch})\n")
+    report.print("| variant | tokens/s | speed-up | tokens equal to defaults |")
+    report.print("|---|---|---|---|")
+    rows, reference, base = [], None, None
+    for name, options, continuous in variants:
+        if time.monotonic() > deadline:
+            report.print(f"| {name} | skipped (time budget) | | |")
+            continue
+        generator.set_decode(options)
+        started = time.perf_counter()
+        outcome = evaluate(generator, [task], batch_size=batch, output_dir=tmp / name.replace(" ", "_"), fresh=True,
+                           progress=False, num_workers=args.num_workers, continuous=continuous)[0]
+        tokens_s = sum(task.gen_lengths) / (time.perf_counter() - started)
+        answers = sorted((line["doc_id"], line["response"]) for line in read_samples(outcome.run_dir))
+        reference, base = reference or answers, base or tokens_s
+        same = sum(a == b for a, b in zip(answers, reference))
+        report.print(f"| {name} | {tokens_s:.1f} | {tokens_s / base:.2f}x | {same}/{len(answers)} |")
+        rows.append({"name": name, "tokens_s": tokens_s, "same": same})
+    generator.set_decode(DecodeOptions())
+    return rows

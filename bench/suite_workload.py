@@ -106,9 +106,9 @@ class SyntheticTask:
         return {"max_new_tokens": self.shape.max_new_tokens, "do_sample": False, "num_beams": 1, "seed": None}
 
     def process_result(self, doc: dict[str, Any], response: str, protocol: str) -> dict[str, Any]:
-        """Score 1 when the row generated exactly its planned length."""
+        """Score 1 when the row generated exactly its planned length (response ``"<length>:<token digest>"``)."""
         return {"doc_id": doc["doc_id"], "target": doc["g"], "response": response,
-                "score": float(response == str(doc["g"]))}
+                "score": float(response.split(":")[0] == str(doc["g"]))}
 
     def aggregate(self, records: list[dict[str, Any]], protocol: str, judge: Any = None) -> dict[str, Any]:
         """Fraction of rows with the planned length and the mean generated length."""
@@ -134,14 +134,17 @@ class ForcedLengthProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """input_ids [B, t] (new tokens so far: t = step), scores [B, V] -> scores with EOS forced/banned."""
-        step = input_ids.shape[1]
-        lengths = self.lengths.to(scores.device)
-        scores = scores.clone()
-        scores[:, self.eos] = float("-inf")
-        finish = lengths == step + 1
-        scores[finish] = float("-inf")
-        scores[finish, self.eos] = 0.0
-        return scores
+        return force_lengths(scores, self.lengths, torch.full_like(self.lengths, input_ids.shape[1]), self.eos)
+
+
+def force_lengths(scores: torch.Tensor, lengths: torch.Tensor, steps: torch.Tensor, eos: int) -> torch.Tensor:
+    """scores [B, V]: EOS banned, except where row i has ``steps[i] + 1 == lengths[i]``: only EOS allowed."""
+    scores = scores.clone()
+    scores[:, eos] = float("-inf")
+    finish = (lengths.to(scores.device) == steps.to(scores.device) + 1)
+    scores[finish] = float("-inf")
+    scores[finish, eos] = 0.0
+    return scores
 
 
 class SuiteGenerator(MGMGenerator):
@@ -211,13 +214,34 @@ class SuiteGenerator(MGMGenerator):
 
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
-        """One response per row: the number of tokens generated up to and including EOS."""
-        return [str(n) for n in generated_lengths(self.generate_ids(batch, generation), self.eos)]
+        """One response per row: ``"<tokens up to and including EOS>:<digest of those tokens>"``."""
+        return [token_summary(row, self.eos) for row in self.generate_ids(batch, generation).tolist()]
+
+    def split_requests(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Per-sample requests for continuous batching; ``state`` = the row's forced length."""
+        requests = super().split_requests(batch)
+        for request, length in zip(requests, batch["forced_lengths"].tolist()):
+            request["state"] = int(length)
+        return requests
+
+    def row_processor(self) -> Any:
+        """Forces each active row's planned length (rows are at different steps)."""
+        eos = self.eos
+        return lambda states, steps, scores: force_lengths(scores, torch.tensor(states), steps, eos)
+
+    def generate_stream(self, requests: Any, generation: dict[str, Any], batch_size: int) -> Any:
+        """Continuous batching with forced lengths; response = tokens generated up to and including EOS."""
+        from mg_model.continuous import ContinuousDecoder, Request
+
+        max_new = hf_generation_kwargs(generation)["max_new_tokens"]
+        decoder = ContinuousDecoder(self.model, batch_size, [self.eos], row_processor=self.row_processor())
+        stream = (Request(key, {k: v for k, v in request.items() if k != "state"}, max_new, request["state"])
+                  for key, request in requests)
+        for key, tokens in decoder.run(stream):
+            yield key, token_summary(tokens, self.eos)
 
 
-def generated_lengths(out_ids: torch.Tensor, eos: int) -> list[int]:
-    """Tokens up to and including the first EOS per row of [B, n] (n when there is none)."""
-    lengths = []
-    for row in out_ids.tolist():
-        lengths.append(row.index(eos) + 1 if eos in row else len(row))
-    return lengths
+def token_summary(tokens: list[int], eos: int) -> str:
+    """``"<n>:<sha1 of the n tokens>"``, n = tokens up to and including the first EOS."""
+    n = tokens.index(eos) + 1 if eos in tokens else len(tokens)
+    return f"{n}:{hashlib.sha1(repr(tokens[:n]).encode()).hexdigest()[:10]}"

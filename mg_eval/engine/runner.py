@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mg_eval.engine import distributed, results, store
+from mg_eval.engine import continuous, distributed, results, store
 from mg_eval.engine.data import (
     PlannedSample,
     SampleDataset,
@@ -265,8 +265,11 @@ class _TaskRun:
                         dynamic_ncols=True)
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
         with progress, store.PredictionWriter(path, header) as writer:
-            computed, loop_seconds = _run_batches(self.generator, self.task, samples, todo, generation, writer,
-                                                self.options["num_workers"], progress, stored, protocol)
+            run_batches = _run_batches
+            if self.options.get("continuous") and continuous.applies(self.generator, generation):
+                run_batches = continuous.run_continuous  # refill finished rows (same contract)
+            computed, loop_seconds = run_batches(self.generator, self.task, samples, todo, generation, writer,
+                                                 self.options["num_workers"], progress, stored, protocol)
         own = {samples[i].doc_id: computed.get(samples[i].doc_id) or stored[(samples[i].doc_id, samples[i].fingerprint)]
                for batch in mine for i in batch}
         gathered = distributed.gather_to_main(
@@ -447,6 +450,9 @@ def evaluate(
     from mg_eval.models.mgm import decode_options, resolve_device, resolve_dtype
 
     decode = decode_options(dict(decode or {})).as_dict()  # a bad option fails before any model is loaded
+    if continuous and decode["cache"] != "dynamic":
+        raise UserInputError("--continuous cannot be combined with --compile (the continuous scheduler uses a "
+                             "dynamic KV cache); drop one of them")
 
     outcomes: list[RunResult] = []
     for spec in specs:
