@@ -17,10 +17,13 @@ watchdog prints what it has and exits before ``--budget-s`` + 30 s):
 3. the official scripts' way on a few samples per benchmark (batch 1, preprocessing in the main loop,
    ``model.generate`` per sample): a fit t = a + b·(g - 1) extrapolated to each full benchmark, and the
    engine's speed-up over it;
-4. on the first mode, MathVista under the decode options (``--continuous``, ``--attn sdpa``, both, and
-   ``--compile`` with ``--compile-phase``): tokens/s vs the defaults and how many answers (token digests) agree;
-5. the largest batch that fits (LR and HD): peak memory of vision + prefill + 4 tokens per batch size,
-   plus the KV cache of the workload's longest answer (computed).
+4. the largest batch that fits (LR and HD): peak memory of vision + prefill + 4 tokens per batch size,
+   plus the KV cache of the workload's longest answer (computed);
+5. on the last mode, MathVista (``--options-n`` samples) under the decode options (``--continuous``,
+   ``--attn sdpa``, both, and ``--compile`` with ``--compile-phase``): tokens/s vs the defaults and how many
+   answers (token digests) agree.
+
+Per mode the order is 1-2-3-4 (then 5 on the last mode); ``--skip official,probe,options`` drops phases.
 
 Targets (issue 14): the suite within 2x of the roofline (7B: <= 7 min LR, <= 20 min HD on one H100,
 batched decode) and >= 10x faster than the official batch-1 loop.
@@ -83,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--official-k", type=int, default=None, help="batch-1 loop samples per benchmark (4)")
     parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default engine's)")
     parser.add_argument("--budget-s", type=float, default=None, help="time guard in seconds (default 420)")
-    parser.add_argument("--no-probe", action="store_true", help="skip the largest-batch probe")
+    parser.add_argument("--skip", default="", help="phases to skip, comma separated: official, options, probe")
+    parser.add_argument("--options-n", type=int, default=32, help="MathVista samples of the decode-options phase")
     parser.add_argument("--attn", choices=("eager", "sdpa"), default="eager", help="LLM attention of the main runs")
     parser.add_argument("--continuous", action="store_true", help="main runs with continuous batching")
     parser.add_argument("--compile-phase", action="store_true",
@@ -93,11 +97,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     tiny = {"scale": 0.0001, "batch_lr": 4, "batch_hd": 2, "official_k": 1, "budget_s": 240.0, "gen_cap": 12,
             "num_workers": 0}
-    full = {"scale": 0.05, "batch_lr": 64, "batch_hd": 16, "official_k": 4, "budget_s": 420.0}
+    full = {"scale": 0.05, "batch_lr": 64, "batch_hd": 16, "official_k": 4, "budget_s": 450.0}
     for key, value in (tiny if args.tiny else full).items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     args.modes = [mode.strip().upper() for mode in args.modes.split(",") if mode.strip()]
+    args.skip = {phase.strip() for phase in args.skip.split(",") if phase.strip()}
+    if args.tiny:
+        args.variant = "tiny"
     return args
 
 
@@ -193,16 +200,16 @@ def run_mode(args: argparse.Namespace, mode: str, report: Report, deadline: floa
                      f"{sum(r['n_full'] for r in done)} | | | | **{full:.2f}** | **{fmt(roof)}** | "
                      f"**{full / roof:.3g}x** | | |")
     result = {"mode": mode, "rows": rows, "device": device}
-    if time.monotonic() < deadline:
+    if "official" not in args.skip and time.monotonic() < deadline:
         result["official"] = official_loop(args, generator, rows, report, deadline)
         report.flush()
-    if mode == args.modes[0] and time.monotonic() < deadline:
-        result["options"] = option_comparison(args, generator, batch, report, deadline, tmp / f"{mode}-options")
-        generator.set_decode(main_options)
-        report.flush()
-    if not args.no_probe and time.monotonic() < deadline:
+    if "probe" not in args.skip and time.monotonic() < deadline:
         max_gen = max((max(row["gen"]) for row in rows if row.get("gen")), default=1)
         result["probe"] = probe_batches(model, mode, device, llm, max_gen, SCAFFOLD_TOKENS + 70, report, deadline)
+        report.flush()
+    if "options" not in args.skip and mode == args.modes[-1] and time.monotonic() < deadline:
+        result["options"] = option_comparison(args, generator, batch, report, deadline, tmp / f"{mode}-options")
+        generator.set_decode(main_options)
         report.flush()
     del generator, model
     if device == "cuda":

@@ -130,7 +130,7 @@ def option_comparison(args: Any, generator: Any, batch: int, report: Any, deadli
     from mg_model.fast_decode import DecodeOptions
 
     shape = next(shape for shape in BENCHMARKS if shape.name == "mathvista")
-    task = SyntheticTask(shape, max(2 if args.tiny else 8, round(shape.n_full * args.scale)), gen_cap=args.gen_cap,
+    task = SyntheticTask(shape, 2 if args.tiny else args.options_n, gen_cap=args.gen_cap,
                          image_size=(320, 240) if args.tiny else (1024, 768))
     variants = [("defaults (eager, dynamic cache, static batches)", DecodeOptions(), False),
                 ("--continuous", DecodeOptions(), True), ("--attn sdpa", DecodeOptions(attn="sdpa"), False),
