@@ -35,6 +35,7 @@ import argparse
 import datetime as _dt
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import threading
@@ -103,9 +104,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     args.modes = [mode.strip().upper() for mode in args.modes.split(",") if mode.strip()]
     args.skip = {phase.strip() for phase in args.skip.split(",") if phase.strip()}
+    if args.num_workers is None and _shm_gib() < 4:  # containers often have a 64 MB /dev/shm: workers would die
+        print(f"note: /dev/shm has {_shm_gib():.2f} GiB; DataLoader workers off (--num-workers 0)", flush=True)
+        args.num_workers = 0
     if args.tiny:
         args.variant = "tiny"
+    if args.variant == "mgm-2b" and "HD" in args.modes:
+        print("note: no MGM-2B-HD was released; running LR only", flush=True)
+        args.modes = [mode for mode in args.modes if mode != "HD"]
     return args
+
+
+def _shm_gib() -> float:
+    """Size of /dev/shm (where DataLoader workers pass tensors), in GiB; large when it cannot be read."""
+    try:
+        return shutil.disk_usage("/dev/shm").total / 2**30
+    except OSError:
+        return float("inf")
 
 
 def build_model(args: argparse.Namespace, mode: str) -> tuple[Any, str, str]:

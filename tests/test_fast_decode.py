@@ -104,3 +104,16 @@ def test_options_are_in_the_fingerprint_and_results(tiny_checkpoint: Path, tmp_p
 
     with pytest.raises(UserInputError, match="attn"):
         evaluate(str(tiny_checkpoint), output_dir=tmp_path, decode={"attn": "flash"}, **common)
+
+
+def test_cli_records_the_options(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    from mg_eval.cli.main import main
+    from mg_eval.engine import results
+
+    argv = ["run", "--model", str(tiny_checkpoint), "--tasks", "mme", "--sample-data", "--limit", "2",
+            "--num-workers", "0", "--max-new-tokens-cap", "3", "--no-progress", "--output", str(tmp_path)]
+    assert main([*argv, "--attn", "sdpa", "--continuous"]) == 0
+    record = results.read_results(results.find_runs(tmp_path)[0])
+    assert record["model"]["decode"]["attn"] == "sdpa" and record["run_config"]["continuous"] is True
+    assert main([*argv, "--continuous", "--compile"]) == 2
+    assert "cannot be combined" in capsys.readouterr().err

@@ -252,7 +252,7 @@ class _TaskRun:
         identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
                     "task_version": str(self.task.version), "protocol": protocol,
                     "template": self.generator.template_id}
-        if self.generator.info.get("decode") is not None:  # non-default decode options change numerics
+        if self.generator.info.get("decode") is not None:  # attention kernel, cache, compile can change numerics
             identity["decode"] = self.generator.info["decode"]
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
         batches = plan_batches(samples, self.options["batch_size"], bool(generation.get("do_sample")))
