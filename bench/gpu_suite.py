@@ -86,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-hd", type=int, default=None, help="engine batch size, HD (default 16)")
     parser.add_argument("--official-k", type=int, default=None, help="batch-1 loop samples per benchmark (4)")
     parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default engine's)")
-    parser.add_argument("--budget-s", type=float, default=None, help="time guard in seconds (default 420)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="time guard in seconds (default 430; the watchdog exits 30 s later)")
     parser.add_argument("--skip", default="", help="phases to skip, comma separated: official, options, probe")
     parser.add_argument("--options-n", type=int, default=32, help="MathVista samples of the decode-options phase")
     parser.add_argument("--attn", choices=("eager", "sdpa"), default="eager", help="LLM attention of the main runs")
@@ -98,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     tiny = {"scale": 0.0001, "batch_lr": 4, "batch_hd": 2, "official_k": 1, "budget_s": 240.0, "gen_cap": 12,
             "num_workers": 0}
-    full = {"scale": 0.05, "batch_lr": 64, "batch_hd": 16, "official_k": 4, "budget_s": 450.0}
+    full = {"scale": 0.05, "batch_lr": 64, "batch_hd": 16, "official_k": 4, "budget_s": 430.0}
     for key, value in (tiny if args.tiny else full).items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
