@@ -92,3 +92,21 @@ def test_engine_continuous_equals_static(tiny_checkpoint: Path, tmp_path: Path) 
     assert cont.results["scores"] == static.results["scores"]
     with pytest.raises(UserInputError, match="--compile"):
         evaluate(str(tiny_checkpoint), output_dir=tmp_path / "x", continuous=True, decode={"compile": True}, **common)
+
+
+def test_continuous_applies_to_greedy_full_attention_only() -> None:
+    from mg_eval.engine.continuous import applies
+
+    class Streaming:
+        can_stream = True
+
+        def generate_stream(self, *args):
+            return iter(())
+
+    greedy = {"do_sample": False, "num_beams": 1}
+    assert applies(Streaming(), greedy)
+    assert not applies(Streaming(), {"do_sample": True, "num_beams": 1})
+    assert not applies(Streaming(), {"do_sample": False, "num_beams": 5})
+    Streaming.can_stream = False
+    assert not applies(Streaming(), greedy)
+    assert not supports_continuous(build_tiny_model(llm="mistral"))  # sliding-window cache layers

@@ -22,9 +22,10 @@ from mg_eval.errors import DataError
 
 
 def applies(generator: Any, generation: Mapping[str, Any]) -> bool:
-    """True for greedy, single-beam decoding with a generator that can stream (``generate_stream``)."""
-    return (callable(getattr(generator, "generate_stream", None)) and not generation.get("do_sample")
-            and int(generation.get("num_beams") or 1) == 1)
+    """True for greedy, single-beam decoding with a generator that can stream (``generate_stream``, and
+    ``can_stream`` true when present: e.g. not for sliding-window LLMs); otherwise the static batches run."""
+    return (callable(getattr(generator, "generate_stream", None)) and bool(getattr(generator, "can_stream", True))
+            and not generation.get("do_sample") and int(generation.get("num_beams") or 1) == 1)
 
 
 def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], batches: list[list[int]],

@@ -167,6 +167,13 @@ class MGMGenerator:
         """One input dict per sample of a prepared batch, on the model's device (for ``generate_stream``)."""
         return split_requests(batch, self.input_device, next(self.model.parameters()).dtype)
 
+    @property
+    def can_stream(self) -> bool:
+        """Whether continuous batching applies: full-attention KV caches only (no sliding window)."""
+        from mg_model.continuous import supports_continuous
+
+        return supports_continuous(self.model)
+
     def row_processor(self) -> Any:
         """Logits processor over the active rows of the continuous decoder (None: plain greedy)."""
         return None
