@@ -125,6 +125,8 @@ class RunOptions:
         fresh: discard stored predictions first.
         generation_overrides: e.g. ``{"max_new_tokens_cap": 16}``.
         progress: show a progress bar.
+        decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official).
+        continuous: continuous batching for greedy single-beam tasks.
     """
 
     protocol: str = "mgm"
@@ -141,6 +143,8 @@ class RunOptions:
     fresh: bool = False
     generation_overrides: Mapping[str, Any] | None = None
     progress: bool = True
+    decode: Mapping[str, Any] | None = None
+    continuous: bool = False
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from transformers import AutoConfig, PretrainedConfig
 
 from .constants import LLM_TYPE_OF_MGM_TYPE
 from .errors import MGMConfigError
+from .fast_decode import OFFICIAL_LLM_ATTENTION
 
 __all__ = [
     "CLIP_L_336_VISION_CONFIG", "CONFIG_CLASS_OF_TYPE", "CONVNEXT_LARGE_DEPTHS", "CONVNEXT_LARGE_DIMS",
@@ -151,7 +152,7 @@ class MGMConfig(PretrainedConfig):
             # over `hidden_act`; transformers 5 itself maps a legacy Gemma `hidden_act: gelu` to tanh-GELU.
             keys["hidden_act"] = keys.pop("hidden_activation") or "gelu_pytorch_tanh"
         config = AutoConfig.for_model(self.llm_type, **keys)
-        config._attn_implementation = getattr(self, "_attn_implementation", None) or "sdpa"
+        config._attn_implementation = OFFICIAL_LLM_ATTENTION  # official pin; `--attn sdpa` switches at run time
         return config
 
     def get_text_config(self, decoder: bool | None = None, encoder: bool | None = None) -> PretrainedConfig:

@@ -305,7 +305,9 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         With images, ``input_ids`` [B, L] are spliced (:meth:`embed_multimodal`, padding side from the
         config) and the returned logits [B, L', V] follow the spliced sequence.
         """
-        if inputs_embeds is None and input_ids is not None and bool((input_ids == IMAGE_TOKEN_INDEX).any()):
+        # (a compiled decode step gets no images: skip the data-dependent check there, no graph break)
+        may_splice = images is not None or not torch.compiler.is_compiling()
+        if inputs_embeds is None and input_ids is not None and may_splice and bool((input_ids == IMAGE_TOKEN_INDEX).any()):
             spliced = self.embed_multimodal(input_ids, attention_mask, images, images_aux, labels)
             input_ids, inputs_embeds = None, spliced["inputs_embeds"]
             attention_mask, position_ids, labels = spliced["attention_mask"], spliced["position_ids"], spliced["labels"]

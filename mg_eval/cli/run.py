@@ -52,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op CPU threads of the main process (default: torch's choice)")
     parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
+    fast = parser.add_argument_group("fast decoding (defaults = the official numerics; see docs/performance.md)")
+    fast.add_argument("--attn", choices=("eager", "sdpa"), default="eager",
+                      help="LLM attention: eager (default, what the official pin ran) or sdpa (faster on GPU; "
+                           "may flip rare near-ties)")
+    fast.add_argument("--compile", action="store_true",
+                      help="static KV cache + torch.compile of the decode step (CUDA graphs on GPU)")
+    fast.add_argument("--continuous", action="store_true",
+                      help="continuous batching for greedy tasks: finished rows are refilled with new samples")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     judge = parser.add_argument_group("judge (for the benchmarks whose benchmark.yaml declares a judge role)")
     judge.add_argument("--judge", default="none",
@@ -135,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
                         output_dir=args.output, judge=judge, num_workers=args.num_workers,
                         dtype=args.dtype, device=args.device, device_map=args.device_map,
                         encoder_root=args.encoder_root, data_paths=data_paths,
-                        fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress)
+                        fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
+                        decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous)
     for outcome in outcomes:
         if outcome.results is None:
             continue

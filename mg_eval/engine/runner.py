@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike
-from mg_eval.engine import distributed, provenance, results, store, task_stores
+from mg_eval.engine import continuous, distributed, provenance, recording, results, store, task_stores
 from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import (
     PlannedSample,
@@ -246,6 +246,8 @@ class _TaskRun:
         identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
                     "task_version": str(self.task.version), "protocol": protocol,
                     "template": self.generator.template_id, **provenance.encoder_identity(self.generator.info)}
+        if self.generator.info.get("decode") is not None:  # attention kernel, cache, compile can change numerics
+            identity["decode"] = self.generator.info["decode"]
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
         batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")))
         header = task_stores.store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
@@ -259,8 +261,11 @@ class _TaskRun:
         made_with = {"batch_size": 1 if generation.get("do_sample") else self.options.batch_size,
                      "device": self.generator.info.get("device")}
         with progress, store.PredictionWriter(path, header, lock=self.lock) as writer:
-            computed, loop_seconds = _run_batches(self.generator, self.task, samples, todo, generation, writer,
-                                                self.options.num_workers, progress, stored, protocol, made_with)
+            run_batches = _run_batches
+            if self.options.continuous and continuous.applies(self.generator, generation):
+                run_batches = continuous.run_continuous  # refill finished rows (same contract)
+            computed, loop_seconds = run_batches(self.generator, self.task, samples, todo, generation, writer,
+                                                 self.options.num_workers, progress, stored, protocol, made_with)
         own = {samples[i].doc_id: computed.get(samples[i].doc_id) or stored[(samples[i].doc_id, samples[i].fingerprint)]
                for batch in mine for i in batch}
         gathered = distributed.gather_to_main(
@@ -283,8 +288,8 @@ class _TaskRun:
         if missing:
             raise RuntimeError(f"task {self.task.name}: no prediction for doc_ids {missing[:5]} after gathering "
                                "(a rank lost its share); rerun the same command to fill them in")
-        judge = _judge_for(self.options.judge, self.task)
-        judge_stats_before = _judge_stats(judge)
+        judge = recording.judge_for(self.options.judge, self.task)
+        judge_stats_before = recording.judge_stats(judge)
         scores, lines = _score(self.task, samples, predictions, protocol, judge)
         n_computed = sum(part["computed"] for part in gathered)
         timing = _timing(gathered, started_at, wall_start, n_computed)
@@ -293,11 +298,11 @@ class _TaskRun:
         record = results.make_results(
             run_id=run_id,
             model={key: self.generator.info.get(key) for key in
-                   ("name", "path", "weights_hash", "encoders", "config", "dtype", "device", "device_map")}
+                   ("name", "path", "weights_hash", "encoders", "config", "dtype", "device", "device_map", "decode")}
             | {"name": self.spec.name},
             task={"name": self.task.name, "benchmark": self.task.benchmark,
                   "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
-                  "config": _task_config(self.task, protocol), "data_path": self.options.data_paths.get(self.task.name)},
+                  "config": recording.task_config(self.task, protocol), "data_path": self.options.data_paths.get(self.task.name)},
             protocol=protocol,
             generation=generation | {"stop_strings": list(self.generator.info.get("stop_strings") or [])},
             scores=scores,
@@ -311,65 +316,17 @@ class _TaskRun:
             run_config={"batch_size": self.options.batch_size, "world_size": self.context.world_size,
                         "num_workers": self.options.num_workers, "output_dir": str(self.options.output_dir),
                         "limit": limit, "generation_overrides": self.options.generation_overrides,
+                        "continuous": self.options.continuous,
                         "context_length": getattr(self.generator, "context_length", None),
                         "predictions_made_with": provenance.made_with_summary(predictions.values())},
             device=self.generator.info.get("device"),
-            extra={"judge": _judge_report(judge, judge_stats_before)},
+            extra={"judge": recording.judge_report_for_results(judge, judge_stats_before)},
             not_for_reporting=provenance.protocol_departures(self.task, protocol, self.options),
         )
         directory = results.write_run(results.run_dir(self.options.output_dir, self.spec.name, self.task.name, run_id),
                                       record, lines)
         return RunResult(self.spec.name, self.task.name, protocol, directory, record, n_computed=n_computed,
                          n_resumed=len(samples) - n_computed, timing=timing)
-
-
-def _judge_for(judge: Any, task: TaskLike) -> Any:
-    """``judge`` may be a Judge, ``None``, or a callable ``task -> Judge | None`` (e.g. the paper's judge per benchmark)."""
-    if judge is None or hasattr(judge, "complete"):
-        return judge
-    return judge(task)
-
-
-def _judge_stats(judge: Any) -> dict[str, Any] | None:
-    """The judge's counters now (a judge shared by several tasks reports each task's own share)."""
-    stats = getattr(judge, "stats", None)
-    return stats.to_dict() if hasattr(stats, "to_dict") else None
-
-
-def _judge_report(judge: Any, since: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The judge's description for results (never an API key); counters since ``since``."""
-    from mg_eval.judges.factory import judge_report
-
-    return _plain(judge_report(judge, since))
-
-
-def _task_config(task: TaskLike, protocol: str) -> dict[str, Any]:
-    """The task's resolved config as plain JSON (dataclass fields; functions and paths as strings).
-
-    ``config`` is what :class:`mg_eval.tasks.Task` carries beyond the protocol (a task without one records
-    only its resolved prompt)."""
-    config = getattr(task, "config", None)
-    if dataclasses.is_dataclass(config):
-        resolved = _plain({field.name: getattr(config, field.name) for field in dataclasses.fields(config)})
-    elif isinstance(config, Mapping):
-        resolved = _plain(dict(config))
-    else:
-        resolved = {}
-    resolved["resolved_prompt"] = _plain(task.prompt_config(protocol))
-    return resolved
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able copy: containers recursed, scalars kept, anything else (paths, functions) -> str."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain({field.name: getattr(value, field.name) for field in dataclasses.fields(value)})
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(item) for item in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def _model_specs(models: Sequence[Any]) -> list[ModelSpec]:
@@ -410,6 +367,8 @@ def evaluate(
     fresh: bool = False,
     generation_overrides: Mapping[str, Any] | None = None,
     progress: bool = True,
+    decode: Mapping[str, Any] | None = None,
+    continuous: bool = False,
 ) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
@@ -419,14 +378,18 @@ def evaluate(
     task, the run is then marked ``for_reporting: false``; ``num_workers``: DataLoader workers, default
     cores - 1; ``data_paths``: task name -> local data path; ``fresh``: discard stored predictions first;
     ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``; ``encoder_root``: folder holding the
-    checkpoint's ``model_zoo/...`` vision encoders).
+    checkpoint's ``model_zoo/...`` vision encoders).;
+    ``decode``: decode options of the checkpoints built here (``mg_model.fast_decode.DecodeOptions``
+    fields; default official; part of every prediction fingerprint); a passed ``Generator`` keeps its own;
+    ``continuous``: greedy single-beam tasks decode with continuous batching (``mg_eval.engine.continuous``)).
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
     if options is None:
         options = RunOptions(protocol=protocol, batch_size=batch_size, limit=limit, output_dir=output_dir, judge=judge,
                              num_workers=num_workers, dtype=dtype, device=device, device_map=device_map,
                              encoder_root=encoder_root, data_paths=dict(data_paths or {}), fresh=fresh,
-                             generation_overrides=generation_overrides, progress=progress)
+                             generation_overrides=generation_overrides, progress=progress,
+                             decode=decode, continuous=bool(continuous))
     return _evaluate(model_path, tasks, options)
 
 
@@ -454,7 +417,12 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
         options, batch_size=int(options.batch_size), output_dir=output, data_paths=data_paths,
         num_workers=default_num_workers() if options.num_workers is None else int(options.num_workers),
         generation_overrides=dict(options.generation_overrides) if options.generation_overrides else None)
-    from mg_eval.models.mgm import resolve_device, resolve_dtype
+    from mg_eval.models.mgm import decode_options, resolve_device, resolve_dtype
+
+    decode = decode_options(dict(options.decode or {})).as_dict()  # a bad option fails before any model is loaded
+    if options.continuous and decode["cache"] != "dynamic":
+        raise UserInputError("--continuous cannot be combined with --compile (the continuous scheduler uses a "
+                             "dynamic KV cache); drop one of them")
 
     outcomes: list[RunResult] = []
     for spec in specs:
@@ -464,7 +432,7 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
             locks = task_stores.lock_stores(held, spec.name, task_objects, protocol, output, context)
             task_stores.prepare_stores(spec.name, task_objects, protocol, run_dtype, output, options.fresh, context)
             generator = spec.generator or _build_generator(spec, options.dtype, options.device, options.device_map,
-                                                           options.encoder_root, context)
+                                                           options.encoder_root, context, decode)
             for task in task_objects:
                 outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context,
                                          locks[task.name]).run())
@@ -472,11 +440,12 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
 
 
 def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, device_map: str | None,
-                     encoder_root: str | None, context: distributed.DistContext) -> Generator:
+                     encoder_root: str | None, context: distributed.DistContext,
+                     decode: dict[str, Any] | None = None) -> Generator:
     """Load the checkpoint once; under NCCL each rank uses its local GPU."""
     from mg_eval.models.mgm import MGMGenerator
 
     if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not device_map:
         device = f"cuda:{context.local_rank}"
     return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map,
-                                        encoder_root=encoder_root)
+                                        encoder_root=encoder_root, decode=decode)

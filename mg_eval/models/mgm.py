@@ -14,6 +14,7 @@ from PIL import Image
 from mg_eval.errors import UserInputError, user_error_from
 from mg_eval.models.base import hf_generation_kwargs
 from mg_eval.models.hashing import weight_files, weights_hash
+from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -85,8 +86,13 @@ class MGMGenerator:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
-                        device_map: str | dict | None = None, encoder_root: str | None = None) -> MGMGenerator:
-        """Load model + processor from a local checkpoint directory (no hub access)."""
+                        device_map: str | dict | None = None, encoder_root: str | None = None,
+                        decode: dict[str, Any] | None = None) -> MGMGenerator:
+        """Load model + processor from a local checkpoint directory (no hub access).
+
+        ``decode``: ``mg_model.fast_decode.DecodeOptions`` fields (``attn``, ``cache``, ``compile``);
+        default = the official numerics.
+        """
         from mg_model import MGMForCausalLM, MGMProcessor
 
         folder = check_checkpoint(path)
@@ -108,6 +114,8 @@ class MGMGenerator:
         if not device_map:
             model = model.to(device)
         model.eval()
+        options = decode_options(decode)
+        apply_decode_options(model, options)
         info = {
             "name": folder.resolve().name,
             "path": str(folder.resolve()),
@@ -118,6 +126,7 @@ class MGMGenerator:
             "device": device,
             "device_map": device_map,
             "stop_strings": list(processor.stop_strings or []),
+            "decode": options.as_dict(),
         }
         return cls(model, processor, info)
 
@@ -208,6 +217,48 @@ class MGMGenerator:
             moved[key] = value
         return moved
 
+    def split_requests(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """One input dict per sample of a prepared batch, on the model's device (for ``generate_stream``)."""
+        return split_requests(batch, self.input_device, next(self.model.parameters()).dtype)
+
+    @property
+    def can_stream(self) -> bool:
+        """Whether continuous batching applies: full-attention KV caches only (no sliding window)."""
+        from mg_model.continuous import supports_continuous
+
+        return supports_continuous(self.model)
+
+    def row_processor(self) -> Any:
+        """Logits processor over the active rows of the continuous decoder (None: plain greedy)."""
+        return None
+
+    def generate_stream(self, requests: Any, generation: dict[str, Any], batch_size: int) -> Any:
+        """Continuous batching (greedy): ``(key, request)`` pairs in, ``(key, stripped answer)`` out as rows finish.
+
+        ``request``: a :meth:`split_requests` dict, optionally with ``state`` for :meth:`row_processor`.
+        Same stopping as :meth:`generate`: the processor's eos ids, the template's stop strings, max_new_tokens.
+        """
+        from mg_model.continuous import ContinuousDecoder, Request
+
+        options = decode_options(self.info.get("decode"))
+        if options.cache != "dynamic":
+            raise UserInputError("--continuous cannot be combined with --compile (the continuous scheduler "
+                                 "uses a dynamic KV cache); drop one of them")
+        stops = list(getattr(self.processor, "stop_strings", []) or []) + list(generation.get("stop_strings") or [])
+        eos = getattr(self.processor, "eos_token_ids", None) or [self.model.generation_config.eos_token_id]
+        decoder = ContinuousDecoder(self.model, batch_size, eos if isinstance(eos, (list, tuple)) else [eos],
+                                    stop=_stop_check(getattr(self.processor, "tokenizer", None), stops),
+                                    row_processor=self.row_processor())
+        max_new = hf_generation_kwargs(generation)["max_new_tokens"]
+        stream = (Request(key, {k: v for k, v in request.items() if k != "state"}, max_new, request.get("state"))
+                  for key, request in requests)
+        for key, tokens in decoder.run(stream):
+            yield key, self._response(tokens, stops)
+
+    def _response(self, tokens: list[int], stops: list[str]) -> str:
+        text = self.processor.batch_decode(torch.tensor([tokens]), skip_special_tokens=True)[0]
+        return _cut_at_stops(text, stops).strip()
+
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
         """Generate for a prepared batch; returns one stripped string per sample.
@@ -227,7 +278,8 @@ class MGMGenerator:
                 kwargs["tokenizer"] = self.processor.tokenizer
         inputs = {key: value for key, value in self._to_device(batch).items()
                   if key in ("input_ids", "attention_mask", "images", "images_aux")}
-        out_ids = self.model.generate(**inputs, **kwargs)
+        options = decode_options(self.info.get("decode"))
+        out_ids = self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
         return [_cut_at_stops(text, stops).strip() for text in texts]
 
@@ -248,6 +300,37 @@ def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dic
         found[key] = {"configured": str(configured), "path": str(resolved) if resolved else None, "inside_checkpoint": inside,
                       "weights_hash": weights_hash(resolved) if resolved and weight_files(resolved) else None}
     return found
+def split_requests(batch: dict[str, Any], device: Any, dtype: Any) -> list[dict[str, Any]]:
+    """A prepared batch -> one input dict per sample (input_ids [1, L] without padding, images [1, ...]),
+    on ``device``, floating tensors in ``dtype``."""
+    requests = []
+    for row in range(batch["input_ids"].shape[0]):
+        valid = batch["attention_mask"][row].bool()
+        request = {"input_ids": batch["input_ids"][row][valid][None].to(device),
+                   "attention_mask": batch["attention_mask"][row][valid][None].to(device)}
+        for key in ("images", "images_aux"):
+            if key in batch:
+                request[key] = batch[key][row:row + 1].to(device, dtype)
+        requests.append(request)
+    return requests
+
+
+def decode_options(values: dict[str, Any] | None) -> DecodeOptions:
+    """``DecodeOptions`` from a dict; a bad value raises ``UserInputError`` naming the option."""
+    try:
+        return DecodeOptions.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise UserInputError(f"decode options {values}: {exc} (mg-eval run --attn eager|sdpa, --compile)") from None
+
+
+def _stop_check(tokenizer: Any, stops: list[str]) -> Any:
+    """Per-row stop-string check (transformers' ``StopStringCriteria`` on one row's new tokens)."""
+    if not stops or tokenizer is None:
+        return None
+    from transformers.generation.stopping_criteria import StopStringCriteria
+
+    criteria = StopStringCriteria(tokenizer=tokenizer, stop_strings=stops)
+    return lambda tokens: bool(criteria(torch.tensor([tokens]), None)[0])
 
 
 def _cut_at_stops(text: str, stops: list[str]) -> str:
