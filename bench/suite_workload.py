@@ -101,6 +101,14 @@ class SyntheticTask:
         """Carries the planned lengths (read by :class:`SuiteGenerator`; the text itself is not tokenised)."""
         return f"{doc['doc_id']}|q={doc['q']}|g={doc['g']}"
 
+    def data_fingerprint(self, data_path: str | None = None) -> dict[str, Any]:
+        """Synthetic data: the workload's own fingerprint stands for it."""
+        return {"source": "synthetic", "fingerprint": self.fingerprint("mgm")}
+
+    def prompt_config(self, protocol: str) -> dict[str, Any]:
+        """No prompt pieces: the text only carries the planned lengths."""
+        return {}
+
     def generation_kwargs(self, protocol: str) -> dict[str, Any]:
         """Greedy with the benchmark's official ``max_new_tokens``."""
         return {"max_new_tokens": self.shape.max_new_tokens, "do_sample": False, "num_beams": 1, "seed": None}

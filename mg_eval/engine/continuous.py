@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mg_eval.engine import store
-from mg_eval.engine.data import PlannedSample, SampleDataset, iter_batches, supports_per_sample
+from mg_eval.engine.feed import PlannedSample, SampleDataset, iter_batches, supports_per_sample
 from mg_eval.errors import DataError
 
 
@@ -30,9 +30,12 @@ def applies(generator: Any, generation: Mapping[str, Any]) -> bool:
 
 def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], batches: list[list[int]],
                    generation: Mapping[str, Any], writer: store.PredictionWriter, num_workers: int, progress: Any,
-                   stored: Mapping[tuple[str, str], Any],
-                   protocol: str) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
-    """Same contract as ``runner._run_batches``: new predictions by doc_id, and loop seconds."""
+                   stored: Mapping[tuple[str, str], Any], protocol: str,
+                   made_with: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Same contract as ``runner._run_batches``: new predictions by doc_id, and loop seconds. Each record
+    carries ``made_with`` (as the static path: ``run_config.continuous`` says which scheduler ran) and, where the generator counts them, ``input_tokens``."""
+    lengths_of = getattr(generator, "input_lengths", None)
+    input_tokens: dict[int, int] = {}
     computed: dict[str, dict[str, Any]] = {}
     seconds = {"generate_s": 0.0, "data_wait_s": 0.0, "store_s": 0.0}
     if not batches:
@@ -49,6 +52,8 @@ def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], 
             if "error" in batch:
                 raise DataError(batch["error"])
             prompts.update(zip(batch["indices"], batch["prompts"]))
+            if callable(lengths_of):
+                input_tokens.update(zip(batch["indices"], (int(n) for n in lengths_of(batch["inputs"]))))
             for index, request in zip(batch["indices"], generator.split_requests(batch["inputs"])):
                 if (samples[index].doc_id, samples[index].fingerprint) not in stored:  # stored: kept, not redone
                     yield index, request
@@ -59,8 +64,11 @@ def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], 
     for index, response in generator.generate_stream(requests(), dict(generation), flush_every):
         sample = samples[index]
         if (sample.doc_id, sample.fingerprint) not in stored:
-            pending.append({"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompts.pop(index),
-                            "response": response})
+            record = {"doc_id": sample.doc_id, "fingerprint": sample.fingerprint, "prompt": prompts.pop(index),
+                      "response": response, "made_with": dict(made_with)}
+            if index in input_tokens:
+                record["input_tokens"] = input_tokens.pop(index)
+            pending.append(record)
         if len(pending) >= flush_every:
             seconds["store_s"] += _flush(writer, pending, computed, progress)
     seconds["store_s"] += _flush(writer, pending, computed, progress)
