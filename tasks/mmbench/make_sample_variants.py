@@ -6,6 +6,8 @@
   layout of LLaVA-1.5's ``mmbench_dev_cn_20231003.tsv``.
 * ``sample_en_v11/MMBench_DEV_EN_V11.tsv``: the English rows in VLMEvalKit's compact form (a circular copy's
   ``image`` cell holds the index of the row whose image it shares).
+* ``sample_test_en/``, ``sample_test_cn/``: the English / Chinese rows as a test split (no ``answer`` column,
+  ``split`` = test).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ def main() -> int:
                     for index, image in zip(v11["index"], v11["image"])]
     (HERE / "sample_en_v11").mkdir(exist_ok=True)
     v11.to_csv(HERE / "sample_en_v11" / "MMBench_DEV_EN_V11.tsv", sep="\t", index=False)
-    print(f"wrote {HERE / 'sample_cn'} and {HERE / 'sample_en_v11'}")
+    for name, frame in (("en", table), ("cn", cn)):
+        test = frame.drop(columns=["answer"]).assign(split="test")
+        (HERE / f"sample_test_{name}").mkdir(exist_ok=True)
+        test.to_csv(HERE / f"sample_test_{name}" / f"mmbench_test_{name}_20231003.tsv", sep="\t", index=False)
+    print(f"wrote {HERE / 'sample_cn'}, {HERE / 'sample_en_v11'}, {HERE / 'sample_test_en'}, {HERE / 'sample_test_cn'}")
     return 0
 
 
