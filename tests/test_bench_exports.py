@@ -102,3 +102,22 @@ def test_wrong_task_limit_run_and_unknown_format_are_user_errors(tmp_path, capsy
     assert "for_reporting false" in capsys.readouterr().err
     assert cli_main(["export", str(run), "--format", "mmvet_online"]) == 0
     assert "submit it to: https://huggingface.co/spaces/whyu/MM-Vet_Evaluator" in capsys.readouterr().out
+
+
+def test_server_score_added_by_hand_is_listed_marked_and_plotted(tmp_path, capsys):
+    from mg_eval.analysis import plots
+    from mg_eval.cli.results import load_runs
+
+    run = _write_run(tmp_path, "mmmu_test", lambda docs: ["(B)", "A", "4", "24/7"])
+    assert plots.collect_results([tmp_path])[0].values.get("mmmu_test") is None  # nothing before the server
+    assert cli_main(["results", "--add-server-score", str(run), "--value", "44.9"]) == 2  # --source required
+    assert cli_main(["results", "--add-server-score", str(run), "--value", "44.9", "--source", "EvalAI, test"]) == 0
+    record = store.read_results(run)
+    assert record["scores"]["server_accuracy"] == 44.9
+    assert record["scores"]["manual_scores"]["server_accuracy"]["source"] == "EvalAI, test"
+    frame = load_runs(tmp_path)
+    row = frame[frame["metric"] == "server_accuracy"].iloc[0]
+    assert row["value"] == 44.9 and row["manual"] == "server score, added by hand: EvalAI, test"
+    entry = plots.collect_results([tmp_path])[0]
+    assert entry.values["mmmu_test"] == 44.9 and "mmmu_val" not in entry.values
+    assert len(store.read_samples(run)) == 4  # the run's samples are kept

@@ -107,9 +107,10 @@ def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
 
 def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
     """No score (answers withheld): the final predictions (random fallbacks drawn as for validation, seed 42, in
-    the official order) under ``per_sample``, ``accuracy`` ``None`` and ``submit_to``."""
+    the official order) under ``per_sample``, ``accuracy`` / ``server_accuracy`` ``None`` (the latter is filled by
+    hand with the server's number: ``mg-eval results --add-server-score``) and ``submit_to``."""
     drawn = mmmu.aggregate(records)
-    return {"accuracy": None, "n_samples": drawn["n_samples"], "n_random_fallback": drawn["n_random_fallback"],
+    return {"server_accuracy": None, "accuracy": None, "n_samples": drawn["n_samples"], "n_random_fallback": drawn["n_random_fallback"],
             "answers": "withheld (test split)", "submit_to": SUBMIT_TO,
             "per_sample": {doc_id: {"pred": detail["pred"], "random": detail["random"]}
                            for doc_id, detail in drawn["per_sample"].items()}}
