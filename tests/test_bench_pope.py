@@ -92,3 +92,18 @@ def test_prompts_per_protocol():
 def test_missing_question_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="no POPE question file"):
         official_data.read(tmp_path, "test")
+
+
+def test_mg_eval_score_on_the_official_layout_equals_the_official_cli(tmp_path, capsys):
+    from mg_eval.cli.main import main
+    from mg_eval.engine.results import read_results
+
+    code = main(["score", str(conformance_path("pope", "official_run")), "--output", str(tmp_path),
+                 "--model-name", "generated"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    written = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
+    scores = read_results(written[0])["scores"]
+    for setting, numbers in _official_output().items():
+        for metric, value in numbers.items():
+            assert scores[f"{setting}_{metric}"] == pytest.approx(100 * value, abs=1e-12), (setting, metric)
