@@ -120,4 +120,7 @@ def test_server_score_added_by_hand_is_listed_marked_and_plotted(tmp_path, capsy
     assert row["value"] == 44.9 and row["manual"] == "server score, added by hand: EvalAI, test"
     entry = plots.collect_results([tmp_path])[0]
     assert entry.values["mmmu_test"] == 44.9 and "mmmu_val" not in entry.values
+    assert entry.manual == {"mmmu_test"} and "mmmu_test" not in entry.intervals
+    paths = plots.plot_leaderboard_bars([entry], tmp_path / "board")
+    assert all(path.is_file() for path in paths)
     assert len(store.read_samples(run)) == 4  # the run's samples are kept
