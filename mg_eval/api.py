@@ -174,6 +174,23 @@ class PredictionFormat:
 
 
 @dataclasses.dataclass(frozen=True)
+class ExportFormat:
+    """One test-server submission file ``mg-eval export`` writes (declared by its benchmark).
+
+    ``write(results, samples, path)`` writes the file from a run's results.json dict and samples.jsonl lines;
+    ``tasks`` are the tasks whose runs it accepts; ``submit_to`` says where the file goes.
+    """
+
+    name: str
+    benchmark: str
+    tasks: tuple[str, ...]
+    description: str
+    submit_to: str
+    suffix: str
+    write: Callable[[Mapping[str, Any], list[dict], Path], None]
+
+
+@dataclasses.dataclass(frozen=True)
 class JudgeRole:
     """What the benchmark's official scoring asks an LLM to do, and the judge behind the paper's numbers."""
 
@@ -239,6 +256,7 @@ class Benchmark:
         delta_unit: how a Δ of the benchmark's ablation metric is labelled (``points`` or e.g. ``/2000``).
         axis_label: the y label of its points-scale leaderboard panel (``None``: the column headers).
         prediction_formats: official prediction formats (``mg-eval score``).
+        export_formats: test-server submission files (``mg-eval export``).
     """
 
     name: str
@@ -253,6 +271,7 @@ class Benchmark:
     delta_unit: str = "points"
     axis_label: str | None = None
     prediction_formats: tuple[PredictionFormat, ...] = ()
+    export_formats: tuple[ExportFormat, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         """The name, title and aliases, normalised (lower case, no ``-``/``_``/spaces)."""

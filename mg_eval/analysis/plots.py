@@ -79,6 +79,7 @@ class Entry:
     source: str  # "ours" or "paper"
     values: dict[str, float | None] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    manual: set[str] = field(default_factory=set)  # columns holding a test server's number added by hand
 
 
 def load_reference(path: str | Path) -> list[Entry]:
@@ -147,6 +148,9 @@ def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int,
         if not isinstance(value, int | float) or not _has_samples_for(column, samples):
             continue
         entry.values[column.key] = float(value)
+        if column.score in (record["scores"].get("manual_scores") or {}):
+            entry.manual.add(column.key)  # `mg-eval results --add-server-score`: no units, no CI
+            continue
         units = unit_scores(declaration, column.score, samples, record["scores"], source=str(run))
         if units is not None and units.n:
             interval = stats.bootstrap_ci(units, n_resamples, seed=seed)
@@ -196,9 +200,11 @@ def _bar_panel(ax, entries: Sequence[Entry], columns: Sequence[str], colors: Seq
         ax.bar(offsets, np.nan_to_num(heights), width, color=color, label=entry.label, yerr=errors,
                error_kw={"elinewidth": 0.6, "capsize": 1.2, "ecolor": "black"},
                hatch="////" if entry.source == "ours" else None, edgecolor="white", linewidth=0.3)
-        for offset, height in zip(offsets, heights):
+        for offset, height, column in zip(offsets, heights, columns):
             if np.isnan(height):
                 ax.text(offset, 0, "–", ha="center", va="bottom", fontsize=7, color="0.5")
+            elif column in entry.manual:
+                ax.text(offset, height, "S", ha="center", va="bottom", fontsize=6, color="0.2")
     headers = _headers()
     ax.set_xticks(x, [headers[c] for c in columns])
     ax.tick_params(axis="x", length=0)
@@ -241,7 +247,8 @@ def plot_leaderboard_bars(entries: Sequence[Entry], stem: str | Path, title: str
             ax.set_ylim(0, None)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(entries)), frameon=False,
-                   title="hatched: our runs (95% bootstrap CI); –: not reported", title_fontsize=7)
+                   title="hatched: our runs (95% bootstrap CI); –: not reported; S: test-server score added by hand",
+                   title_fontsize=7)
         if title:
             fig.suptitle(title)
         return _save(fig, Path(stem), dpi)

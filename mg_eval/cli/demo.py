@@ -1,7 +1,7 @@
 """Run the whole loop on the bundled tiny random Mini-Gemini and every benchmark's sample data.
 
-Builds the tiny checkpoint once into a cache folder, evaluates the ``mgm_paper`` tasks on their bundled
-sample data with protocol ``mgm`` (no judge), writes real results and prints the summary table.
+Builds the tiny checkpoint once into a cache folder, evaluates the ``mgm_paper`` and ``mgm_extended`` tasks on
+their bundled sample data with protocol ``mgm`` (no judge), writes real results and prints the summary table.
 The weights are random: the scores are meaningless and only show that the machinery works.
 """
 
@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results root for the demo (default ./runs/demo)")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE), metavar="DIR",
                         help="where the tiny checkpoint is built once (default ~/.cache/mg_eval)")
-    parser.add_argument("--tasks", default="mgm_paper", help="tasks or groups (default mgm_paper)")
+    parser.add_argument("--tasks", default="mgm_paper,mgm_extended",
+                        help="tasks or groups (default mgm_paper,mgm_extended)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: cores - 1)")
     parser.add_argument("--max-new-tokens-cap", type=int, default=16,

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "run": "run",
     "score": "score",
+    "export": "export",
     "results": "results",
     "tasks": "tasks",
     "validate": "validate",

@@ -6,11 +6,13 @@ Examples::
     mg-eval results --compare                    # tasks as rows, models as columns (primary metric)
     mg-eval results --all-runs --task mme --csv runs.csv
     mg-eval results --compare --markdown table.md
+    mg-eval results --add-server-score results/MGM-7B/mmmu_test/<run> --value 44.9 --source "EvalAI, 2026-12-01"
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ from mg_eval.engine import results as store_results
 from mg_eval.errors import UserInputError
 
 LIST_COLUMNS = ["model", "task", "protocol", "metric", "value", "n", "ungraded", "for_reporting", "judge", "run_id",
-                "path"]
+                "path", "manual"]
+MANUAL_KEY = "manual_scores"  # results.json scores: {metric: {value, source, added_at}} for hand-added numbers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pivot: one row per (task, protocol, metric), one column per model")
     parser.add_argument("--all-metrics", action="store_true", help="every score and sub-score, not only the primary")
     parser.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--add-server-score", default=None, metavar="RUN",
+                        help="record a score a test server returned for this run (with --value and --source)")
+    parser.add_argument("--value", type=float, default=None, help="the server's number (with --add-server-score)")
+    parser.add_argument("--source", default=None, help="where the number comes from (server, date)")
+    parser.add_argument("--metric", default="server_accuracy", help="score key to write (default server_accuracy)")
     parser.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
 
 
@@ -45,8 +53,8 @@ def _flatten(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Nested score objects -> ``{"a/b": number}`` (non-numbers dropped)."""
     flat: dict[str, float] = {}
     for key, value in scores.items():
-        if key == "per_sample":
-            continue  # per-sample detail lives in samples.jsonl terms, not in a comparison table
+        if key in ("per_sample", MANUAL_KEY):
+            continue  # per-sample detail / the provenance of hand-added numbers: not table values
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(_flatten(value, prefix=f"{name}/"))
@@ -66,8 +74,9 @@ def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
         scores = _flatten(record["scores"])
         primary = record.get("primary_metric")
         metrics = scores if all_metrics else {primary: scores.get(primary)} if primary else {}
+        manual = record["scores"].get(MANUAL_KEY) or {}
         for metric, value in metrics.items():
-            rows.append({"model": record["model"]["name"], "task": record["task"]["name"],
+            rows.append({"manual": f"server score, added by hand: {manual[metric]['source']}" if metric in manual else "","model": record["model"]["name"], "task": record["task"]["name"],
                          "protocol": record["protocol"], "metric": metric, "value": value,
                          "n": record["n_samples"]["total"], "ungraded": scores.get("n_ungraded"),
                          "for_reporting": record["for_reporting"],
@@ -126,8 +135,39 @@ def to_markdown(frame: pd.DataFrame, digits: int = 2) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
+def add_server_score(run_dir: str | Path, value: float, source: str, metric: str = "server_accuracy") -> dict:
+    """Write a test server's returned score into a run's results.json, marked as added by hand.
+
+    ``scores[metric] = value`` and ``scores["manual_scores"][metric] = {value, source, added_at}``; the run's
+    own scores are kept. Returns the updated record.
+
+    Raises:
+        UserInputError: not a run folder, or no source given.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / store_results.RESULTS_FILE).is_file():
+        raise UserInputError(f"{run_dir}: no results.json; pass the run folder the server file was exported from.")
+    if not source:
+        raise UserInputError("--source is required: say which server returned the number, and when.")
+    record = store_results.read_results(run_dir)
+    added_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    scores = dict(record["scores"])
+    scores[metric] = float(value)
+    scores[MANUAL_KEY] = {**(scores.get(MANUAL_KEY) or {}),
+                          metric: {"value": float(value), "source": source, "added_at": added_at}}
+    record = {**record, "scores": scores}
+    store_results.write_run(run_dir, record, store_results.read_samples(run_dir))
+    return record
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the table; write CSV / markdown when asked."""
+    """Print the table; write CSV / markdown when asked (or record a server score)."""
+    if args.add_server_score:
+        if args.value is None:
+            raise UserInputError("--add-server-score needs --value (the server's number) and --source.")
+        add_server_score(args.add_server_score, args.value, args.source, args.metric)
+        print(f"recorded {args.metric} = {args.value} in {args.add_server_score} (server score, added by hand)")
+        return 0
     root = Path(args.root)
     if not root.is_dir():
         raise UserInputError(f"results root {root} does not exist; run `mg-eval run` (or `mg-eval demo`) first, "

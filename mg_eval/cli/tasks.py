@@ -32,12 +32,19 @@ def _sample_count(task: Task) -> str:
         return f"error: {str(exc)[:60]}"
 
 
+def _size(task: Task) -> str:
+    """``metadata.size`` of the task YAML: the number of questions of the full split, as the benchmark states it."""
+    size = task.config.metadata.get("size")
+    return "-" if size is None else str(size)
+
+
 def task_table(tasks: list[Task], count_samples: bool = True) -> str:
-    """A plain-text table: name, benchmark, version, #docs in the bundled sample, primary metric, hub dataset."""
-    header = ("task", "benchmark", "version", "#sample", "metric", "dataset")
+    """A plain-text table: name, benchmark, version, #docs in the bundled sample, primary metric, #questions
+    of the full split (``metadata.size``), hub dataset."""
+    header = ("task", "benchmark", "version", "#sample", "metric", "size", "dataset")
     rows = [header] + [
         (t.name, t.benchmark, str(t.version), _sample_count(t) if count_samples else "-", t.primary_metric,
-         f"{t.config.dataset_path}:{t.config.test_split}")
+         _size(t), f"{t.config.dataset_path}:{t.config.test_split}")
         for t in tasks
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -49,7 +56,13 @@ def task_table(tasks: list[Task], count_samples: bool = True) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the task table, then the groups."""
     if not args.groups:
-        print(task_table(resolve_tasks(list_tasks()), count_samples=not args.no_sample_count))
+        tasks = resolve_tasks(list_tasks())
+        print(task_table(tasks, count_samples=not args.no_sample_count))
+        described = [(t.name, t.config.metadata["description"]) for t in tasks if t.config.metadata.get("description")]
+        if described:
+            print("\nwhat each measures (metadata.description):")
+            for name, description in described:
+                print(f"  {name}: {description}")
         print()
     print("groups:")
     for group, members in list_groups().items():

@@ -99,6 +99,12 @@ def _check_declaration(declaration: Benchmark) -> int:
             except UserInputError as exc:
                 print(f"[FAIL] {declaration.folder / 'benchmark.yaml'}: prediction format {fmt.name}: {exc}")
                 failed += 1
+    for export in declaration.export_formats:
+        try:
+            export.write.resolve()
+        except UserInputError as exc:
+            print(f"[FAIL] {declaration.folder / 'benchmark.yaml'}: export format {export.name}: {exc}")
+            failed += 1
     return failed
 
 

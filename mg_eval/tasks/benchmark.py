@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.api import Benchmark, JudgeRole, PaperColumn, PredictionFormat, UnitSpec
+from mg_eval.api import Benchmark, ExportFormat, JudgeRole, PaperColumn, PredictionFormat, UnitSpec
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.config import FunctionRef, TaskConfig, load_yaml, parse_config
 
@@ -23,13 +23,14 @@ __all__ = ["DECLARATION_FILE", "parse_benchmark", "read_declaration"]
 
 DECLARATION_FILE = "benchmark.yaml"
 _KEYS = {"benchmark", "title", "aliases", "judge", "categories", "sub_scores", "units", "units_per_category",
-         "paper_columns", "delta_unit", "axis_label", "prediction_formats"}
+         "paper_columns", "delta_unit", "axis_label", "prediction_formats", "export_formats"}
 _UNIT_KEYS = {"unit", "statistic", "scale", "group_by", "group_modulo", "stratify_by", "strata"}
 _STATISTICS = ("mean", "all_of_group", "acc_plus")
 _COLUMN_KEYS = {"key", "header", "position", "score", "scale", "requires_field", "requires"}
 _FORMAT_KEYS = {"name", "task", "primary_metric", "description", "detect", "read", "aggregate", "to_samples",
                 "needs_judge", "priority"}
 _FORMAT_FUNCTIONS = ("detect", "read", "aggregate", "to_samples")
+_EXPORT_KEYS = {"name", "tasks", "description", "submit_to", "suffix", "write"}
 
 
 def _strings(path: Path, where: str, value: Any) -> tuple[str, ...]:
@@ -132,6 +133,21 @@ def _format(path: Path, i: int, entry: Any, benchmark: str, primary_metrics: Map
                             priority=int(entry.get("priority", 100)))
 
 
+def _export(path: Path, i: int, entry: Any, benchmark: str) -> ExportFormat:
+    where = f"export_formats[{i}]"
+    entry = _mapping(path, where, entry)
+    _check_keys(path, where, entry, _EXPORT_KEYS)
+    for key in sorted(_EXPORT_KEYS):
+        if key not in entry:
+            raise UserInputError(f"{path}: {where}: '{key}' is required.")
+    if not isinstance(entry["write"], FunctionRef):
+        raise UserInputError(f"{path}: {where}.write must be a '!function exports.<name>' reference.")
+    return ExportFormat(name=str(entry["name"]), benchmark=benchmark,
+                        tasks=_strings(path, f"{where}.tasks", entry["tasks"]),
+                        description=str(entry["description"]), submit_to=str(entry["submit_to"]),
+                        suffix=str(entry["suffix"]), write=entry["write"])
+
+
 def _judge(path: Path, value: Any) -> JudgeRole | None:
     if value is None:
         return None
@@ -167,8 +183,9 @@ def parse_benchmark(path: Path, primary_metrics: Mapping[str, str] | None = None
                   for k, v in _mapping(path, "sub_scores", data.get("sub_scores")).items()}
     columns = data.get("paper_columns") or []
     formats = data.get("prediction_formats") or []
-    if not isinstance(columns, list) or not isinstance(formats, list):
-        raise UserInputError(f"{path}: paper_columns and prediction_formats must be lists.")
+    exports = data.get("export_formats") or []
+    if not isinstance(columns, list) or not isinstance(formats, list) or not isinstance(exports, list):
+        raise UserInputError(f"{path}: paper_columns, prediction_formats and export_formats must be lists.")
     return Benchmark(
         name=name, title=str(data.get("title", name)), folder=path.parent,
         aliases=_strings(path, "aliases", data.get("aliases")), judge=_judge(path, data.get("judge")),
@@ -176,6 +193,7 @@ def parse_benchmark(path: Path, primary_metrics: Mapping[str, str] | None = None
         paper_columns=tuple(_column(path, i, c, categories) for i, c in enumerate(columns)),
         delta_unit=str(data.get("delta_unit", "points")), axis_label=data.get("axis_label"),
         prediction_formats=tuple(_format(path, i, f, name, primary_metrics or {}) for i, f in enumerate(formats)),
+        export_formats=tuple(_export(path, i, e, name) for i, e in enumerate(exports)),
     )
 
 

@@ -77,3 +77,24 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
 def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
     """CircularEval ``accuracy`` (0-100) with split / L2 / category breakdowns and ``n_ungraded``."""
     return mmbench.aggregate(records, judge=judge)
+
+
+SUBMIT_TO = "mg-eval export RUN --format mmbench_en_test|mmbench_cn_test, then the OpenCompass MMBench server"
+
+
+def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
+    """A test-split row (no answer): the fields the submission file needs, nothing scored."""
+    options = {letter: (None if _is_none(doc.get(letter)) else doc.get(letter)) for letter in _MGM_OPTIONS
+               if letter in doc}
+    return {"doc_id": doc["doc_id"], "index": int(doc["index"]), "question": doc["question"], "options": options,
+            "prediction": str(response), "answer": None, "split": doc.get("split") or "test"}
+
+
+def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+    """No answers, no score here: ``accuracy`` is ``None`` and ``submit_to`` says where the server is."""
+    return {"accuracy": None, "n_rows": len(records), "answers": "withheld (test split)", "submit_to": SUBMIT_TO}
+
+
+def no_target(doc: Mapping) -> None:
+    """The test split has no answer."""
+    return None

@@ -95,3 +95,27 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
 def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
     """Overall ``accuracy`` (0-100) and ``overall_acc`` (fraction), per subject and domain, fallback count."""
     return mmmu.aggregate(records)
+
+
+SUBMIT_TO = "mg-eval export RUN --format mmmu_test, then https://eval.ai/web/challenges/challenge-page/2179"
+
+
+def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
+    """A test-split question (answer withheld): parsed as :func:`process_results` does, against a ``?`` answer."""
+    return process_results({**doc, "answer": "?"}, response)
+
+
+def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+    """No score (answers withheld): the final predictions (random fallbacks drawn as for validation, seed 42, in
+    the official order) under ``per_sample``, ``accuracy`` / ``server_accuracy`` ``None`` (the latter is filled by
+    hand with the server's number: ``mg-eval results --add-server-score``) and ``submit_to``."""
+    drawn = mmmu.aggregate(records)
+    return {"server_accuracy": None, "accuracy": None, "n_samples": drawn["n_samples"], "n_random_fallback": drawn["n_random_fallback"],
+            "answers": "withheld (test split)", "submit_to": SUBMIT_TO,
+            "per_sample": {doc_id: {"pred": detail["pred"], "random": detail["random"]}
+                           for doc_id, detail in drawn["per_sample"].items()}}
+
+
+def no_target(doc: Mapping) -> None:
+    """The test split has no answer."""
+    return None
