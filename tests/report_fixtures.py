@@ -36,10 +36,11 @@ def run_demo(checkpoint: Path, root: Path, cache: Path) -> Path:
 
 def evaluate_like_demo(checkpoint: Path, root: Path) -> None:
     """Evaluate ``checkpoint`` on every task's bundled sample data, as the demo does."""
+    from mg_eval.cli.demo import DEMO_TASKS
     from mg_eval.engine import evaluate
     from mg_eval.engine.runner import resolve_task_objects
 
-    tasks = [task for task in resolve_task_objects(["mgm_paper"]) if getattr(task, "sample_path", None)]
+    tasks = [task for task in resolve_task_objects(list(DEMO_TASKS)) if getattr(task, "sample_path", None)]
     evaluate(checkpoint, tasks, protocol="mgm", batch_size=8, limit=None, output_dir=root, judge=None,
              num_workers=0, dtype="float32", device="cpu", data_paths={t.name: str(t.sample_path) for t in tasks},
              generation_overrides={"max_new_tokens_cap": MAX_NEW_TOKENS_CAP}, progress=False)

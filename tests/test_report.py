@@ -84,7 +84,10 @@ def browser():
 
 def test_site_has_every_page_and_names_no_external_address(demo_site: Path, demo_root: Path) -> None:
     runs = find_runs(demo_root)
-    assert len(list(demo_site.glob("run-*.html"))) == len(runs) == 6
+    from mg_eval.cli.demo import DEMO_TASKS
+    from mg_eval.tasks import resolve_tasks
+
+    assert len(list(demo_site.glob("run-*.html"))) == len(runs) == len(resolve_tasks(list(DEMO_TASKS)))
     for name in ("index.html", "samples.html", "static/report.js", "static/report.css"):
         assert (demo_site / name).is_file()
     assert not (demo_site / "compare.html").exists()

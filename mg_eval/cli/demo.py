@@ -18,13 +18,17 @@ RANDOM_WEIGHTS_NOTE = ("NOTE: the demo model has RANDOM weights; these scores ar
                        "For real numbers: mg-eval run --model /path/to/MGM-7B --tasks mgm_paper")
 
 
+#: What the demo evaluates on the bundled samples: the paper's six benchmarks and the extended group.
+DEMO_TASKS = ("mgm_paper", "mgm_extended")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mg-eval demo``."""
     parser.add_argument("--output", default="runs/demo", metavar="DIR",
                         help="results root for the demo (default ./runs/demo)")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE), metavar="DIR",
                         help="where the tiny checkpoint is built once (default ~/.cache/mg_eval)")
-    parser.add_argument("--tasks", default="mgm_paper,mgm_extended",
+    parser.add_argument("--tasks", default=",".join(DEMO_TASKS),
                         help="tasks or groups (default mgm_paper,mgm_extended)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: cores - 1)")
