@@ -31,6 +31,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
 from .mining import build_mining_projectors, extend_and_mine, split_lr_views
 from .vision import CLIPLREncoder, ConvNeXtHREncoder
+from .vision_chunks import DEFAULT_CHUNK_BYTES, encode_hr_and_mine
 
 IMAGE_TOKEN_INDEX = -200
 IGNORE_INDEX = -100
@@ -176,11 +177,13 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         lr_views = split_lr_views(images, grid, use_global).to(dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower)):
             lr_features = self.model.vision_tower(lr_views).to(device=device, dtype=dtype)
-        hr_map = None
-        if use_mining and images_aux is not None:
+        if use_mining and images_aux is not None:  # chunked over images and token rows (vision_chunks.py)
             with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower_aux)):
-                hr_map = self.model.vision_tower_aux(images_aux.to(dtype)).to(device=device, dtype=dtype)
-        tokens = extend_and_mine(lr_features, hr_map, batch, grid, use_global, self.mining_projectors())
+                tokens = encode_hr_and_mine(
+                    self.model.vision_tower_aux, lr_features, images_aux.to(dtype), grid, use_global,
+                    self.mining_projectors(), dtype, getattr(self, "vision_chunk_bytes", DEFAULT_CHUNK_BYTES))
+        else:
+            tokens = extend_and_mine(lr_features, None, batch, grid, use_global, self.mining_projectors())
         return self.model.mm_projector(tokens)
 
     # -------------------------------------------------------------------------------------------- splice
