@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op CPU threads of the main process (default: torch's choice)")
     parser.add_argument("--fresh", action="store_true", help="discard stored predictions and start over")
+    parser.add_argument("--no-share", action="store_true",
+                        help="plain path: no vision-feature cache, no shared-prefix / beam prefill "
+                             "(sharing gives the same tokens; recorded in results.json run_config.share)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
     judge.add_argument("--judge", default="none",
@@ -134,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
                         output_dir=args.output, judge=judge, num_workers=args.num_workers,
                         dtype=args.dtype, device=args.device, device_map=args.device_map,
                         encoder_root=args.encoder_root, data_paths=data_paths,
-                        fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress)
+                        fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
+                        share=not args.no_share)
     for outcome in outcomes:
         if outcome.results is None:
             continue

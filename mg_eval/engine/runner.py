@@ -36,6 +36,7 @@ from mg_eval.engine.data import (
     iter_batches,
     supports_per_sample,
 )
+from mg_eval.engine.planner import doc_image_identity, image_order
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
 
@@ -124,7 +125,8 @@ def plan_samples(task: Any, docs: Sequence[Mapping[str, Any]], protocol: str, ge
     return planned
 
 
-def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: bool) -> list[list[int]]:
+def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: bool,
+                 image_identities: Sequence[str | None] | None = None) -> list[list[int]]:
     """Fixed batches of sample indices: longest prompt text first (less padding), ties by document order.
 
     Depends only on the samples and the batch size, never on the world size or on what is already
@@ -132,9 +134,13 @@ def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: b
     (per-sample seeding; see ``mg_eval.models.base``). The first two batches hold a quarter and a half
     of ``batch_size`` (a ramp-up): the model starts once a quarter batch is preprocessed, while the
     DataLoader workers fill the next, larger batches, instead of idling through a full batch.
+    With ``image_identities`` (sharing on; ``planner.doc_image_identity`` per sample) the samples of one
+    image are moved next to the first of them, so they share a batch (``planner.image_order``).
     """
     size = 1 if do_sample else max(1, int(batch_size))
     order = sorted(range(len(samples)), key=lambda i: (-len(samples[i].text), i))
+    if image_identities is not None:
+        order = image_order(order, image_identities)
     sizes = [size // 4, size // 2] if size >= 4 else []  # ramp-up: the model starts after a quarter batch
     batches, start = [], 0
     while start < len(order):
@@ -253,7 +259,9 @@ class _TaskRun:
                     "task_version": str(self.task.version), "protocol": protocol,
                     "template": self.generator.template_id}
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
-        batches = plan_batches(samples, self.options["batch_size"], bool(generation.get("do_sample")))
+        share = _configure_sharing(self.generator, self.options.get("share", True))
+        batches = plan_batches(samples, self.options["batch_size"], bool(generation.get("do_sample")),
+                               [doc_image_identity(sample.doc) for sample in samples] if share else None)
         header = _store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
         stored = store.load_predictions(self.task_dir, protocol, header)
         mine = distributed.shard(batches, self.context)
@@ -313,7 +321,8 @@ class _TaskRun:
             timing=timing,
             run_config={"batch_size": self.options["batch_size"], "world_size": self.context.world_size,
                         "num_workers": self.options["num_workers"], "output_dir": str(self.options["output_dir"]),
-                        "limit": limit, "generation_overrides": self.options.get("generation_overrides")},
+                        "limit": limit, "generation_overrides": self.options.get("generation_overrides"),
+                        "share": _sharing_report(self.generator)},
             device=self.generator.info.get("device"),
             extra={"judge": _judge_report(judge, judge_stats_before)},
         )
@@ -321,6 +330,21 @@ class _TaskRun:
                                       record, lines)
         return RunResult(self.spec.name, self.task.name, protocol, directory, record, n_computed=n_computed,
                          n_resumed=len(samples) - n_computed, timing=timing)
+
+
+def _configure_sharing(generator: Generator, share: bool) -> bool:
+    """Turn the generator's vision-feature cache + prefix sharing on/off; False if it has none."""
+    configure = getattr(generator, "set_sharing", None)
+    if not callable(configure):
+        return False
+    configure(bool(share))
+    return bool(share)
+
+
+def _sharing_report(generator: Generator) -> dict[str, Any]:
+    """results.json ``run_config.share``: enabled + feature-cache counters (``{"enabled": False}`` without)."""
+    report = getattr(generator, "sharing_report", None)
+    return report() if callable(report) else {"enabled": False}
 
 
 def _judge_for(judge: Any, task: Any) -> Any:
@@ -407,6 +431,7 @@ def evaluate(
     fresh: bool = False,
     generation_overrides: Mapping[str, Any] | None = None,
     progress: bool = True,
+    share: bool = True,
 ) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
@@ -416,6 +441,7 @@ def evaluate(
     ``data_paths``: task name -> local data path. ``fresh``:
     discard stored predictions first. ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``.
     ``encoder_root``: folder holding the checkpoint's ``model_zoo/...`` vision encoders.
+    ``share``: vision-feature cache + shared-prefix prefill (same tokens; ``False`` = the plain path).
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
     context = distributed.init()
@@ -435,7 +461,7 @@ def evaluate(
                "judge": judge, "data_paths": data_paths,
                "num_workers": default_num_workers() if num_workers is None else int(num_workers),
                "generation_overrides": dict(generation_overrides) if generation_overrides else None,
-               "progress": progress}
+               "progress": progress, "share": bool(share)}
     from mg_eval.models.mgm import resolve_device, resolve_dtype
 
     outcomes: list[RunResult] = []
