@@ -10,7 +10,7 @@ Model: real-size random CLIP-L/336 + ConvNeXt-L (768, or 1536 with ``--hd``) and
   (the old batched path; ~16 GiB at batch 8);
 * ``batch B chunked``: the same with the default chunk budget of ``mg_model.vision_chunks``.
 
-Each child builds the model, runs the workload once (warm-up) and times a second run. Ratios are
+Each child builds the model, warms up on one prompt and times one pass over the workload. Ratios are
 against ``loop b=1 unchunked``; the token ids of every variant are compared with it.
 
     flock /work/heavy.lock python bench/bench_vision_path.py --threads 2 --prompts 8 --batch-sizes 1,4,8
@@ -92,7 +92,7 @@ def run_child(args: argparse.Namespace) -> None:
         return tokens
 
     with torch.no_grad():
-        one_pass()
+        model.generate(**collate(samples[:1]), **kwargs)  # warm-up (allocator, thread pools)
         start = time.perf_counter()
         tokens = one_pass()
         seconds = time.perf_counter() - start
@@ -132,16 +132,17 @@ def main() -> None:
     if args.unchunked_batch:
         variants.append((f"batch {args.unchunked_batch} unchunked", args.unchunked_batch, UNCHUNKED))
     variants += [(f"batch {b} chunked" if b > 1 else "loop b=1 chunked", b, DEFAULT_CHUNK_BYTES) for b in sizes]
-    results = [(name, child(args, batch, chunk)) for name, batch, chunk in variants]
-    base = results[0][1]
     print(f"{'HD 1536' if args.hd else 'LR 768'}: {args.prompts} prompts x {args.new_tokens} new tokens, "
           f"fp32, {args.threads} threads, chunk budget {DEFAULT_CHUNK_BYTES / 2**30:.2f} GiB")
     print(f"{'variant':<24}{'seconds':>9}{'samples/s':>11}{'speed vs loop':>15}{'peak GiB':>10}"
-          f"{'peak vs loop':>14}{'same tokens':>13}")
-    for name, result in results:
+          f"{'peak vs loop':>14}{'same tokens':>13}", flush=True)
+    base = None
+    for name, batch, chunk in variants:
+        result = child(args, batch, chunk)
+        base = base or result
         print(f"{name:<24}{result['seconds']:9.1f}{args.prompts / result['seconds']:11.3f}"
               f"{base['seconds'] / result['seconds']:14.2f}x{result['peak_gib']:10.2f}"
-              f"{result['peak_gib'] / base['peak_gib']:13.2f}x{str(result['tokens'] == base['tokens']):>13}")
+              f"{result['peak_gib'] / base['peak_gib']:13.2f}x{str(result['tokens'] == base['tokens']):>13}", flush=True)
 
 
 if __name__ == "__main__":
