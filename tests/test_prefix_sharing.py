@@ -140,3 +140,12 @@ def test_every_bundled_sample_of_every_task_is_the_same_with_and_without_sharing
         assert responses[0] == responses[1], plain.task_name
     n_samples = sum(outcome.results["n_samples"]["total"] for outcome in outcomes[True])
     assert encoded <= n_samples - 8  # MME (8 samples, 4 images) and MMBench (6 samples, 2 images) repeat images
+
+
+@pytest.mark.parametrize("llm", ["gemma", "mixtral"])
+def test_sharing_with_other_llms(llm: str) -> None:
+    model, batch = build_tiny_model(llm, seed=3), _batch(PROMPTS)
+    options = {"max_new_tokens": 5, "pad_token_id": 0, "eos_token_id": 2, "do_sample": False, "num_beams": 3}
+    plain = model.generate(**batch, **options)
+    shared = model.generate(**batch, **options, image_keys=[f"k{i}" for i in WHICH_IMAGE], share_prefix=True)
+    assert shared.tolist() == plain.tolist()
