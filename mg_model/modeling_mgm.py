@@ -185,10 +185,10 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower)):
             lr_features = self.model.vision_tower(lr_views).to(device=device, dtype=dtype)
         if use_mining and images_aux is not None:  # chunked over images and token rows (vision_chunks.py)
-            with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower_aux)):
-                tokens = encode_hr_and_mine(
-                    self.model.vision_tower_aux, lr_features, images_aux.to(dtype), grid, use_global,
-                    self.mining_projectors(), dtype, getattr(self, "vision_chunk_bytes", DEFAULT_CHUNK_BYTES))
+            tokens = encode_hr_and_mine(
+                self.model.vision_tower_aux, lr_features, images_aux.to(dtype), grid, use_global,
+                self.mining_projectors(), dtype, getattr(self, "vision_chunk_bytes", DEFAULT_CHUNK_BYTES),
+                encoder_grad=bool(self.config.optimize_vision_tower_aux))
         else:
             tokens = extend_and_mine(lr_features, None, batch, grid, use_global, self.mining_projectors())
         return self.model.mm_projector(tokens)

@@ -181,6 +181,7 @@ def encode_hr_and_mine(
     projectors: tuple[nn.Module, nn.Module, nn.Module],
     dtype: torch.dtype,
     budget_bytes: int = DEFAULT_CHUNK_BYTES,
+    encoder_grad: bool = False,
 ) -> torch.Tensor:
     """ConvNeXt + fusion + mining for a batch, a few images at a time; equals ConvNeXt then ``extend_and_mine``.
 
@@ -191,6 +192,8 @@ def encode_hr_and_mine(
         images_aux: HR pixels [B, 3, S, S].
         dtype: the dtype of the fusion map and the mining (the projector dtype).
         budget_bytes: memory allowed for one chunk's fusion maps (and, separately, its mining rows).
+        encoder_grad: track gradients through ConvNeXt (``optimize_vision_tower_aux``); the mining
+            follows the caller's grad mode.
 
     Returns:
         [B, T, C_L] tokens before the projector.
@@ -203,7 +206,8 @@ def encode_hr_and_mine(
     chunks = []
     for start in range(0, batch, step):
         stop = min(batch, start + step)
-        hr_map = hr_fusion_map(hr_encoder, images_aux[start:stop], dtype).to(device=device, dtype=dtype)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and encoder_grad):
+            hr_map = hr_fusion_map(hr_encoder, images_aux[start:stop], dtype).to(device=device, dtype=dtype)
         chunk_features = chunk_lr_features(lr_features, batch, grid, use_global, start, stop)
         chunks.append(mine_views_chunked(chunk_features, hr_map, grid, use_global, projectors, budget_bytes))
         del hr_map
