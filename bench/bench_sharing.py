@@ -8,7 +8,9 @@ hidden 4096, 32 heads, intermediate 11008, 2 layers, vocab 32000), float32, eval
 * ``MMBench-like``: ``--images`` images x 4 circular rotations (same hint + question, options rotated),
   one batch, greedy;
 * ``MMMU-like``: ``--images`` samples with their own image, beam 5 with sampling (the mgm protocol),
-  batch 1 each (sampling tasks run at batch 1 in the engine).
+  batch 1 each (sampling tasks run at batch 1 in the engine);
+* ``MMMU-like prefill`` (``mmmu_prefill``): the same with the visual tokens already in the feature
+  cache in both modes, so only the LLM work differs (5 prompt prefills vs 1 + KV repeated x5).
 
 Per workload and mode: wall seconds, samples/s, FLOPs (``FlopCounterMode`` around the same run), the
 speed-up and FLOP ratio, whether the tokens are identical, and (greedy workloads) the largest
@@ -57,7 +59,7 @@ def _ids(generator: torch.Generator, count: int) -> list[int]:
 
 def workload(kind: str, images: int) -> list[tuple[list[int], int]]:
     """(prompt ids with one -200, image index) per sample."""
-    generator = torch.Generator().manual_seed({"mme": 1, "mmbench": 2, "mmmu": 3}[kind])
+    generator = torch.Generator().manual_seed({"mme": 1, "mmbench": 2, "mmmu": 3, "mmmu_prefill": 3}[kind])
     prefix = [1, *_ids(generator, PREFIX_TEXT - 1), IMAGE_TOKEN_INDEX]
     tail = _ids(generator, TAIL)
     samples = []
@@ -76,7 +78,7 @@ def workload(kind: str, images: int) -> list[tuple[list[int], int]]:
 
 def batches_of(kind: str, samples: list) -> list[list]:
     """MMMU-like: one sample per batch (sampling); otherwise the whole workload in one batch."""
-    return [[sample] for sample in samples] if kind == "mmmu" else [samples]
+    return [[sample] for sample in samples] if kind.startswith("mmmu") else [samples]
 
 
 def collate(batch: list, pixels: dict[str, torch.Tensor]) -> dict:
@@ -93,7 +95,7 @@ def decoding(kind: str, new_tokens: int) -> dict:
     """Greedy, or the MMMU mgm protocol (beam 5 with sampling, temperature 1)."""
     options = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "pad_token_id": 0, "eos_token_id": 2,
                "return_dict_in_generate": True, "output_scores": True}
-    if kind == "mmmu":
+    if kind.startswith("mmmu"):
         return options | {"do_sample": True, "num_beams": 5, "temperature": 1.0}
     return options | {"do_sample": False, "num_beams": 1}
 
@@ -102,13 +104,19 @@ def run_mode(model: MGMForCausalLM, kind: str, samples: list, pixels: dict, shar
     """One pass over the workload: seconds, FLOPs, tokens, first-position scores."""
     tokens, first_scores = [], []
     cache = FeatureCache() if share else None
+    if kind == "mmmu_prefill":  # visual tokens cached in both modes: only the prefill differs
+        cache = FeatureCache()
+        with torch.no_grad():
+            for image in range(pixels["images"].shape[0]):
+                cache.put(f"image{image}", model.encode_images(pixels["images"][image:image + 1],
+                                                               pixels["images_aux"][image:image + 1])[0])
     counter = FlopCounterMode(display=False)
     start = time.perf_counter()
     with torch.no_grad(), counter:
         for index, batch in enumerate(batches_of(kind, samples)):
             inputs = collate(batch, pixels)
             keys = inputs.pop("keys")
-            extra = {"image_keys": keys, "feature_cache": cache, "share_prefix": True} if share else {}
+            extra = {"image_keys": keys, "feature_cache": cache, "share_prefix": share} if cache is not None else {}
             torch.manual_seed(100 + index)
             out = model.generate(**inputs, **decoding(kind, new_tokens), **extra)
             tokens += out.sequences.tolist()
@@ -129,14 +137,15 @@ def measure(model: MGMForCausalLM, kind: str, images: int, new_tokens: int) -> d
     off = run_mode(model, kind, samples, pixels, share=False, new_tokens=new_tokens)
     on = run_mode(model, kind, samples, pixels, share=True, new_tokens=new_tokens)
     finite = torch.isfinite(off["first"]) & torch.isfinite(on["first"])
-    diff = float((off["first"][finite] - on["first"][finite]).abs().max()) if kind != "mmmu" else None
+    diff = float((off["first"][finite] - on["first"][finite]).abs().max()) if not kind.startswith("mmmu") else None
     return {"kind": kind, "n": len(samples), "off": off, "on": on, "same_tokens": off["tokens"] == on["tokens"],
             "logit_diff": diff}
 
 
 def format_rows(rows: list[dict]) -> list[str]:
     """The side-by-side table."""
-    names = {"mme": "MME-like (2 q/image)", "mmbench": "MMBench-like (4 rot.)", "mmmu": "MMMU-like (beam 5)"}
+    names = {"mme": "MME-like (2 q/image)", "mmbench": "MMBench-like (4 rot.)", "mmmu": "MMMU-like (beam 5)",
+             "mmmu_prefill": "MMMU-like prefill"}
     lines = [f"{'workload':<24}{'n':>3}{'off s/s':>10}{'on s/s':>10}{'speed-up':>10}{'off TFLOP':>11}"
              f"{'on TFLOP':>10}{'FLOP ratio':>12}{'same tokens':>13}{'max |dlogit|':>14}"]
     for row in rows:
@@ -207,7 +216,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--images", type=int, default=2, help="images per workload")
     parser.add_argument("--new-tokens", type=int, default=2)
-    parser.add_argument("--workloads", default="mme,mmbench,mmmu")
+    parser.add_argument("--workloads", default="mme,mmbench,mmmu,mmmu_prefill")
     parser.add_argument("--suite-only", action="store_true", help="only the FLOP-model extrapolation")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
