@@ -127,6 +127,7 @@ class RunOptions:
         progress: show a progress bar.
         decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official).
         continuous: continuous batching for greedy single-beam tasks.
+        share: vision-feature cache + shared-prefix / beam prefill (same tokens; ``False``: the plain path).
     """
 
     protocol: str = "mgm"
@@ -145,6 +146,7 @@ class RunOptions:
     progress: bool = True
     decode: Mapping[str, Any] | None = None
     continuous: bool = False
+    share: bool = True
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -19,22 +19,20 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
-from transformers.generation.logits_process import (
-    LogitsProcessor,
-    LogitsProcessorList,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers.generation.logits_process import LogitsProcessorList
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
 from .constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from .feature_cache import encode_unique
 from .loading import load_mgm
 from .mining import build_mining_projectors, extend_and_mine, split_lr_views
+from .prefix_sharing import generate_with_shared_prefix, plan_shared_prefixes, spliced_length_ok
 from .registration import register_model_types
+from .sampling import PerSampleSampler, first_set
 from .saving import parse_size, save_mgm
 from .vision import CLIPLREncoder, ConvNeXtHREncoder
+from .vision_chunks import DEFAULT_CHUNK_BYTES, encode_hr_and_mine
 
 # transformers loading options that do not apply to a local official-layout directory (config is re-read)
 HUB_LOADING_OPTIONS = (
@@ -146,6 +144,11 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         """dtype of the projector (the dtype the visual tokens are computed in)."""
         return self.model.mm_projector[0].weight.dtype
 
+    def visual_tokens_per_image(self) -> int:
+        """T: visual tokens that replace one image placeholder (N·(g² + global))."""
+        grid = int(self.config.image_grid)
+        return self.model.vision_tower.num_patches * (grid * grid + int(bool(self.config.image_global) and grid > 1))
+
     def mining_projectors(self) -> tuple[nn.Module, nn.Module, nn.Module]:
         """(query, key, value) mining projections."""
         return (self.model.vlm_uni_query_projector, self.model.vlm_uni_aux_projector, self.model.vlm_uni_val_projector)
@@ -175,11 +178,13 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         lr_views = split_lr_views(images, grid, use_global).to(dtype)
         with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower)):
             lr_features = self.model.vision_tower(lr_views).to(device=device, dtype=dtype)
-        hr_map = None
-        if use_mining and images_aux is not None:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower_aux)):
-                hr_map = self.model.vision_tower_aux(images_aux.to(dtype)).to(device=device, dtype=dtype)
-        tokens = extend_and_mine(lr_features, hr_map, batch, grid, use_global, self.mining_projectors())
+        if use_mining and images_aux is not None:  # chunked over images and token rows (vision_chunks.py)
+            tokens = encode_hr_and_mine(
+                self.model.vision_tower_aux, lr_features, images_aux.to(dtype), grid, use_global,
+                self.mining_projectors(), dtype, getattr(self, "vision_chunk_bytes", DEFAULT_CHUNK_BYTES),
+                encoder_grad=bool(self.config.optimize_vision_tower_aux))
+        else:
+            tokens = extend_and_mine(lr_features, None, batch, grid, use_global, self.mining_projectors())
         return self.model.mm_projector(tokens)
 
     # -------------------------------------------------------------------------------------------- splice
@@ -191,6 +196,8 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         images_aux: torch.Tensor | None,
         labels: torch.Tensor | None = None,
         padding_side: str | None = None,
+        image_keys: list[str | None] | None = None,
+        feature_cache: Any = None,
     ) -> dict[str, torch.Tensor | None]:
         """Replace every -200 by its image's visual tokens and re-pad the batch (spec §8.3), vectorised.
 
@@ -201,6 +208,8 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
                 ignores its image) or one image per -200 in batch order.
             labels: optional [B, L]; image positions get -100 (IGNORE_INDEX).
             padding_side: "left" (generation) or "right"; default ``config.tokenizer_padding_side``.
+            image_keys / feature_cache: with one image per sample, encode each distinct key once
+                (through the :class:`mg_model.feature_cache.FeatureCache`, when given).
 
         Returns:
             dict with ``inputs_embeds`` [B, L'] x H, ``attention_mask`` [B, L'], ``position_ids`` [B, L']
@@ -210,7 +219,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
             attention_mask = torch.ones_like(input_ids)
         valid = attention_mask.bool()
         is_image = (input_ids == IMAGE_TOKEN_INDEX) & valid
-        features = self._image_features_for(is_image, images, images_aux)
+        features = self._image_features_for(is_image, images, images_aux, image_keys, feature_cache)
         num_visual = features.shape[1] if features is not None else 1
         widths = valid.long() + is_image.long() * (num_visual - 1)
         starts = widths.cumsum(dim=1) - widths
@@ -242,7 +251,8 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         }
 
     def _image_features_for(
-        self, is_image: torch.Tensor, images: torch.Tensor | None, images_aux: torch.Tensor | None
+        self, is_image: torch.Tensor, images: torch.Tensor | None, images_aux: torch.Tensor | None,
+        image_keys: list[str | None] | None = None, feature_cache: Any = None,
     ) -> torch.Tensor | None:
         """Encode the images and order them as the -200 slots of ``is_image`` (row-major) consume them."""
         per_sample = is_image.sum(dim=1)
@@ -254,6 +264,9 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         if images.shape[0] == is_image.shape[0] and int(per_sample.max()) <= 1:
             used = per_sample.bool().to(images.device)  # text-only samples' (blank) images are not encoded
             aux = images_aux[used.to(images_aux.device)] if images_aux is not None else None
+            if image_keys is not None:  # sharing on: each distinct image once (feature_cache.py)
+                keys = [key for key, is_used in zip(image_keys, used.tolist()) if is_used]
+                return encode_unique(self.encode_images, images[used], aux, keys, feature_cache)
             return self.encode_images(images[used], aux)
         if images.shape[0] == total_slots:
             return self.encode_images(images, images_aux)
@@ -348,6 +361,9 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         stop_strings: list[str] | str | None = None,
         tokenizer: Any = None,
         sample_seeds: list[int] | None = None,
+        image_keys: list[str | None] | None = None,
+        feature_cache: Any = None,
+        share_prefix: bool = False,
         **kwargs: Any,
     ) -> torch.LongTensor:
         """Greedy / sampling / beam generation; returns only the new tokens [B, new_len].
@@ -358,20 +374,30 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         ``sample_seeds`` (one int per sample, with ``do_sample=True`` and one beam) makes sampling
         independent of the batch: sample i draws its noise from its own seeded generator, so it gets the
         same tokens alone or in any batch (see :class:`PerSampleSampler`); without it sampling uses the
-        global torch RNG as transformers does. Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
+        global torch RNG as transformers does. ``image_keys`` (one per sample; equal keys = equal
+        preprocessed images) encodes each image once, through ``feature_cache`` when given;
+        ``share_prefix=True`` (with ``image_keys``) prefills each shared prompt prefix once and each
+        prompt once for all beams (:mod:`mg_model.prefix_sharing`). Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
         ``temperature``, ``top_p``, ``num_beams``, ``eos_token_id``, ``pad_token_id``, ...).
         """
         if "inputs_embeds" in kwargs:
             return super().generate(attention_mask=attention_mask, **kwargs)
         if input_ids is None:
             raise ValueError("generate() needs input_ids (with -200 at the image slot) or inputs_embeds")
-        spliced = self.embed_multimodal(input_ids, attention_mask, images, images_aux, padding_side="left")
         if stop_strings:
             kwargs["stop_strings"] = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
             kwargs["tokenizer"] = tokenizer if tokenizer is not None else self._checkpoint_tokenizer()
         self._fill_token_ids(kwargs)
         if sample_seeds is not None and kwargs.get("do_sample", self.generation_config.do_sample):
             self._use_per_sample_sampling(kwargs, sample_seeds, input_ids.shape[0])
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if share_prefix and image_keys is not None:
+            plan = plan_shared_prefixes(input_ids, attention_mask, image_keys)
+            if plan is not None and spliced_length_ok(self, plan):
+                return generate_with_shared_prefix(self, plan, images, images_aux, image_keys, feature_cache, kwargs)
+        spliced = self.embed_multimodal(input_ids, attention_mask, images, images_aux, padding_side="left",
+                                        image_keys=image_keys, feature_cache=feature_cache)
         return super().generate(
             inputs_embeds=spliced["inputs_embeds"], attention_mask=spliced["attention_mask"], **kwargs
         )
@@ -385,9 +411,9 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         config = self.generation_config
         sampler = PerSampleSampler(
             seeds,
-            temperature=_first_set(kwargs.pop("temperature", None), config.temperature, 1.0),
-            top_k=_first_set(kwargs.pop("top_k", None), config.top_k, 50),
-            top_p=_first_set(kwargs.pop("top_p", None), config.top_p, 1.0),
+            temperature=first_set(kwargs.pop("temperature", None), config.temperature, 1.0),
+            top_k=first_set(kwargs.pop("top_k", None), config.top_k, 50),
+            top_p=first_set(kwargs.pop("top_p", None), config.top_p, 1.0),
         )
         kwargs["do_sample"] = False
         kwargs["logits_processor"] = LogitsProcessorList([*(kwargs.get("logits_processor") or []), sampler])
@@ -409,39 +435,6 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         if not source:
             raise ValueError("stop_strings needs a tokenizer: pass tokenizer=processor.tokenizer to generate()")
         return AutoTokenizer.from_pretrained(source)
-
-
-class PerSampleSampler(LogitsProcessor):
-    """Batch-independent sampling: temperature, top-k, top-p (as transformers), then Gumbel noise per row.
-
-    Row i's noise comes from a CPU generator seeded with ``seeds[i]``; greedy decoding over
-    ``log_softmax(warped) + Gumbel`` draws exactly from the warped distribution (Gumbel-max), and a
-    sample's draws do not depend on the other rows of the batch or on the device.
-    """
-
-    def __init__(self, seeds: list[int], temperature: float, top_k: int, top_p: float) -> None:
-        self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-        self.warpers: list[LogitsProcessor] = []
-        if temperature != 1.0:
-            self.warpers.append(TemperatureLogitsWarper(temperature))
-        if top_k:
-            self.warpers.append(TopKLogitsWarper(top_k=top_k))
-        if top_p < 1.0:
-            self.warpers.append(TopPLogitsWarper(top_p=top_p))
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        """scores [B, V] -> Gumbel-perturbed log-probabilities [B, V] (argmax = the sampled token)."""
-        scores = scores.float()
-        for warper in self.warpers:
-            scores = warper(input_ids, scores)
-        vocab = scores.shape[-1]
-        uniform = torch.stack([torch.rand(vocab, generator=generator) for generator in self.generators])
-        uniform = uniform.clamp(min=torch.finfo(torch.float32).tiny).to(scores.device)
-        return scores.log_softmax(dim=-1) - torch.log(-torch.log(uniform))
-
-
-def _first_set(*values: Any) -> Any:
-    return next(value for value in values if value is not None)
 
 
 class MGMGemmaForCausalLM(MGMForCausalLM):

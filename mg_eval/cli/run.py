@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="static KV cache + torch.compile of the decode step (CUDA graphs on GPU)")
     fast.add_argument("--continuous", action="store_true",
                       help="continuous batching for greedy tasks: finished rows are refilled with new samples")
+    fast.add_argument("--no-share", action="store_true",
+                      help="plain path: no vision-feature cache, no shared-prefix / beam prefill "
+                           "(sharing gives the same tokens; recorded in results.json run_config.share)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     judge = parser.add_argument_group("judge (for the benchmarks whose benchmark.yaml declares a judge role)")
     judge.add_argument("--judge", default="none",
@@ -144,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
                         dtype=args.dtype, device=args.device, device_map=args.device_map,
                         encoder_root=args.encoder_root, data_paths=data_paths,
                         fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
-                        decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous)
+                        decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous,
+                        share=not args.no_share)
     for outcome in outcomes:
         if outcome.results is None:
             continue

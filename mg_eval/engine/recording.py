@@ -56,3 +56,9 @@ def plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def sharing_report(generator: Any) -> dict[str, Any]:
+    """results.json ``run_config.share``: enabled + feature-cache counters (``{"enabled": False}`` without)."""
+    report = getattr(generator, "sharing_report", None)
+    return report() if callable(report) else {"enabled": False}

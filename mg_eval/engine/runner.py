@@ -39,6 +39,7 @@ from mg_eval.engine.feed import (
     iter_batches,
     supports_per_sample,
 )
+from mg_eval.engine.planner import configure_sharing, doc_image_identity, image_order
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
 
@@ -125,7 +126,8 @@ def plan_samples(task: TaskLike, docs: Sequence[Mapping[str, Any]], protocol: st
     return planned
 
 
-def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: bool) -> list[list[int]]:
+def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: bool,
+                 image_identities: Sequence[str | None] | None = None) -> list[list[int]]:
     """Fixed batches of sample indices: longest prompt text first (less padding), ties by document order.
 
     Depends only on the samples and the batch size, never on the world size or on what is already
@@ -133,9 +135,13 @@ def plan_batches(samples: Sequence[PlannedSample], batch_size: int, do_sample: b
     (per-sample seeding; see ``mg_eval.models.base``). The first two batches hold a quarter and a half
     of ``batch_size`` (a ramp-up): the model starts once a quarter batch is preprocessed, while the
     DataLoader workers fill the next, larger batches, instead of idling through a full batch.
+    With ``image_identities`` (sharing on; ``planner.doc_image_identity`` per sample) the samples of one
+    image are moved next to the first of them, so they share a batch (``planner.image_order``).
     """
     size = 1 if do_sample else max(1, int(batch_size))
     order = sorted(range(len(samples)), key=lambda i: (-len(samples[i].text), i))
+    if image_identities is not None:
+        order = image_order(order, image_identities)
     sizes = [size // 4, size // 2] if size >= 4 else []  # ramp-up: the model starts after a quarter batch
     batches, start = [], 0
     while start < len(order):
@@ -249,7 +255,9 @@ class _TaskRun:
         if self.generator.info.get("decode") is not None:  # attention kernel, cache, compile can change numerics
             identity["decode"] = self.generator.info["decode"]
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
-        batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")))
+        share = configure_sharing(self.generator, self.options.share)
+        batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")),
+                               [doc_image_identity(sample.doc) for sample in samples] if share else None)
         header = task_stores.store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
         stored = store.load_predictions(self.task_dir, protocol, header)
         mine = distributed.shard(batches, self.context)
@@ -316,7 +324,7 @@ class _TaskRun:
             run_config={"batch_size": self.options.batch_size, "world_size": self.context.world_size,
                         "num_workers": self.options.num_workers, "output_dir": str(self.options.output_dir),
                         "limit": limit, "generation_overrides": self.options.generation_overrides,
-                        "continuous": self.options.continuous,
+                        "continuous": self.options.continuous, "share": recording.sharing_report(self.generator),
                         "context_length": getattr(self.generator, "context_length", None),
                         "predictions_made_with": provenance.made_with_summary(predictions.values())},
             device=self.generator.info.get("device"),
@@ -369,6 +377,7 @@ def evaluate(
     progress: bool = True,
     decode: Mapping[str, Any] | None = None,
     continuous: bool = False,
+    share: bool = True,
 ) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
@@ -378,10 +387,11 @@ def evaluate(
     task, the run is then marked ``for_reporting: false``; ``num_workers``: DataLoader workers, default
     cores - 1; ``data_paths``: task name -> local data path; ``fresh``: discard stored predictions first;
     ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``; ``encoder_root``: folder holding the
-    checkpoint's ``model_zoo/...`` vision encoders).;
+    checkpoint's ``model_zoo/...`` vision encoders;
     ``decode``: decode options of the checkpoints built here (``mg_model.fast_decode.DecodeOptions``
     fields; default official; part of every prediction fingerprint); a passed ``Generator`` keeps its own;
-    ``continuous``: greedy single-beam tasks decode with continuous batching (``mg_eval.engine.continuous``)).
+    ``continuous``: greedy single-beam tasks decode with continuous batching (``mg_eval.engine.continuous``);
+    ``share``: vision-feature cache + shared-prefix prefill (same tokens; ``False`` = the plain path)).
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
     if options is None:
@@ -389,7 +399,7 @@ def evaluate(
                              num_workers=num_workers, dtype=dtype, device=device, device_map=device_map,
                              encoder_root=encoder_root, data_paths=dict(data_paths or {}), fresh=fresh,
                              generation_overrides=generation_overrides, progress=progress,
-                             decode=decode, continuous=bool(continuous))
+                             decode=decode, continuous=bool(continuous), share=bool(share))
     return _evaluate(model_path, tasks, options)
 
 

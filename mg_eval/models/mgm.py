@@ -76,10 +76,15 @@ class MGMGenerator:
     ``device_map`` (e.g. ``"auto"``) spreads a model too big for one GPU across the GPUs of this rank.
     """
 
-    def __init__(self, model: Any, processor: Any, info: dict[str, Any]):
+    def __init__(self, model: Any, processor: Any, info: dict[str, Any], share: bool = True):
         self.model = model
         self.processor = processor
         self.info = info
+        self.share = share  # vision-feature cache + shared-prefix prefill (see ``set_sharing``)
+        self.feature_cache = None
+        self._image_key_salt = hashlib.sha256(
+            (repr(getattr(processor, "image_processor", None)) + "\x00" + str(info.get("weights_hash"))).encode()
+        ).hexdigest()
         self.template_id = hashlib.sha256(
             (processor.render_prompt("\x00TEXT\x00", has_image=True) + "\x01"
              + processor.render_prompt("\x00TEXT\x00", has_image=False)).encode()).hexdigest()[:16]
@@ -168,8 +173,28 @@ class MGMGenerator:
 
     def prepare(self, images: list[Image.Image | None], texts: list[str]) -> dict[str, Any]:
         """Processor output for one batch (CPU): input_ids [B, L] left padded, attention_mask [B, L],
-        images [B, 3, H, W] (or HD [B, 5, 3, H, W]), images_aux [B, 3, S, S]."""
-        return dict(self.processor(images=images, texts=texts))
+        images [B, 3, H, W] (or HD [B, 5, 3, H, W]), images_aux [B, 3, S, S]; plus ``image_keys``
+        [B, 32] uint8 (one sha256 per sample, zeros without image; see :func:`image_key`)."""
+        batch = dict(self.processor(images=images, texts=texts))
+        batch["image_keys"] = torch.stack([image_key(image, self._image_key_salt) for image in images])
+        return batch
+
+    def set_sharing(self, enabled: bool, cache_bytes: int | None = None) -> None:
+        """Turn the vision-feature cache + shared-prefix prefill on or off (off = the plain path).
+
+        On, ``generate`` encodes each distinct image once (a byte-bounded LRU ``FeatureCache``, default
+        1 GiB, kept across batches of this generator) and prefills each shared prompt prefix once
+        (``mg_model.prefix_sharing``). Same tokens as the plain path (tests/test_prefix_sharing.py).
+        """
+        from mg_model.feature_cache import DEFAULT_CACHE_BYTES, FeatureCache
+
+        self.share = bool(enabled)
+        self.feature_cache = FeatureCache(cache_bytes or DEFAULT_CACHE_BYTES) if self.share else None
+
+    def sharing_report(self) -> dict[str, Any]:
+        """For results.json: whether sharing was on, and the feature cache's counters."""
+        cache = self.feature_cache.stats() if self.feature_cache is not None else None
+        return {"enabled": bool(self.share), "feature_cache": cache}
 
     @property
     def per_sample_preprocessing(self) -> bool:
@@ -199,6 +224,8 @@ class MGMGenerator:
             input_ids[row, length - len(sequence):] = sequence
             attention_mask[row, length - len(sequence):] = 1
         batch: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if all("image_keys" in sample for sample in samples):
+            batch["image_keys"] = torch.cat([sample["image_keys"] for sample in samples])
         if any("images" in sample for sample in samples):
             blank = self.processor.image_processor.blank(1)
             for key in ("images", "images_aux"):
@@ -279,6 +306,13 @@ class MGMGenerator:
         inputs = {key: value for key, value in self._to_device(batch).items()
                   if key in ("input_ids", "attention_mask", "images", "images_aux")}
         options = decode_options(self.info.get("decode"))
+        if self.share and batch.get("image_keys") is not None:
+            if self.feature_cache is None:
+                self.set_sharing(True)
+            keys = [bytes(row.tolist()).hex() if bool(row.any()) else None for row in batch["image_keys"].cpu()]
+            # shared-prefix prefill builds a dynamic KV cache: with --compile's static cache only the features are shared
+            inputs |= {"image_keys": keys, "feature_cache": self.feature_cache,
+                       "share_prefix": options.cache == "dynamic"}
         out_ids = self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
         return [_cut_at_stops(text, stops).strip() for text in texts]
@@ -300,6 +334,8 @@ def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dic
         found[key] = {"configured": str(configured), "path": str(resolved) if resolved else None, "inside_checkpoint": inside,
                       "weights_hash": weights_hash(resolved) if resolved and weight_files(resolved) else None}
     return found
+
+
 def split_requests(batch: dict[str, Any], device: Any, dtype: Any) -> list[dict[str, Any]]:
     """A prepared batch -> one input dict per sample (input_ids [1, L] without padding, images [1, ...]),
     on ``device``, floating tensors in ``dtype``."""
@@ -331,6 +367,17 @@ def _stop_check(tokenizer: Any, stops: list[str]) -> Any:
 
     criteria = StopStringCriteria(tokenizer=tokenizer, stop_strings=stops)
     return lambda tokens: bool(criteria(torch.tensor([tokens]), None)[0])
+
+
+def image_key(image: Image.Image | None, salt: str) -> torch.Tensor:
+    """Identity of an image as the model sees it: sha256 [32] uint8 of its decoded pixels (mode, size,
+    bytes) and ``salt`` (the preprocessing config + the weights hash); zeros for a text-only sample."""
+    if image is None:
+        return torch.zeros(32, dtype=torch.uint8)
+    digest = hashlib.sha256(salt.encode())
+    digest.update(f"{image.mode}:{image.size}".encode())
+    digest.update(image.tobytes())
+    return torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
 
 
 def _cut_at_stops(text: str, stops: list[str]) -> str:
