@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_analysis_fixtures import write_fixture_ablation, write_fixture_run  # noqa: E402
 
 DPI = 120  # the default is 300; a lower resolution keeps the test fast, sizes are checked in inches
-REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "paper_table1_leaderboard.csv"
+REFERENCE = Path(__file__).resolve().parent.parent / "mg_eval" / "analysis" / "reference" / "paper_table1_leaderboard.csv"
 
 
 @pytest.fixture(scope="module")
