@@ -21,8 +21,8 @@ with contextlib.redirect_stdout(io.StringIO()) as out:
         code = main(sys.argv[1:])
     except SystemExit as exc:
         code = exc.code
-print(json.dumps({"code": code, "heavy": [m for m in %r if m in sys.modules], "out": out.getvalue()}))
-""" % (HEAVY,)
+print(json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules], "out": out.getvalue()}))
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _probe(*argv: str) -> dict:
