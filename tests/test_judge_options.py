@@ -134,3 +134,22 @@ def test_score_without_a_judge_says_to_pass_one(mathvista_without_extractions, t
     assert any(line.startswith("wrote ") for line in out.out.splitlines())
     assert "no judge was given: pass --judge paper" in out.err
     assert "Name a judge (--judge paper" in out.err and "Fix the judge" not in out.err
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_no_progress_hides_the_judge_bars(tmp_path, capfd, progress):
+    from engine_fakes import FakeGenerator
+
+    from mg_eval.engine import evaluate
+    from mg_eval.judges import build_judge
+
+    task = get_task("mmvet")
+    with FakeChatServer(responder=lambda body: {"content": "0.5"}) as server:
+        judge = build_judge("paper", benchmark="mmvet", base_url=server.base_url, api_key_env=KEY_ENV,
+                            cache_dir=tmp_path / "cache")
+        capfd.readouterr()
+        evaluate(FakeGenerator(), [task], protocol="mgm", batch_size=3, limit=3, output_dir=tmp_path / "out",
+                 judge=judge, num_workers=0, data_paths={"mmvet": str(task.sample_path)}, progress=progress)
+        assert len(server.requests) == 3
+    err = capfd.readouterr().err
+    assert ("judge prefetch" in err) == progress  # the bar is there with progress, and only then

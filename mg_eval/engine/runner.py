@@ -198,7 +198,7 @@ def _run_batches(generator: Generator, task: Any, samples: Sequence[PlannedSampl
 
 
 def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
-           judge: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+           judge: Any, progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(aggregate scores, per-sample lines for samples.jsonl) in document order."""
     lines = []
     for sample in samples:
@@ -209,7 +209,7 @@ def _score(task: Any, samples: Sequence[PlannedSample], predictions: Mapping[str
                       "fingerprint": sample.fingerprint, **record})
     from mg_eval.judges.prefetch import score_with_judge  # judge calls made concurrently, same result
 
-    scores = dict(score_with_judge(lambda j: task.aggregate(lines, protocol, judge=j), judge))
+    scores = dict(score_with_judge(lambda j: task.aggregate(lines, protocol, judge=j), judge, progress=progress))
     return scores, lines
 
 
@@ -289,7 +289,8 @@ class _TaskRun:
                                "(a rank lost its share); rerun the same command to fill them in")
         judge = _judge_for(self.options.get("judge"), self.task)
         judge_stats_before = _judge_stats(judge)
-        scores, lines = _score(self.task, samples, predictions, protocol, judge)
+        scores, lines = _score(self.task, samples, predictions, protocol, judge,
+                               progress=self.options.get("progress", True))
         n_computed = sum(part["computed"] for part in gathered)
         timing = _timing(gathered, started_at, wall_start, n_computed)
         limit = self.options.get("limit")
