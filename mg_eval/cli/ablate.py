@@ -66,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else Path("results") / "ablations" / spec.name
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     data_paths = _data_paths(spec, args)
-    if args.train:
-        data_paths = {**train_missing_rows(spec, args, rows), **data_paths}  # --data-path wins over the recipe
     judge = judge_for_task(args)
-    if judge is not None and not args.render_only:  # build every judge now: a missing key fails before inference
+    if judge is not None and not args.render_only:  # build every judge now: a missing key fails before any work
         from mg_eval.tasks import get_task
 
         for name in spec.tasks:
             judge(get_task(name))
+    if args.train:
+        data_paths = {**train_missing_rows(spec, args, rows), **data_paths}  # --data-path wins over the recipe
     if not args.render_only:
         overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
         outcomes = run_ablation(spec, output, checkpoint_root=args.checkpoint_root, batch_size=args.batch_size,
