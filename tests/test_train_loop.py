@@ -147,6 +147,7 @@ def test_deepspeed_zero2_trains_like_torch(tiny_checkpoint, synth_data, tmp_path
     assert resumed.resumed_from == 2 and resumed.losses == zero2.losses  # DeepSpeed state restores exactly
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # our call uses transformers' current API (no deprecation)
 def test_gradient_checkpointing_gives_the_same_losses(tiny_checkpoint, synth_data, tmp_path) -> None:
     common = dict(max_steps=2, per_device_batch=2)
     plain = train(_config(tiny_checkpoint, synth_data, tmp_path / "plain", **common))
