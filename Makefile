@@ -1,17 +1,23 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - install, then run the whole loop on the bundled tiny model + sample data
 #   make test   - install, then run the default test suite
+# Both install through requirements/lock.txt (the resolved set that passes the tests); `make lock` refreshes it.
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
+LOCK := requirements/lock.txt
+EXTRAS := dev,train,gen,lmms
+# the "installed" stamp (.ci/run puts it inside its fresh environment)
+STAMP ?= .installed
 
-.PHONY: install demo test test-slow lint bench
+.PHONY: install demo test test-slow lint bench lock
 
-install: .installed
+install: $(STAMP)
 
-.installed: pyproject.toml
-	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q -e ".[dev,train,gen,lmms]"
-	touch .installed
+# torch first (deepspeed's build looks for it), then the package and every extra, all through the lock
+$(STAMP): pyproject.toml $(LOCK)
+	$(PIP) install -q -c $(LOCK) torch torchvision
+	$(PIP) install -q -c $(LOCK) -e ".[$(EXTRAS)]"
+	touch $(STAMP)
 
 demo: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m mg_eval.cli.main demo
@@ -24,6 +30,10 @@ test-slow: install
 
 lint: install
 	$(PYTHON) -m ruff check .
+
+# a fresh venv, a fresh resolve of the pyproject ranges, the default tests, then requirements/lock.txt
+lock:
+	PYTHON=$(PYTHON) bash scripts/refresh_lock.sh
 
 bench: install
 	$(PYTHON) bench/bench_engine.py

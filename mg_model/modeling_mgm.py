@@ -14,6 +14,7 @@ embeddings of its image (T = 576, or 2880 in HD).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -34,6 +35,9 @@ from .saving import parse_size, save_mgm
 from .vision import CLIPLREncoder, ConvNeXtHREncoder
 from .vision_chunks import DEFAULT_CHUNK_BYTES, encode_hr_and_mine
 
+#: transformers' name of the KV cache in model outputs and forward arguments: ``cache`` since it renamed
+#: ``past_key_values`` (the old name now warns on every call), ``past_key_values`` in earlier releases
+CACHE_ARG = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
 # transformers loading options that do not apply to a local official-layout directory (config is re-read)
 HUB_LOADING_OPTIONS = (
     "config", "revision", "trust_remote_code", "adapter_kwargs", "cache_dir", "local_files_only", "token",
@@ -304,20 +308,24 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Any = None,
+        cache: Any = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         images: torch.Tensor | None = None,
         images_aux: torch.Tensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int = 0,
+        past_key_values: Any = None,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         """Logits (fp32, like the official forward) for text + images; loss when ``labels`` are given.
 
         With images, ``input_ids`` [B, L] are spliced (:meth:`embed_multimodal`, padding side from the
-        config) and the returned logits [B, L', V] follow the spliced sequence.
+        config) and the returned logits [B, L', V] follow the spliced sequence. The KV cache comes as
+        ``cache`` (what transformers' ``generate`` passes now) or ``past_key_values`` (earlier releases) and
+        goes to the LLM under the name its release uses (``CACHE_ARG``), so no deprecation warning fires.
         """
+        kv_cache = cache if cache is not None else past_key_values
         # (a compiled decode step gets no images: skip the data-dependent check there, no graph break)
         may_splice = images is not None or not torch.compiler.is_compiling()
         if inputs_embeds is None and input_ids is not None and may_splice and bool((input_ids == IMAGE_TOKEN_INDEX).any()):
@@ -328,9 +336,9 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            **{CACHE_ARG: kv_cache},
             **kwargs,
         )
         hidden_states = outputs.last_hidden_state
@@ -345,7 +353,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE_ARG: getattr(outputs, CACHE_ARG, None)},
             hidden_states=getattr(outputs, "hidden_states", None),
             attentions=getattr(outputs, "attentions", None),
         )

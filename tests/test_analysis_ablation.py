@@ -14,7 +14,7 @@ from mg_eval.ablation.spec import load_spec, mgm_config_keys, parse_paper_value,
 from mg_eval.errors import UserInputError
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE = REPO / "results" / "reference"
+REFERENCE = REPO / "mg_eval" / "analysis" / "reference"
 SPECS = {"info_mining": "paper_ablation_info_mining.csv",
          "data_token_extension": "paper_ablation_data_token_extension.csv"}
 
@@ -76,7 +76,7 @@ def test_reference_csvs_are_the_shared_transcription() -> None:
 
 
 def test_paper_deltas_equal_the_printed_ones() -> None:
-    # Deltas printed in the paper (results/reference/README.md): rows 2-1, 3-2, 5-4, 6-5, 7-6.
+    # Deltas printed in the paper (mg_eval/analysis/reference/README.md): rows 2-1, 3-2, 5-4, 6-5, 7-6.
     printed = {("lr224_mining_convl_hr512", "textvqa"): 4.0, ("lr224_mining_convl_hr512", "mme"): 18.1,
                ("lr224_mining_convl_hr512", "mmvet"): 0.6, ("lr224_mining_convl_hr768", "mme"): -6.9,
                ("lr224_mining_convl_hr768", "mmvet"): 0.6, ("lr336_mining_convb_hr768", "textvqa"): 0.2,

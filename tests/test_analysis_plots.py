@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_analysis_fixtures import write_fixture_ablation, write_fixture_run  # noqa: E402
 
 DPI = 120  # the default is 300; a lower resolution keeps the test fast, sizes are checked in inches
-REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "paper_table1_leaderboard.csv"
+REFERENCE = Path(__file__).resolve().parent.parent / "mg_eval" / "analysis" / "reference" / "paper_table1_leaderboard.csv"
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +106,19 @@ def test_ablation_rows_with_the_same_label_are_told_apart(tmp_path: Path) -> Non
     assert len(set(labels)) == len(labels)
     assert "+ Larger VE-HR (ConvX-XXL)" in labels
     assert rows[-1].paper_delta["mmvet"] == pytest.approx(-0.8) and rows[-1].delta["mmvet"] is None  # pending
+
+
+def test_plot_ablation_works_outside_the_repository_root(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The default --reference is the paper's table shipped inside the package, not a cwd-relative path."""
+    spec = Path(__file__).resolve().parent.parent / "ablations" / "info_mining.yaml"
+    assert mg_eval_main(["ablate", str(spec), "--render-only", "--output", str(tmp_path / "abl"),
+                         "--resamples", "10"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert mg_eval_main(["plot", "--ablation", str(tmp_path / "abl" / "info_mining.csv"), "--output", "figs",
+                         "--dpi", str(DPI)]) == 0
+    assert (elsewhere / "figs" / "info_mining_deltas.png").is_file()
+    assert mg_eval_main(["plot", "--output", "board", "--dpi", str(DPI)]) == 0  # the paper's rows alone
+    assert (elsewhere / "board" / "leaderboard_heatmap.png").is_file()

@@ -43,11 +43,16 @@ def test_draws_follow_the_official_subject_order_not_the_record_order():
     assert scores["n_random_fallback"] == 2
 
 
-def test_record_order_does_not_change_the_draws():
+def test_draws_follow_the_record_order_within_a_subject():
+    # as main_parse_and_eval.py, which draws while parsing each output.json front to back (file order)
     records = [_mc("Art", i, "hmm") for i in range(1, 12)]
-    forward = mmmu.aggregate(records)["per_sample"]
-    backward = mmmu.aggregate(list(reversed(records)))["per_sample"]
-    assert forward == backward
+    for ordered in (records, list(reversed(records))):
+        rng = random.Random(42)
+        expected = {record["doc_id"]: rng.choice(CHOICES) for record in ordered}
+        per_sample = mmmu.aggregate(ordered)["per_sample"]
+        assert {doc_id: detail["pred"] for doc_id, detail in per_sample.items()} == expected
+    forward, backward = (mmmu.aggregate(r)["per_sample"] for r in (records, list(reversed(records))))
+    assert forward != backward  # the check above is not vacuous: order matters
 
 
 def test_seed_changes_only_the_fallbacks():

@@ -20,12 +20,20 @@ def _run(module, argv: list[str]) -> int:
 
 
 def test_tasks_lists_tasks_with_sample_counts_and_groups(capsys):
-    assert _run(tasks_cli, []) == 0
+    assert _run(tasks_cli, ["--count-samples"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line and not line.startswith(" ")}
     assert rows["mme"][1:5] == ["mme", "1", "8", "perception_total"]
     assert rows["mmmu_val"][3] == "4"
     assert "  mgm_paper: textvqa_val, mmbench_en_dev, mme, mmvet, mmmu_val, mathvista_testmini" in out
+
+
+def test_tasks_lists_without_loading_samples_by_default(capsys):
+    assert _run(tasks_cli, []) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line and not line.startswith(" ")}
+    assert rows["task"][:5] == ["task", "benchmark", "version", "metric", "dataset"]
+    assert rows["mme"][1:4] == ["mme", "1", "perception_total"]
 
 
 def test_validate_paper_group_renders_both_protocols(capsys):

@@ -103,6 +103,25 @@ def test_resume_continues_with_identical_losses(tiny_checkpoint, synth_data, tmp
     assert torch.equal(_tensors(resumed.output_dir)["lm_head.weight"], _tensors(full.output_dir)["lm_head.weight"])
 
 
+def test_rerunning_a_finished_run_neither_retrains_nor_overwrites(tiny_checkpoint, synth_data, tmp_path) -> None:
+    from mg_model.train import TrainingInputError
+
+    config = _config(tiny_checkpoint, synth_data, tmp_path / "done", max_steps=2, save_steps=1)
+    first = train(config)
+    files = {path: (path.stat().st_mtime_ns, path.read_bytes()) for path in first.output_dir.rglob("*") if path.is_file()}
+    again = train(config)
+    assert again.already_finished and again.global_step == 2 and again.losses == first.losses
+    assert again.model is None  # nothing was loaded or trained
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes())
+            for path in first.output_dir.rglob("*") if path.is_file()} == files
+    with pytest.raises(TrainingInputError, match=r"already holds a finished model.*lr: 0\.001 -> 0\.002"):
+        train(_config(tiny_checkpoint, synth_data, tmp_path / "done", max_steps=2, save_steps=1, lr=2e-3))
+    with pytest.raises(TrainingInputError, match=r"already holds a finished model.*--no-resume"):
+        train(_config(tiny_checkpoint, synth_data, tmp_path / "done", max_steps=2, save_steps=1, resume=False))
+    assert {path: (path.stat().st_mtime_ns, path.read_bytes())
+            for path in first.output_dir.rglob("*") if path.is_file()} == files
+
+
 def test_mining_off_makes_the_hr_branch_contribute_nothing(tiny_checkpoint, synth_data, tmp_path) -> None:
     result = train(_config(tiny_checkpoint, synth_data, tmp_path / "nomine", max_steps=2, mining=False))
     model = result.model.eval()
@@ -128,6 +147,7 @@ def test_deepspeed_zero2_trains_like_torch(tiny_checkpoint, synth_data, tmp_path
     assert resumed.resumed_from == 2 and resumed.losses == zero2.losses  # DeepSpeed state restores exactly
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # our call uses transformers' current API (no deprecation)
 def test_gradient_checkpointing_gives_the_same_losses(tiny_checkpoint, synth_data, tmp_path) -> None:
     common = dict(max_steps=2, per_device_batch=2)
     plain = train(_config(tiny_checkpoint, synth_data, tmp_path / "plain", **common))

@@ -13,7 +13,7 @@ Format (every key below is checked; an unknown key is an error)::
 
     name: info_mining                      # identifier (file stem by convention)
     title: Encoder and resolution ablation
-    source: Mini-Gemini (arXiv 2403.18814), Table 3; results/reference/paper_ablation_info_mining.csv
+    source: Mini-Gemini (arXiv 2403.18814), Table 3; mg_eval/analysis/reference/paper_ablation_info_mining.csv
     base: mgm-7b                            # base variant the deltas apply to
     protocol: mgm                           # evaluation protocol ("mgm" | "lmms"), default mgm
     setting_columns:                        # descriptive columns of the paper's layout

@@ -83,14 +83,14 @@ class Entry:
 
 
 def load_reference(path: str | Path) -> list[Entry]:
-    """Entries of the paper's Table 1 CSV (``results/reference/paper_table1_leaderboard.csv``).
+    """Entries of the paper's Table 1 CSV (``mg_eval/analysis/reference/paper_table1_leaderboard.csv``).
 
     Labels are ``"<method> (<llm>)"`` (private models: the method alone); marks like ``*`` are dropped from
     the numbers, empty cells stay ``None``.
     """
     path = Path(path)
     if not path.is_file():
-        raise UserInputError(f"reference table {path} does not exist; use results/reference/paper_table1_leaderboard.csv")
+        raise UserInputError(f"reference table {path} does not exist; use mg_eval/analysis/reference/paper_table1_leaderboard.csv")
     entries = []
     columns = _headers()
     with open(path, encoding="utf-8") as handle:

@@ -153,7 +153,8 @@ def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, m
     n_ungraded = run.results.get("scores", {}).get("n_ungraded") or 0
     if n_ungraded:
         notes.append(f"{row.label} / {metric.header}: {n_ungraded} sample(s) ungraded (no judge or judge failures); "
-                     "the score leaves them out; rerun with --judge to grade them")
+                     "the score leaves them out; rerun with a working --judge to grade them (the run's judge block in "
+                     "results.json says which judge, if any, was used and how often it failed)")
     if value is None:
         if n_ungraded:
             return Cell(status=UNGRADED, paper=paper, paper_delta=paper_delta)

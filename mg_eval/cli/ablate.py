@@ -19,6 +19,7 @@ from pathlib import Path
 from mg_eval.ablation.run import find_row_runs, run_ablation
 from mg_eval.ablation.spec import AblationSpec, load_spec
 from mg_eval.analysis.tables import StatsSettings, build_table, render_markdown, write_table
+from mg_eval.cli.judge_options import add_judge_arguments, judge_for_task
 from mg_eval.errors import UserInputError
 
 
@@ -44,13 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local data of a task (repeatable); without it tasks load their hub dataset")
     engine.add_argument("--sample-data", action="store_true",
                         help="use each task's bundled sample data (a smoke test, not a paper number)")
-    engine.add_argument("--judge", default="none",
-                        help="judge for the benchmarks that declare one: none (default), paper (the paper's "
-                             "judge per benchmark) or a judge spec, e.g. openai:gpt-4-0613")
     engine.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default auto)")
     engine.add_argument("--dtype", default="auto", help="float16, bfloat16, float32 (default auto)")
     engine.add_argument("--max-new-tokens-cap", type=int, default=None,
                         help="cap every task's max_new_tokens (quick looks only; changes scores)")
+    judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
+    add_judge_arguments(judge, default="none", max_ungraded=False,
+                        judge_help="Judge for the judge steps; default none: those samples are reported as ungraded.")
     stats = parser.add_argument_group("statistics")
     stats.add_argument("--resamples", type=int, default=2000, help="bootstrap / permutation resamples (default 2000)")
     stats.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
@@ -66,12 +67,18 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else Path("results") / "ablations" / spec.name
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     data_paths = _data_paths(spec, args)
+    judge = judge_for_task(args)
+    if judge is not None and not args.render_only:  # build every judge now: a missing key fails before any work
+        from mg_eval.tasks import get_task
+
+        for name in spec.tasks:
+            judge(get_task(name))
     if args.train:
         data_paths = {**train_missing_rows(spec, args, rows), **data_paths}  # --data-path wins over the recipe
     if not args.render_only:
         overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
         outcomes = run_ablation(spec, output, checkpoint_root=args.checkpoint_root, batch_size=args.batch_size,
-                                limit=args.limit, judge=_judge(args.judge), rows=rows, data_paths=data_paths,
+                                limit=args.limit, judge=judge, rows=rows, data_paths=data_paths,
                                 device=args.device, dtype=args.dtype, generation_overrides=overrides)
         for outcome in outcomes:
             tasks = f" ({', '.join(outcome.evaluated_tasks)})" if outcome.evaluated_tasks else ""
@@ -105,23 +112,6 @@ def _data_paths(spec: AblationSpec, args: argparse.Namespace) -> dict[str, str]:
                 raise UserInputError(f"task {name} ships no sample data; drop --sample-data or pass --data-path")
             paths.setdefault(name, str(sample))
     return paths
-
-
-def _judge(spec: str):
-    """``None`` for ``none``; else a callable task -> judge (built once per benchmark / spec)."""
-    if spec.strip().lower() == "none":
-        return None
-    from mg_eval.judges.factory import build_judge
-
-    built: dict[str, object] = {}
-
-    def for_task(task):
-        key = task.benchmark if spec.strip().lower() == "paper" else spec
-        if key not in built:
-            built[key] = build_judge(spec, benchmark=task.benchmark)
-        return built[key]
-
-    return for_task
 
 
 def train_missing_rows(spec: AblationSpec, args: argparse.Namespace, rows: list[str] | None) -> dict[str, str]:

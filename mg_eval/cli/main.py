@@ -5,7 +5,7 @@ Each sub-command lives in ``mg_eval/cli/<name>.py`` and exposes two functions:
 * ``add_arguments(parser: argparse.ArgumentParser) -> None``
 * ``run(args: argparse.Namespace) -> int``  (the process exit code)
 
-plus a module docstring whose first line is the command's help text.
+plus a module docstring whose first line is the command's help text (repeated in ``COMMANDS``).
 """
 
 from __future__ import annotations
@@ -19,34 +19,48 @@ from mg_eval.tasks.registry import use_tasks_root
 
 _TASKS_ROOT_HELP = "benchmark folders to use instead of the shipped tasks/ (every command; default: tasks/)"
 
-# name -> module under mg_eval.cli ; order = order in `mg-eval --help`
-COMMANDS: dict[str, str] = {
-    "demo": "demo",
-    "run": "run",
-    "score": "score",
-    "export": "export",
-    "results": "results",
-    "tasks": "tasks",
-    "validate": "validate",
-    "ablate": "ablate",
-    "plot": "plot",
-    "report": "report",
-    "train": "train",
+# name -> (module under mg_eval.cli, help line = first line of its docstring); order = order in `mg-eval --help`.
+# The help lines live here so that `mg-eval --help` imports no command module (no torch / pandas / matplotlib);
+# only the command that runs is imported (tests/test_cli_lazy.py checks both).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "Run the whole loop on the bundled tiny random Mini-Gemini and every benchmark's sample data."),
+    "run": ("run", "Evaluate one or more checkpoints on benchmark tasks (batched, resumable, data-parallel under "
+                   "torchrun)."),
+    "score": ("score", "Re-score saved predictions without a model (official formats or our samples.jsonl)."),
+    "export": ("export", "Write a test-server submission file (MMMU test, MMBench test, MM-Vet online) from a run."),
+    "results": ("results", "List and compare evaluation runs as a table; export CSV or markdown."),
+    "tasks": ("tasks", "List the registered tasks and groups."),
+    "validate": ("validate", "Check every task: YAML, data schema, one rendered prompt per protocol, scoring on a "
+                             "fake response."),
+    "ablate": ("ablate", "Reproduce an ablation table: evaluate each row's checkpoint, render it beside the "
+                         "paper's numbers."),
+    "plot": ("plot", "Leaderboard and ablation figures from any set of runs plus the paper's numbers (PNG + SVG)."),
+    "report": ("report", "Write a static, offline results site: leaderboard, run pages, sample browser, checkpoint diffs."),
+    "train": ("train", "Train one Mini-Gemini stage (stage 1 alignment / stage 2 instruction tuning) with the "
+                       "official recipe."),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first non-option item), or ``None``."""
+    return next((item for item in argv if not item.startswith("-")), None)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``mg-eval`` parser; only ``command``'s module is imported and given its options."""
     parser = argparse.ArgumentParser(prog="mg-eval", description="Mini-Gemini evaluation harness.")
     parser.add_argument("--tasks-root", default=None, metavar="DIR", help=_TASKS_ROOT_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, help_text) in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         try:
             module = importlib.import_module(f"mg_eval.cli.{module_name}")
         except ModuleNotFoundError as exc:
             if exc.name == f"mg_eval.cli.{module_name}":
                 continue  # command not built in this install
             raise
-        help_text = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
         command_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(command_parser)
         command_parser.add_argument("--tasks-root", default=argparse.SUPPRESS, metavar="DIR", help=_TASKS_ROOT_HELP)
@@ -55,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

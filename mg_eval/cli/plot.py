@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mg_eval.analysis import plots
 from mg_eval.errors import UserInputError
 
-DEFAULT_REFERENCE = Path("results") / "reference" / "paper_table1_leaderboard.csv"
+#: the paper's Table 1, shipped inside the package (found from any working directory, wheel or checkout)
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[1] / "analysis" / "reference" / "paper_table1_leaderboard.csv"
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("results", nargs="*", help="folders holding runs written by `mg-eval run` (searched recursively)")
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE),
-                        help=f"the paper's leaderboard CSV (default {DEFAULT_REFERENCE})")
+                        help="the paper's leaderboard CSV (default: the paper's Table 1 shipped with mg_eval, "
+                             "mg_eval/analysis/reference/paper_table1_leaderboard.csv)")
     parser.add_argument("--no-reference", action="store_true", help="plot our runs only")
     parser.add_argument("--reference-rows", nargs="+", default=None, metavar="LABEL",
                         help='paper rows for the bar chart, e.g. "Mini-Gemini (Vicuna-7B)"; "all" for every row '
@@ -39,11 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default=None, help="figure title")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for our error bars")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--dpi", type=int, default=plots.DEFAULT_DPI, help="PNG resolution (default 300)")
+    parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 300)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Draw every figure the inputs allow and print the written paths."""
+    from mg_eval.analysis import plots  # matplotlib: only when plotting
+
+    dpi = args.dpi or plots.DEFAULT_DPI
     if not args.results and not args.ablation and args.no_reference:
         raise UserInputError("nothing to plot: give results folders, --ablation tables, or drop --no-reference")
     output = Path(args.output)
@@ -52,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     if ours or (reference and not args.ablation):  # --ablation alone draws only the ablation figures
         bars = ours + (plots.select_reference(reference, args.reference_rows) if reference else [])
-        written += plots.plot_leaderboard_bars(bars, output / "leaderboard_bars", args.title, args.dpi)
+        written += plots.plot_leaderboard_bars(bars, output / "leaderboard_bars", args.title, dpi)
         written += plots.plot_leaderboard_heatmap(ours + reference, output / "leaderboard_heatmap", args.title,
-                                                   args.dpi)
+                                                   dpi)
     for table in args.ablation:
         metrics, rows = plots.load_ablation_csv(table)
         written += plots.plot_ablation_deltas(metrics, rows, output / f"{Path(table).stem}_deltas", args.title,
-                                             args.dpi)
+                                             dpi)
     for path in written:
         print(path)
     return 0

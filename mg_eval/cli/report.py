@@ -18,9 +18,8 @@ import argparse
 import time
 from pathlib import Path
 
+from mg_eval.cli.plot import DEFAULT_REFERENCE
 from mg_eval.errors import UserInputError
-
-DEFAULT_REFERENCE = Path("results") / "reference" / "paper_table1_leaderboard.csv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
                         help="two model names (results folder names) to diff: flipped samples and paired tests")
     parser.add_argument("--reference", default=None,
-                        help=f"the paper's leaderboard CSV (default {DEFAULT_REFERENCE}, looked up in the working "
-                             "folder, then beside the package)")
+                        help="the paper's leaderboard CSV (default: the copy shipped in mg_eval/analysis/reference)")
     parser.add_argument("--no-reference", action="store_true", help="leave the paper's rows out")
     parser.add_argument("--no-images", action="store_true",
                         help="no thumbnails (skip loading each task's data to find the images)")
@@ -50,9 +48,8 @@ def resolve_reference(args: argparse.Namespace) -> Path | None:
         if not path.is_file():
             raise UserInputError(f"--reference {path} does not exist; use {DEFAULT_REFERENCE} or --no-reference")
         return path
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / DEFAULT_REFERENCE).is_file():
-            return base / DEFAULT_REFERENCE
+    if DEFAULT_REFERENCE.is_file():
+        return DEFAULT_REFERENCE
     print(f"note: {DEFAULT_REFERENCE} not found; the leaderboard shows our runs only (give --reference)")
     return None
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mg_eval.api import PROTOCOLS
+from mg_eval.cli.judge_options import add_judge_arguments, judge_for_task
 from mg_eval.engine.feed import default_num_workers
 from mg_eval.errors import UserInputError
 
@@ -65,16 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "(sharing gives the same tokens; recorded in results.json run_config.share)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     judge = parser.add_argument_group("judge (for the benchmarks whose benchmark.yaml declares a judge role)")
-    judge.add_argument("--judge", default="none",
-                       help="none (default: judge steps reported as ungraded), paper (the paper's judge per "
-                            "benchmark), openai:<model>, azure:<deployment>, local:<path>")
-    judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible API root (e.g. a vLLM server)")
-    judge.add_argument("--judge-api-key-env", default=None, help="environment variable holding the API key")
-    judge.add_argument("--judge-cache-dir", default=None, help="judge completion cache (default ~/.cache/mg_eval/judges)")
-    judge.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests (default 8)")
-    judge.add_argument("--max-ungraded", type=float, default=1.0,
-                       help="fail (after writing results) when more than this fraction of a task's samples stays "
-                            "ungraded by the judge (default 1.0: report only; 0 = fail on any)")
+    add_judge_arguments(judge, default="none",
+                        judge_help="Judge for the judge steps; default none: those samples are reported as ungraded.")
 
 
 def split_list(values: Sequence[str]) -> list[str]:
@@ -99,25 +92,6 @@ def parse_data_paths(values: Sequence[str], task_names: Sequence[str]) -> dict[s
     return paths
 
 
-def judge_factory(args: argparse.Namespace) -> Any:
-    """``None`` for ``--judge none``; else a callable ``task -> Judge | None`` (one judge per spec, cached)."""
-    if args.judge.strip().lower() == "none":
-        return None
-    from mg_eval.judges.factory import build_judge
-
-    built: dict[str, Any] = {}
-
-    def for_task(task: Any) -> Any:
-        key = task.benchmark if args.judge.strip().lower() == "paper" else args.judge
-        if key not in built:
-            built[key] = build_judge(args.judge, benchmark=task.benchmark, base_url=args.judge_base_url,
-                                     api_key_env=args.judge_api_key_env, cache_dir=args.judge_cache_dir,
-                                     max_concurrency=args.judge_concurrency)
-        return built[key]
-
-    return for_task
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation; prints one line per finished (model, task) run."""
     from mg_eval.engine import evaluate
@@ -138,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
     if not 0.0 <= args.max_ungraded <= 1.0:
         raise UserInputError(f"--max-ungraded {args.max_ungraded} is outside [0, 1]; e.g. 0 or 0.05")
-    judge = judge_factory(args)
+    judge = judge_for_task(args)
     if judge is not None:  # build every judge now: a missing key or a bad path fails before inference
         for task in tasks:
             judge(task)

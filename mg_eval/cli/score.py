@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mg_eval.cli.judge_options import add_judge_arguments, judge_for_benchmark, ungraded_hint
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.rescore import (
     SAMPLES_FORMAT,
@@ -45,17 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grade file of an earlier judge pass whose grades are reused (formats that grade)")
     parser.add_argument("--num-runs", type=int, default=1,
                         help="judge grading runs to average (formats that grade; default 1)")
-    parser.add_argument("--judge", default="paper",
-                        help="judge for the benchmarks that declare one: paper (default: the paper's judge, "
-                             "built only if a sample needs it), none, openai:<model>, azure:<deployment>, "
-                             "local:<path>")
-    parser.add_argument("--judge-base-url", default=None, help="API root of an OpenAI-compatible judge")
-    parser.add_argument("--judge-api-key-env", default=None, help="environment variable holding the judge API key")
-    parser.add_argument("--judge-cache-dir", default=None,
-                        help="judge completion cache (default ~/.cache/mg_eval/judges)")
-    parser.add_argument("--judge-concurrency", type=int, default=8, help="parallel judge requests (default 8)")
-    parser.add_argument("--max-ungraded", type=float, default=1.0,
-                        help="fail when more than this fraction of samples stays ungraded (default 1.0: report only)")
+    add_judge_arguments(parser, default="paper",
+                        judge_help="Judge for the benchmarks that declare one; default paper: the paper's judge, "
+                                   "built only if a sample needs it.")
     parser.add_argument("--task", default=None, help="samples format: task name (default: from results.json)")
     parser.add_argument("--protocol", default=None, help="samples format: protocol (default: from results.json)")
     parser.add_argument("--model-name", default=None, help="model name in the results path (default: the input's name)")
@@ -64,16 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _judge_factory(args: argparse.Namespace) -> Callable[[str], Any] | None:
-    """``benchmark -> Judge | None`` built from the --judge options, or ``None`` for ``--judge none``."""
-    if args.judge.strip().lower() == "none":
+    """``benchmark -> Judge`` built from the --judge options, or ``None`` for ``--judge none``."""
+    by_benchmark = judge_for_benchmark(args)
+    if by_benchmark is None:
         return None
 
     def build(benchmark: str) -> Any:
-        from mg_eval.judges.factory import build_judge
-
-        judge = build_judge(args.judge, benchmark=benchmark, base_url=args.judge_base_url,
-                            api_key_env=args.judge_api_key_env, cache_dir=args.judge_cache_dir,
-                            max_concurrency=args.judge_concurrency)
+        judge = by_benchmark(benchmark)
         if judge is None:
             raise UserInputError(f"--judge {args.judge} gives no judge for {benchmark}, but some samples need "
                                  "one; name a judge, e.g. --judge openai:gpt-4-0613.")
@@ -119,8 +109,8 @@ def _check_ungraded(result: ScoreResult, threshold: float) -> None:
     n_ungraded = result.scores.get("n_ungraded")
     if not n_ungraded:
         return
-    print(f"warning: {n_ungraded} sample(s) could not be graded and are left out of the scores "
-          "(pass --judge to grade them).", file=sys.stderr)
+    print(f"warning: {n_ungraded} sample(s) could not be graded and are left out of the scores; "
+          f"{ungraded_hint(result.judge)}.", file=sys.stderr)
     from mg_eval.judges.stats import check_ungraded
 
     total = result.scores.get("n_questions") or result.n_samples
@@ -139,11 +129,11 @@ def run(args: argparse.Namespace) -> int:
     result = score_predictions(args.path, fmt, judge_factory=_judge_factory(args), options=options,
                                task=args.task, protocol=args.protocol)
     _print_result(result)
-    _check_ungraded(result, args.max_ungraded)
-    if not args.no_write:
+    if not args.no_write:  # written before the ungraded check, as `mg-eval run` does: the work is kept
         from mg_eval.judges.factory import judge_report
 
         model_name = args.model_name or args.path.resolve().name.removesuffix(".json")
         directory = write_score_results(result, args.output, model_name, judge_report(result.judge_object))
         print(f"wrote {directory}")
+    _check_ungraded(result, args.max_ungraded)
     return 0

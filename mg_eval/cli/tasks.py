@@ -19,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``mg-eval tasks``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--groups", action="store_true", help="list groups only")
-    parser.add_argument("--no-sample-count", action="store_true",
-                        help="skip loading the bundled samples (faster; the #sample column shows '-')")
+    parser.add_argument("--count-samples", action="store_true",
+                        help="load every task's bundled samples and show their count (#sample); slower: imports the "
+                             "data readers (pandas, datasets), which the plain listing never does")
 
 
 def _sample_count(task: Task) -> str:
@@ -39,11 +40,11 @@ def _size(task: Task) -> str:
 
 
 def task_table(tasks: list[Task], count_samples: bool = True) -> str:
-    """A plain-text table: name, benchmark, version, #docs in the bundled sample, primary metric, #questions
+    """A plain-text table: name, benchmark, version, [#docs in the bundled sample,] primary metric, #questions
     of the full split (``metadata.size``), hub dataset."""
-    header = ("task", "benchmark", "version", "#sample", "metric", "size", "dataset")
+    header = ("task", "benchmark", "version", *(("#sample",) if count_samples else ()), "metric", "size", "dataset")
     rows = [header] + [
-        (t.name, t.benchmark, str(t.version), _sample_count(t) if count_samples else "-", t.primary_metric,
+        (t.name, t.benchmark, str(t.version), *((_sample_count(t),) if count_samples else ()), t.primary_metric,
          _size(t), f"{t.config.dataset_path}:{t.config.test_split}")
         for t in tasks
     ]
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the task table, then the groups."""
     if not args.groups:
         tasks = resolve_tasks(list_tasks())
-        print(task_table(tasks, count_samples=not args.no_sample_count))
+        print(task_table(tasks, count_samples=args.count_samples))
         described = [(t.name, t.config.metadata["description"]) for t in tasks if t.config.metadata.get("description")]
         if described:
             print("\nwhat each measures (metadata.description):")

@@ -102,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         result = train(config)
     except TrainingInputError as exc:
         raise UserInputError(str(exc)) from exc
+    if result.already_finished:
+        print(f"already trained ({result.global_step} steps): {result.output_dir} holds this run's finished model; "
+              "nothing was trained or written (pass another --output to train again)")
+        return 0
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
     resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
     print(f"trained {result.global_step} steps ({result.backend}{resumed}) in {result.seconds:.0f}s; "

@@ -96,8 +96,12 @@ def git_sha(repo_dir: str | os.PathLike | None = None) -> str | None:
 
     Cached per process for 60 s (a multi-task run asks once per task).
     """
-    cwd = Path(repo_dir) if repo_dir else Path(__file__).resolve().parents[2]
-    return _git_sha(str(cwd), int(time.monotonic() // 60))
+    if repo_dir is None:
+        checkout = Path(__file__).resolve().parents[2]
+        if not (checkout / ".git").exists():  # a wheel install: no source tree (never an enclosing repo's SHA)
+            return None
+        repo_dir = checkout
+    return _git_sha(str(Path(repo_dir)), int(time.monotonic() // 60))
 
 
 @functools.lru_cache(maxsize=8)

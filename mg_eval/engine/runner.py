@@ -198,7 +198,7 @@ def _run_batches(generator: Generator, task: TaskLike, samples: Sequence[Planned
 
 
 def _score(task: TaskLike, samples: Sequence[PlannedSample], predictions: Mapping[str, dict[str, Any]], protocol: str,
-           judge: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+           judge: Any, progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(aggregate scores, per-sample lines for samples.jsonl) in document order."""
     lines = []
     for sample in samples:
@@ -209,7 +209,7 @@ def _score(task: TaskLike, samples: Sequence[PlannedSample], predictions: Mappin
                       "fingerprint": sample.fingerprint, "made_with": prediction.get("made_with"), **record})
     from mg_eval.judges.prefetch import score_with_judge  # judge calls made concurrently, same result
 
-    scores = dict(score_with_judge(lambda j: task.aggregate(lines, protocol, judge=j), judge))
+    scores = dict(score_with_judge(lambda j: task.aggregate(lines, protocol, judge=j), judge, progress=progress))
     return scores, lines
 
 
@@ -298,7 +298,8 @@ class _TaskRun:
                                "(a rank lost its share); rerun the same command to fill them in")
         judge = recording.judge_for(self.options.judge, self.task)
         judge_stats_before = recording.judge_stats(judge)
-        scores, lines = _score(self.task, samples, predictions, protocol, judge)
+        scores, lines = _score(self.task, samples, predictions, protocol, judge,
+                               progress=self.options.progress)
         n_computed = sum(part["computed"] for part in gathered)
         timing = _timing(gathered, started_at, wall_start, n_computed)
         limit = self.options.limit

@@ -73,7 +73,7 @@ class JudgeCache:
         except (OSError, sqlite3.Error) as exc:
             raise UserInputError(
                 f"cannot open the judge cache at {path}: {exc}. Pass a writable cache directory "
-                "(--judge-cache DIR) or disable the cache."
+                "(--judge-cache-dir DIR) or disable the cache."
             ) from exc
         self.path = path
         self._lock = threading.Lock()

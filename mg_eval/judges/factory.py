@@ -14,6 +14,7 @@ and carries a :class:`~mg_eval.judges.stats.JudgeStats` in ``judge.stats``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,17 @@ from mg_eval.api import Benchmark
 from mg_eval.errors import UserInputError
 from mg_eval.judges.base import Judge
 from mg_eval.judges.cache import CachedJudge, JudgeCache
-from mg_eval.judges.openai_compat import DEFAULT_BASE_URL, OpenAICompatJudge
+from mg_eval.judges.openai_compat import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    OpenAICompatJudge,
+)
 from mg_eval.judges.stats import JudgeStats
 from mg_eval.tasks import get_benchmark, list_benchmarks
 
-__all__ = ["DEFAULT_CACHE_DIR", "build_judge", "judge_report", "paper_judge_spec", "paper_judges"]
+__all__ = ["DEFAULT_CACHE_DIR", "build_judge", "judge_per_benchmark", "judge_report", "paper_judge_spec",
+           "paper_judges"]
 
 DEFAULT_CACHE_DIR = Path("~/.cache/mg_eval/judges")
 _DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "azure": "AZURE_API_KEY"}
@@ -58,8 +65,8 @@ def build_judge(
     api_version: str | None = None,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
-    timeout: float = 60.0,
-    max_retries: int = 6,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_retries: int = DEFAULT_MAX_RETRIES,
     backoff_base: float = 1.0,
     max_concurrency: int = 8,
     device: str = "cpu",
@@ -100,6 +107,28 @@ def build_judge(
         return judge
     cache = JudgeCache(cache_dir if cache_dir is not None else DEFAULT_CACHE_DIR)
     return CachedJudge(judge, cache, stats=stats)
+
+
+def judge_per_benchmark(spec: str | None, **options: Any) -> Callable[[str], Judge | None] | None:
+    """The one way the CLI builds judges: ``None`` for ``none``, else ``benchmark -> Judge | None``.
+
+    Each distinct judge is built once, on first use, and shared: with ``paper`` one per benchmark (the
+    paper's judge differs by benchmark), with any other spec a single judge for every benchmark.
+    ``options`` are :func:`build_judge`'s keyword arguments (base_url, api_key_env, cache_dir, timeout,
+    max_retries, max_concurrency, ...).
+    """
+    if spec is not None and spec.strip().lower() == "none":
+        return None
+    per_benchmark = spec is None or spec.strip().lower() == "paper"
+    built: dict[str, Judge | None] = {}
+
+    def for_benchmark(benchmark: str) -> Judge | None:
+        key = benchmark if per_benchmark else str(spec)
+        if key not in built:
+            built[key] = build_judge(spec, benchmark=benchmark, **options)
+        return built[key]
+
+    return for_benchmark
 
 
 def _build_backend(kind: str, target: str, spec: str, *, base_url: str | None, api_key_env: str | None,

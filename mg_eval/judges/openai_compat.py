@@ -34,12 +34,15 @@ from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges.batch import JudgeRequest, complete_many
 from mg_eval.judges.stats import JudgeStats
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAICompatJudge"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "OpenAICompatJudge"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2024-06-01"
+#: seconds per HTTP attempt, and retries after the first attempt (CLI: --judge-timeout, --judge-retries)
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 6
 _RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 _CONFIG_STATUS = {401: "rejected the API key", 403: "refused access", 404: "does not know this model or URL"}
 _REDACTED = "[REDACTED]"
@@ -104,8 +107,8 @@ class OpenAICompatJudge:
         api_key_env: str = "OPENAI_API_KEY",
         api_style: str = "openai",
         api_version: str = DEFAULT_AZURE_API_VERSION,
-        timeout: float = 60.0,
-        max_retries: int = 6,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         retry_after_max: float = 120.0,
@@ -350,7 +353,7 @@ def _read_key(api_key_env: str, base_url: str, api_style: str) -> _Secret | None
     if api_style == "azure" or host.endswith("openai.com") or host.endswith("azure.com"):
         raise UserInputError(
             f"the judge at {host} needs an API key, but ${api_key_env} is not set. "
-            f"export {api_key_env}=... (or name another variable with --judge-key-env), "
+            f"export {api_key_env}=... (or name another variable with --judge-api-key-env), "
             "or use --judge none / a local judge."
         )
     return None

@@ -103,10 +103,12 @@ def check_ungraded(
     if fraction <= max_ungraded_fraction:
         return
     who = f"judge {judge_name}" if judge_name else "no judge (judge=none)"
+    fix = ("Fix the judge (key, base URL, model name, rate limits, timeout; see the judge's failure count and the "
+           "log), or re-score from the saved predictions once it works: cached grades are reused."
+           if judge_name else
+           "Name a judge (--judge paper, openai:<model> or local:<path>), or re-score the saved predictions with one.")
     raise TooManyUngradedError(
         f"{task}: {n_ungraded} of {n_total} samples ({fraction:.1%}) could not be graded by {who}, "
         f"above the allowed max_ungraded_fraction={max_ungraded_fraction:g}. The scores would be biased. "
-        "Fix the judge (key, base URL, model name, rate limits; see the judge's failure count and the log), "
-        "or re-score from the saved predictions once it works: cached grades are reused. "
-        "Raise max_ungraded_fraction only if a partial score is acceptable."
+        f"{fix} Raise max_ungraded_fraction only if a partial score is acceptable."
     )

@@ -11,6 +11,7 @@ import contextvars
 import dataclasses
 import difflib
 import functools
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +23,18 @@ from mg_eval.tasks.task import Task
 
 __all__ = ["TASKS_ROOT", "Registry", "current_root", "default_registry", "use_tasks_root"]
 
-#: ``tasks/`` at the repository root (next to the ``mg_eval`` package in a source or editable install).
-TASKS_ROOT = Path(__file__).resolve().parents[2] / "tasks"
+#: The folder of the package ``mg_tasks``: ``tasks/`` of the repository in a checkout or an editable install,
+#: ``site-packages/mg_tasks`` in a wheel install (pyproject ``[tool.setuptools.package-dir]``); found through the
+#: import system without running ``mg_tasks``.
+def _tasks_root() -> Path:
+    spec = importlib.util.find_spec("mg_tasks")
+    if spec is not None and spec.origin:
+        return Path(spec.origin).resolve().parent
+    return Path(__file__).resolve().parents[2] / "tasks"  # a checkout used without installing (PYTHONPATH=.)
+
+
+TASKS_ROOT = _tasks_root()
+
 #: The tasks root of the running command (``mg-eval --tasks-root DIR``); ``None`` = :data:`TASKS_ROOT`.
 _ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("mg_eval_tasks_root", default=None)
 

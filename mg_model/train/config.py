@@ -79,3 +79,4 @@ class TrainResult:
     backend: str
     seconds: float
     model: Any = None
+    already_finished: bool = False  # output_dir held this run's finished model: nothing was trained or written

@@ -36,7 +36,11 @@ def enable_gradient_checkpointing(model: torch.nn.Module) -> None:
     """Activation checkpointing of the LLM layers (non-reentrant, so frozen inputs need no grad hook)."""
     if not getattr(model, "supports_gradient_checkpointing", False):
         raise TrainingInputError(f"{type(model).__name__} does not support gradient checkpointing")
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    options = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers' new name (the old one now warns)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
 
 
 def cosine_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:

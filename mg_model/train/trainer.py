@@ -146,7 +146,7 @@ class Backend:
 
     def load_state(self, directory: Path) -> dict[str, Any]:
         """Restore what :meth:`save_state` wrote; returns the extras."""
-        state = torch.load(directory / TORCH_STATE_FILE, map_location="cpu", weights_only=False)
+        state = torch.load(directory / TORCH_STATE_FILE, map_location="cpu", weights_only=True)  # tensors + plain data
         self.optimizer.load_state_dict(state.pop("optimizer"))
         self.scheduler.load_state_dict(state.pop("scheduler"))
         return state
@@ -289,6 +289,9 @@ def _restore(backend: Backend, sampler: BatchSampler, checkpoint: Path) -> LoopS
 def train(cfg: TrainConfig) -> TrainResult:
     """Run one training stage per ``cfg`` (see the module docstring); resumable, returns the losses."""
     cfg.validate()
+    finished = finished_run(cfg)
+    if finished is not None:
+        return finished
     info = dist_info_from_env()
     started = time.perf_counter()
     checkpoint = find_last_checkpoint(cfg.output_dir) if cfg.resume else None
@@ -315,6 +318,33 @@ def train(cfg: TrainConfig) -> TrainResult:
     barrier(info)
     return TrainResult(out, state.global_step, state.losses, int(checkpoint.name.split("-")[-1]) if checkpoint
                        else None, backend.name, time.perf_counter() - started, backend.module)
+
+
+def finished_run(cfg: TrainConfig) -> TrainResult | None:
+    """The finished model already in ``cfg.output_dir`` (its final ``trainer_state.json``), or ``None``.
+
+    A rerun of the same finished command trains nothing and writes nothing. A finished model is never
+    overwritten: another config, or ``resume=False``, raises ``TrainingInputError`` naming the differences.
+    """
+    state_file = Path(cfg.output_dir) / STATE_FILE
+    if not state_file.is_file():
+        return None
+    try:
+        saved = json.loads(state_file.read_text())
+        saved_config = dict(saved["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainingInputError(f"{state_file}: unreadable final training state ({exc}); the folder holds a "
+                                 "model of unknown provenance: pick another output folder or delete it") from exc
+    wanted = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    differs = sorted(key for key in set(wanted) | set(saved_config)
+                     if key != "resume" and wanted.get(key) != saved_config.get(key))
+    if differs or not cfg.resume:
+        why = (f"with another config ({', '.join(f'{k}: {saved_config.get(k)!r} -> {wanted.get(k)!r}' for k in differs)})"
+               if differs else "and resume is off (--no-resume)")
+        raise TrainingInputError(f"{cfg.output_dir} already holds a finished model, trained {why}; it is not "
+                                 "overwritten: pass another output folder, or delete this one to train again")
+    return TrainResult(Path(cfg.output_dir), int(saved["global_step"]), list(saved.get("losses", [])), None,
+                       str(saved.get("backend")), 0.0, None, already_finished=True)
 
 
 def _run_steps(backend: Backend, sampler: BatchSampler, dataset: SupervisedDataset, tokenizer: Any,

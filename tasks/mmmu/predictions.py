@@ -45,7 +45,10 @@ def _gold(item: Mapping, answers: Mapping | None, where: str) -> Any:
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
-    """Records of every subject file, subjects in the official order (the order of the random draws)."""
+    """Records of every subject file: subjects in the official order, each file's items in file order.
+
+    Both orders are the order of the official random draws (``mg_eval.metrics.mmmu.aggregate`` keeps them).
+    """
     files = _subject_files(path) if path.is_dir() else []
     if not files:
         raise DataError(f"{path}: no MMMU outputs; expected <Subject>/output.json or <Subject>.json for "

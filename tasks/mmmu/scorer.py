@@ -5,10 +5,10 @@ with spaces, look for ``(X)``, then `` X ``, then (only for responses of more th
 candidates -> the one occurring last. When nothing is found the official code draws ``random.choice`` of the
 letters from the module-level RNG seeded once with 42 at import. Our per-sample step marks such answers
 (``parsed_pred = None``, ``random_fallback = True``); :func:`aggregate` then draws them from one
-``random.Random(42)`` walking the subjects in the official order (``SUBJECTS``) and each subject's questions
-by number (the order of the official output files), which is exactly the order of draws in
-``main_parse_and_eval.py`` whatever order the records arrive in. The number of fallbacks is
-reported.
+``random.Random(42)`` walking the subjects in the official order (``SUBJECTS``) and each subject's records in
+the order they are given: for official output files that is file order, exactly the order of draws in
+``main_parse_and_eval.py`` (which parses each ``output.json`` front to back); for our runs it is document
+order. The number of fallbacks is reported.
 
 Open questions (``parse_open_response`` + ``eval_open``): key sub-responses after indicator words, every
 number found by three regexes, ``normalize_str`` (floats rounded to 2 decimals, one-letter strings padded);
@@ -240,17 +240,16 @@ def process_result(
     return record
 
 
-def _question_number(record: Mapping) -> int:
-    return int(record["doc_id"].rsplit("_", 1)[1])
-
-
 def _ordered_by_subject(records: Iterable[Mapping]) -> dict[str, list[Mapping]]:
-    """Records per subject, subjects in the official order, questions by number (official draw order)."""
+    """Records per subject, subjects in the official order, each subject's records in the given order.
+
+    That is the official draw order: ``main_parse_and_eval.py`` walks the subjects in ``CAT_SHORT2LONG`` order
+    and parses each ``output.json`` in file order (never sorted by question number).
+    """
     by_subject: dict[str, list[Mapping]] = {}
     for record in records:
         by_subject.setdefault(record["subject"], []).append(record)
-    return {subject: sorted(by_subject[subject], key=_question_number) for subject in SUBJECTS
-            if subject in by_subject}
+    return {subject: by_subject[subject] for subject in SUBJECTS if subject in by_subject}
 
 
 def _micro_average(accs: Mapping[str, float], counts: Mapping[str, int], subjects: Iterable[str]) -> float:
