@@ -9,15 +9,18 @@ import json
 from pathlib import Path
 
 import pytest
-from mg_eval.judges.fake_server import FakeChatServer
-from mg_eval.metrics.mathvista import build_extraction_prompt, rule_extract
+from conftest import conformance_path
+from fake_server import FakeChatServer
 
 from mg_eval.cli.judge_options import judge_for_task
 from mg_eval.cli.main import build_parser, main
 from mg_eval.engine.results import read_results
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import OpenAICompatJudge
-from mg_eval.tasks import get_task
+from mg_eval.tasks import benchmark_module, get_task
+
+_mathvista = benchmark_module("mathvista", "scorer")
+build_extraction_prompt, rule_extract = _mathvista.build_extraction_prompt, _mathvista.rule_extract
 
 KEY_ENV = "MG_JUDGE_OPTIONS_TEST_KEY"
 REPO = Path(__file__).resolve().parents[1]
@@ -94,9 +97,9 @@ def test_ablate_builds_its_judge_before_any_evaluation(tmp_path, capsys):
 
 
 @pytest.fixture()
-def mathvista_without_extractions(conformance_dir, tmp_path) -> tuple[Path, int]:
+def mathvista_without_extractions(tmp_path) -> tuple[Path, int]:
     """30 of Bard's MathVista outputs without their stored extraction; and how many need the LLM extractor."""
-    outputs = json.loads((conformance_dir / "mathvista" / "output_bard.json").read_text())
+    outputs = json.loads(conformance_path("mathvista", "output_bard.json").read_text())
     subset = {pid: {k: v for k, v in p.items() if k != "extraction"} for pid, p in list(outputs.items())[:30]}
     path = tmp_path / "no_extractions.json"
     path.write_text(json.dumps(subset))

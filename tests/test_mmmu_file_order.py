@@ -12,8 +12,12 @@ import random
 from pathlib import Path
 
 import pytest
-from mg_eval.metrics import mmmu
-from mg_eval.scoring import score_predictions
+from conftest import conformance_path
+
+from mg_eval.rescore import score_predictions
+from mg_eval.tasks import benchmark_module
+
+mmmu = benchmark_module("mmmu", "scorer")  # the official scorer of tasks/mmmu
 
 UNPARSABLE = "hmm, hard to say"
 
@@ -37,11 +41,11 @@ def _official_replay(folder: Path) -> dict[str, float]:
 
 
 @pytest.fixture()
-def many_fallbacks(conformance_dir, tmp_path) -> Path:
+def many_fallbacks(tmp_path) -> Path:
     """LLaVA-1.5-13B's official outputs with every third multiple-choice response made unparsable."""
     folder = tmp_path / "many_fallbacks"
     folder.mkdir()
-    for file in sorted((conformance_dir / "mmmu" / "llava1.5_13b_outputs").glob("*.json")):
+    for file in sorted(conformance_path("mmmu", "llava1.5_13b_outputs").glob("*.json")):
         items = json.loads(file.read_text())
         for position, item in enumerate(items):
             if item["question_type"] == mmmu.MULTIPLE_CHOICE and position % 3 == 0:
@@ -76,9 +80,9 @@ def test_fallbacks_are_drawn_in_file_order(many_fallbacks, tmp_path, order):
     assert sum(by_number[s] != expected[s] for s in expected) >= 5
 
 
-def test_unmodified_file_still_gives_the_official_numbers(conformance_dir):
-    expected = json.loads((conformance_dir / "expected.json").read_text())["mmmu_llava1.5_13b"]
-    folder = conformance_dir / "mmmu" / "llava1.5_13b_outputs"
+def test_unmodified_file_still_gives_the_official_numbers():
+    expected = json.loads(conformance_path("mmmu", "expected.json").read_text())["mmmu_llava1.5_13b"]
+    folder = conformance_path("mmmu", "llava1.5_13b_outputs")
     result = score_predictions(folder, "mmmu-outputs")
     assert result.scores["per_subject_acc"] == expected["per_subject_acc"] == _official_replay(folder)
     assert result.scores["overall_acc"] == expected["overall_acc"]

@@ -27,7 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Evaluate one or more checkpoints on benchmark tasks (batched, resumable, data-parallel under "
                    "torchrun)."),
     "score": ("score", "Re-score saved predictions without a model (official formats or our samples.jsonl)."),
-    "export": ("export", "Write a test-server submission file (MMMU test, MMBench test, MM-Vet online) from a run."),
+    "export": ("export", "Write a run's predictions as the file a benchmark's test server takes (formats declared "
+                         "in benchmark.yaml)."),
     "results": ("results", "List and compare evaluation runs as a table; export CSV or markdown."),
     "tasks": ("tasks", "List the registered tasks and groups."),
     "validate": ("validate", "Check every task: YAML, data schema, one rendered prompt per protocol, scoring on a "
@@ -35,7 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ablate": ("ablate", "Reproduce an ablation table: evaluate each row's checkpoint, render it beside the "
                          "paper's numbers."),
     "plot": ("plot", "Leaderboard and ablation figures from any set of runs plus the paper's numbers (PNG + SVG)."),
-    "report": ("report", "Write a static, offline results site: leaderboard, run pages, sample browser, checkpoint diffs."),
+    "report": ("report", "Write a static results site (leaderboard, run pages, sample browser, checkpoint compare) "
+                         "for a results folder."),
     "train": ("train", "Train one Mini-Gemini stage (stage 1 alignment / stage 2 instruction tuning) with the "
                        "official recipe."),
 }
