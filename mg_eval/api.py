@@ -17,7 +17,8 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
     "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark", "Generator", "JudgeRole",
-    "PaperColumn", "PredictionFormat", "RunOptions", "SampleRecord", "SampleWiseGenerator", "TaskLike", "UnitSpec",
+    "PaperColumn", "PredictionFormat", "RunOptions", "SampleRecord", "SampleWiseGenerator", "SharingGenerator",
+    "StreamingGenerator", "TaskLike", "TokenCountingGenerator", "UnitSpec",
 ]
 
 #: The two prompt protocols every task defines: the official MGM scripts, and lmms-eval's task defaults.
@@ -106,6 +107,47 @@ class SampleWiseGenerator(Generator, Protocol):
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         """Samples from ``prepare_sample`` -> one batch as ``prepare`` would give it (left padding, stacking)."""
+        ...
+
+
+@runtime_checkable
+class TokenCountingGenerator(Generator, Protocol):
+    """A :class:`Generator` that can say how many tokens each sample feeds the model, and its context length
+    (the engine records each prediction's ``input_tokens`` and counts truncated inputs)."""
+
+    context_length: int
+
+    def input_lengths(self, batch: dict[str, Any]) -> list[int]:
+        """Text + visual tokens per sample of a prepared batch."""
+        ...
+
+
+@runtime_checkable
+class SharingGenerator(Generator, Protocol):
+    """A :class:`Generator` with a vision-feature cache and shared-prefix prefill (``--no-share`` turns it off)."""
+
+    def set_sharing(self, enabled: bool, cache_bytes: int | None = None) -> None:
+        """Turn the feature cache + prefix sharing on (a fresh, byte-bounded cache) or off."""
+        ...
+
+    def sharing_report(self) -> dict[str, Any]:
+        """``{"enabled": bool, "feature_cache": counters or None}`` for results.json ``run_config.share``."""
+        ...
+
+
+@runtime_checkable
+class StreamingGenerator(Generator, Protocol):
+    """A :class:`Generator` that decodes with continuous batching (finished rows are refilled at once)."""
+
+    #: False where continuous batching cannot apply (e.g. a sliding-window KV cache).
+    can_stream: bool
+
+    def split_requests(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """One input dict per sample of a prepared batch."""
+        ...
+
+    def generate_stream(self, requests: Any, generation: dict[str, Any], batch_size: int) -> Any:
+        """``(key, request)`` pairs in, ``(key, stripped answer)`` out as rows finish (greedy)."""
         ...
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the headless browser the report tests use (Debian/Ubuntu): chromium + chromedriver + selenium.
 # Safe to rerun; prints why and exits 0 when it cannot install (the browser tests then skip with that reason).
+# --system-only: only the Debian packages (selenium comes with the package's `dev` extra, as in .ci/run).
 set -uo pipefail
 PYTHON="${PYTHON:-python3}"
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
@@ -11,4 +12,5 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     echo "install_browser: no root apt-get here; install chromium and chromium-driver to run the browser tests"
   fi
 fi
+[ "${1:-}" = "--system-only" ] && exit 0
 "$PYTHON" -m pip install -q "selenium>=4.20" || echo "install_browser: pip could not install selenium; browser tests will skip"

@@ -17,11 +17,12 @@ def test_group_members():
 def test_tasks_lists_size_and_description(capsys):
     parser = argparse.ArgumentParser()
     tasks_cli.add_arguments(parser)
-    assert tasks_cli.run(parser.parse_args(["--no-sample-count"])) == 0
+    assert tasks_cli.run(parser.parse_args([])) == 0  # no #sample column by default: size is column 4
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line and not line.startswith(" ")}
-    assert rows["pope"][5] == "9000" and rows["mmstar"][5] == "1500" and rows["mmmu_pro_vision"][5] == "1730"
-    assert rows["mme"][5] == "-"  # no metadata.size declared
+    assert rows["task"][4] == "size"
+    assert rows["pope"][4] == "9000" and rows["mmstar"][4] == "1500" and rows["mmmu_pro_vision"][4] == "1730"
+    assert rows["mme"][4] == "-"  # no metadata.size declared
     measures = out.split("what each measures (metadata.description):")[1]
     for name in EXTENDED:
         assert f"\n  {name}: " in measures

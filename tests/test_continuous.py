@@ -97,8 +97,22 @@ def test_engine_continuous_equals_static(tiny_checkpoint: Path, tmp_path: Path) 
 def test_continuous_applies_to_greedy_full_attention_only() -> None:
     from mg_eval.engine.continuous import applies
 
-    class Streaming:
+    class Streaming:  # a StreamingGenerator (mg_eval.api): the engine checks the protocol, not single methods
         can_stream = True
+        info: dict = {}
+        template_id = "fake"
+
+        def render_prompt(self, text, has_image):
+            return text
+
+        def prepare(self, images, texts):
+            return {}
+
+        def generate(self, batch, generation):
+            return []
+
+        def split_requests(self, batch):
+            return []
 
         def generate_stream(self, *args):
             return iter(())

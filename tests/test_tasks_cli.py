@@ -32,7 +32,7 @@ def test_tasks_lists_without_loading_samples_by_default(capsys):
     assert _run(tasks_cli, []) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line and not line.startswith(" ")}
-    assert rows["task"][:5] == ["task", "benchmark", "version", "metric", "dataset"]
+    assert rows["task"][:6] == ["task", "benchmark", "version", "metric", "size", "dataset"]
     assert rows["mme"][1:4] == ["mme", "1", "perception_total"]
 
 

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--dtype", default="auto", help="float16, bfloat16, float32 (default auto)")
     engine.add_argument("--max-new-tokens-cap", type=int, default=None,
                         help="cap every task's max_new_tokens (quick looks only; changes scores)")
-    judge = parser.add_argument_group("judge (MM-Vet, MathVista extraction, MMBench matching)")
+    judge = parser.add_argument_group("judge (for the benchmarks whose benchmark.yaml declares a judge role)")
     add_judge_arguments(judge, default="none", max_ungraded=False,
                         judge_help="Judge for the judge steps; default none: those samples are reported as ungraded.")
     stats = parser.add_argument_group("statistics")

@@ -44,8 +44,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def command_of(argv: list[str]) -> str | None:
-    """The sub-command named in ``argv`` (its first non-option item), or ``None``."""
-    return next((item for item in argv if not item.startswith("-")), None)
+    """The sub-command named in ``argv``: its first item that is a command name (``--tasks-root DIR`` may come
+    first), or ``None``."""
+    return next((item for item in argv if item in COMMANDS), None)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

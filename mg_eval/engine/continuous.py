@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from mg_eval.api import StreamingGenerator, TokenCountingGenerator
 from mg_eval.engine import store
 from mg_eval.engine.feed import PlannedSample, SampleDataset, iter_batches, supports_per_sample
 from mg_eval.errors import DataError
@@ -24,7 +25,7 @@ from mg_eval.errors import DataError
 def applies(generator: Any, generation: Mapping[str, Any]) -> bool:
     """True for greedy, single-beam decoding with a generator that can stream (``generate_stream``, and
     ``can_stream`` true when present: e.g. not for sliding-window LLMs); otherwise the static batches run."""
-    return (callable(getattr(generator, "generate_stream", None)) and bool(getattr(generator, "can_stream", True))
+    return (isinstance(generator, StreamingGenerator) and bool(generator.can_stream)
             and not generation.get("do_sample") and int(generation.get("num_beams") or 1) == 1)
 
 
@@ -34,7 +35,7 @@ def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], 
                    made_with: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     """Same contract as ``runner._run_batches``: new predictions by doc_id, and loop seconds. Each record
     carries ``made_with`` (as the static path: ``run_config.continuous`` says which scheduler ran) and, where the generator counts them, ``input_tokens``."""
-    lengths_of = getattr(generator, "input_lengths", None)
+    lengths_of = generator.input_lengths if isinstance(generator, TokenCountingGenerator) else None
     input_tokens: dict[int, int] = {}
     computed: dict[str, dict[str, Any]] = {}
     seconds = {"generate_s": 0.0, "data_wait_s": 0.0, "store_s": 0.0}
@@ -52,7 +53,7 @@ def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], 
             if "error" in batch:
                 raise DataError(batch["error"])
             prompts.update(zip(batch["indices"], batch["prompts"]))
-            if callable(lengths_of):
+            if lengths_of is not None:
                 input_tokens.update(zip(batch["indices"], (int(n) for n in lengths_of(batch["inputs"]))))
             for index, request in zip(batch["indices"], generator.split_requests(batch["inputs"])):
                 if (samples[index].doc_id, samples[index].fingerprint) not in stored:  # stored: kept, not redone

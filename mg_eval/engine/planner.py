@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mg_eval.api import SharingGenerator
+
 
 def _ref_identity(value: Any) -> str | None:
     """Identity of one image value of a document: ImageRef path / bytes / base64 / dataset row."""
@@ -68,8 +70,7 @@ def image_order(order: Sequence[int], identities: Sequence[str | None]) -> list[
 
 def configure_sharing(generator: Any, share: bool) -> bool:
     """Turn the generator's vision-feature cache + prefix sharing on/off; False if it has none."""
-    configure = getattr(generator, "set_sharing", None)
-    if not callable(configure):
+    if not isinstance(generator, SharingGenerator):
         return False
-    configure(bool(share))
+    generator.set_sharing(bool(share))
     return bool(share)

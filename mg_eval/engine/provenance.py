@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mg_eval.api import RunOptions
+from mg_eval.api import RunOptions, TokenCountingGenerator
 
 
 def encoder_identity(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,9 +44,9 @@ def made_with_summary(predictions: Iterable[Mapping[str, Any]]) -> dict[str, dic
 
 def count_truncated(predictions: Iterable[Mapping[str, Any]], generator: Any) -> int | None:
     """Predictions whose input (text + visual tokens) exceeded the context and was cut; ``None`` if unknown."""
-    context = getattr(generator, "context_length", None)
-    if context is None:
+    if not isinstance(generator, TokenCountingGenerator):
         return None
+    context = generator.context_length
     return sum(1 for prediction in predictions if int(prediction.get("input_tokens") or 0) > int(context))
 
 
@@ -78,7 +78,7 @@ def prediction_records(generator: Any, batch: Mapping[str, Any], samples: Sequen
                        made_with: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Store records of a generated batch's samples not stored yet: the prediction, what it was made with
     (``made_with``: batch size, device) and, when the generator can count them, the tokens it read."""
-    lengths = generator.input_lengths(batch["inputs"]) if callable(getattr(generator, "input_lengths", None)) else None
+    lengths = generator.input_lengths(batch["inputs"]) if isinstance(generator, TokenCountingGenerator) else None
     records = []
     for position, (sample, prompt, response) in enumerate(zip(samples, batch["prompts"], responses)):
         if (sample.doc_id, sample.fingerprint) in stored:

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from mg_eval.api import TaskLike
+from mg_eval.api import SharingGenerator, TaskLike
 
 
 def judge_for(judge: Any, task: TaskLike) -> Any:
@@ -60,5 +60,4 @@ def plain(value: Any) -> Any:
 
 def sharing_report(generator: Any) -> dict[str, Any]:
     """results.json ``run_config.share``: enabled + feature-cache counters (``{"enabled": False}`` without)."""
-    report = getattr(generator, "sharing_report", None)
-    return report() if callable(report) else {"enabled": False}
+    return generator.sharing_report() if isinstance(generator, SharingGenerator) else {"enabled": False}

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mg_eval.api import PROTOCOLS, RunOptions, TaskLike
+from mg_eval.api import PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
 from mg_eval.engine import continuous, distributed, provenance, recording, results, store, task_stores
 from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import (
@@ -326,7 +326,8 @@ class _TaskRun:
                         "num_workers": self.options.num_workers, "output_dir": str(self.options.output_dir),
                         "limit": limit, "generation_overrides": self.options.generation_overrides,
                         "continuous": self.options.continuous, "share": recording.sharing_report(self.generator),
-                        "context_length": getattr(self.generator, "context_length", None),
+                        "context_length": (self.generator.context_length
+                                           if isinstance(self.generator, TokenCountingGenerator) else None),
                         "predictions_made_with": provenance.made_with_summary(predictions.values())},
             device=self.generator.info.get("device"),
             extra={"judge": recording.judge_report_for_results(judge, judge_stats_before)},
