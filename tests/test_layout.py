@@ -7,6 +7,8 @@ import ast
 import re
 from pathlib import Path
 
+from test_model_layout import find_cycle  # the one cycle finder of the layout tests
+
 REPO = Path(__file__).resolve().parent.parent
 CORE = REPO / "mg_eval"
 BENCHMARK_NAMES = re.compile(r"textvqa|mmbench|mmmu|mathvista|mm-?vet|\bmme\b", re.IGNORECASE)
@@ -95,26 +97,8 @@ def _import_graph() -> dict[str, set[str]]:
 
 
 def test_no_import_cycle_in_the_core() -> None:
-    graph = _import_graph()
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
-            if nxt not in state and (cycle := visit(nxt)):
-                return cycle
-        state[node] = 2
-        path.pop()
-        return None
-
-    for start in sorted(graph):
-        if start not in state:
-            cycle = visit(start)
-            assert cycle is None, " -> ".join(cycle)
+    cycle = find_cycle(_import_graph())
+    assert cycle is None, " -> ".join(cycle)
 
 
 def test_core_modules_stay_small() -> None:
