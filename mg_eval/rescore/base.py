@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from mg_eval.api import PredictionFormat
 from mg_eval.errors import DataError, UserInputError
+from mg_eval.tasks.formats import read_json  # the one JSON reader of benchmark files (UTF-8 + JSON errors)
 
 __all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
            "SCORER_VERSION"]
@@ -49,17 +49,6 @@ class ScoreResult:
     judge: str | None = None
     task_version: str = SCORER_VERSION
     judge_object: Any = field(default=None, repr=False)
-
-
-def read_json(path: Path) -> Any:
-    """Load a JSON file; a missing or malformed file is a :class:`DataError` naming it."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found.") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc}).") from None
 
 
 def json_object_or_none(path: Path) -> dict | None:
