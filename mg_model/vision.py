@@ -100,14 +100,18 @@ class ConvNeXtHREncoder(nn.Module):
                     module.training = True
         return self
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Encode ``pixels`` [B, 3, S, S] into the concatenated map [B, sum(dims), S/4, S/4] (input dtype)."""
-        weight_dtype = self.vision_stem[0].weight.dtype
-        x = self.vision_stem(pixels.to(weight_dtype))
-        stage_outputs = []
+    def stage_outputs(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        """The four stage maps of ``pixels`` [B, 3, S, S]: [B, dims[i], S/2^(i+2), S/2^(i+2)] in the weights' dtype."""
+        x = self.vision_stem(pixels.to(self.vision_stem[0].weight.dtype))
+        outputs = []
         for stage in self.vision_stages:
             x = stage(x)
-            stage_outputs.append(x)
+            outputs.append(x)
+        return outputs
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Encode ``pixels`` [B, 3, S, S] into the concatenated map [B, sum(dims), S/4, S/4] (input dtype)."""
+        stage_outputs = self.stage_outputs(pixels)
         target_size = stage_outputs[0].shape[-2:]
         upsampled = [stage_outputs[0]] + [
             F.interpolate(feature.float(), size=target_size, mode="bilinear", align_corners=False).to(feature.dtype)

@@ -118,14 +118,7 @@ def fuse_stages(stage_outputs: list[torch.Tensor], dtype: torch.dtype) -> torch.
 
 def hr_fusion_map(encoder: nn.Module, pixels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The ConvNeXt fusion map of ``pixels`` [b, 3, S, S]: [b, C_H, S/4, S/4] in ``dtype`` (spec §4.2)."""
-    weight_dtype = encoder.vision_stem[0].weight.dtype
-    x = encoder.vision_stem(pixels.to(weight_dtype))
-    stage_outputs = []
-    for stage in encoder.vision_stages:
-        x = stage(x)
-        stage_outputs.append(x)
-    del x
-    return fuse_stages(stage_outputs, dtype)
+    return fuse_stages(encoder.stage_outputs(pixels), dtype)
 
 
 def mine_views_chunked(
