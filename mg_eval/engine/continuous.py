@@ -18,8 +18,7 @@ from typing import Any
 
 from mg_eval.api import StreamingGenerator, TokenCountingGenerator
 from mg_eval.engine import store
-from mg_eval.engine.feed import PlannedSample, SampleDataset, iter_batches, supports_per_sample
-from mg_eval.errors import DataError
+from mg_eval.engine.feed import PlannedSample, next_batch, open_feed
 
 
 def applies(generator: Any, generation: Mapping[str, Any]) -> bool:
@@ -41,17 +40,12 @@ def run_continuous(generator: Any, task: Any, samples: Sequence[PlannedSample], 
     seconds = {"generate_s": 0.0, "data_wait_s": 0.0, "store_s": 0.0}
     if not batches:
         return computed, seconds
-    dataset = SampleDataset(task, samples, generator, protocol, per_sample=supports_per_sample(generator))
-    loader = iter_batches(dataset, batches, num_workers)
+    loader = open_feed(task, samples, generator, protocol, batches, num_workers)
     prompts: dict[int, str] = {}
 
     def requests() -> Iterator[tuple[int, dict[str, Any]]]:
         for _ in batches:
-            waited = time.perf_counter()
-            batch = next(loader)
-            seconds["data_wait_s"] += time.perf_counter() - waited
-            if "error" in batch:
-                raise DataError(batch["error"])
+            batch = next_batch(loader, seconds)
             prompts.update(zip(batch["indices"], batch["prompts"]))
             if lengths_of is not None:
                 input_tokens.update(zip(batch["indices"], (int(n) for n in lengths_of(batch["inputs"]))))

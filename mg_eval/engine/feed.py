@@ -13,6 +13,7 @@ the fix, after the predictions made so far are already on disk.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,3 +155,25 @@ def iter_batches(dataset: SampleDataset, batches: Sequence[Sequence[int]], num_w
             yield {"error": errors[0]}
             return
         yield _batch_record(collected, dataset.generator.collate([item["prepared"] for item in collected]))
+
+
+def open_feed(task: TaskLike, samples: Sequence[PlannedSample], generator: Generator, protocol: str,
+              batches: Sequence[Sequence[int]], num_workers: int) -> Iterator[dict]:
+    """The prepared batches of ``batches`` in plan order (per-sample preparation where the generator wants it)."""
+    dataset = SampleDataset(task, samples, generator, protocol, per_sample=supports_per_sample(generator))
+    return iter_batches(dataset, batches, num_workers)
+
+
+def next_batch(feed: Iterator[dict], seconds: dict[str, float]) -> dict:
+    """The next prepared batch of ``feed``; the wait is added to ``seconds["data_wait_s"]``.
+
+    Raises:
+        DataError: a worker could not prepare a sample of the batch (names the task, doc_id and fix).
+    """
+    waited = time.perf_counter()
+    batch = next(feed)
+    seconds["data_wait_s"] += time.perf_counter() - waited
+    if "error" in batch:
+        raise DataError(batch["error"])
+    return batch
+

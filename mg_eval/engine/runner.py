@@ -32,13 +32,7 @@ from tqdm.auto import tqdm
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
 from mg_eval.engine import continuous, distributed, provenance, recording, results, store, task_stores
 from mg_eval.engine.checks import check_prompts
-from mg_eval.engine.feed import (
-    PlannedSample,
-    SampleDataset,
-    default_num_workers,
-    iter_batches,
-    supports_per_sample,
-)
+from mg_eval.engine.feed import PlannedSample, default_num_workers, next_batch, open_feed
 from mg_eval.engine.planner import configure_sharing, doc_image_identity, image_order
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
@@ -175,14 +169,9 @@ def _run_batches(generator: Generator, task: TaskLike, samples: Sequence[Planned
     seconds = {"generate_s": 0.0, "data_wait_s": 0.0, "store_s": 0.0}
     if not batches:
         return computed, seconds
-    dataset = SampleDataset(task, samples, generator, protocol, per_sample=supports_per_sample(generator))
-    loader = iter_batches(dataset, batches, num_workers)
+    loader = open_feed(task, samples, generator, protocol, batches, num_workers)
     for _ in batches:
-        waited = time.perf_counter()
-        batch = next(loader)
-        seconds["data_wait_s"] += time.perf_counter() - waited
-        if "error" in batch:
-            raise DataError(batch["error"])
+        batch = next_batch(loader, seconds)
         batch_samples = [samples[index] for index in batch["indices"]]
         responses, generate_s = _generate_batch(generator, batch, batch_samples, generation)
         seconds["generate_s"] += generate_s
