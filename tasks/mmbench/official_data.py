@@ -8,37 +8,20 @@ row index refers to that row's image (the compact VLMEvalKit form).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.tasks.formats import find_file
+from mg_eval.tasks.formats import find_file, read_tsv
 from mg_eval.tasks.loaders import ImageRef, Row
-
-
-def _clean(value: Any) -> Any:
-    """NaN -> None; numpy scalars -> Python."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``lmms-lab/MMBench`` (en) schema from the official tsv."""
-    import pandas as pd
-
     file = find_file(path, ("mmbench_dev_*.tsv", "MMBench*.tsv", "*.tsv"), "MMBench tsv")
-    try:
-        table = pd.read_csv(file, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{file}: cannot read the tsv ({exc}).") from exc
-    table = table.rename(columns={"l2-category": "L2-category"})
-    images = {str(idx): img for idx, img in zip(table["index"], table["image"])} if "image" in table else {}
+    records = read_tsv(file, {"l2-category": "L2-category"})
+    images = {str(record.get("index")): record.get("image") for record, _ in records}
     rows = []
-    for i, raw in enumerate(table.to_dict("records")):
-        record = {key: _clean(value) for key, value in raw.items()}
-        where = f"{file}: row {i + 2} (index {record.get('index')})"
+    for record, where in records:
         if record.get("split") not in (None, split):
             raise DataError(f"{where}: split is '{record['split']}' but the task evaluates '{split}'; "
                             f"use the {split} tsv.")

@@ -8,19 +8,11 @@ question does not carry them inline, the option columns ``A``-``D``. Rows follow
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.tasks.formats import find_file
+from mg_eval.tasks.formats import find_file, read_tsv
 from mg_eval.tasks.loaders import ImageRef, Row
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def _question(record: dict) -> str:
@@ -33,18 +25,9 @@ def _question(record: dict) -> str:
 
 def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``Lin-Chen/MMStar`` schema from the tsv (``split`` is always ``val``)."""
-    import pandas as pd
-
     file = find_file(path, ("MMStar*.tsv", "mmstar*.tsv", "*.tsv"), "MMStar tsv")
-    try:
-        table = pd.read_csv(file, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{file}: cannot read the tsv ({exc}).") from exc
-    table = table.rename(columns={"l2-category": "l2_category"})
     rows = []
-    for i, raw in enumerate(table.to_dict("records")):
-        record = {key: _clean(value) for key, value in raw.items()}
-        where = f"{file}: row {i + 2} (index {record.get('index')})"
+    for record, where in read_tsv(file, {"l2-category": "l2_category"}):
         if "question" not in record:
             raise DataError(f"{where}: no 'question' column; expected the VLMEvalKit MMStar.tsv.")
         record["question"] = _question(record)

@@ -8,12 +8,14 @@ names it: ``official_format: !function official_data.read``; it is called as ``r
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "read_json", "read_text"]
+__all__ = ["find_file", "read_json", "read_text", "read_tsv"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -58,3 +60,33 @@ def read_json(file: Path) -> Any:
         return json.loads(read_text(file))
     except json.JSONDecodeError as exc:
         raise DataError(f"{file}: not valid JSON ({exc}); re-download the file.") from None
+
+
+def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple[dict[str, Any], str]]:
+    """The rows of a tsv read with pandas defaults (as the official scripts read them: "None"/"NA" cells become
+    missing), columns renamed by ``renames``, NaN -> None and numpy scalars -> Python; each row with its place
+    for messages, ``"<file>: row N (index I)"`` (N counts the header as row 1).
+
+    Raises:
+        DataError: the file cannot be read as a tsv.
+    """
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(file, sep="\t")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{file}: cannot read the tsv ({exc}).") from exc
+    table = table.rename(columns=dict(renames or {}))
+    records = []
+    for i, raw in enumerate(table.to_dict("records")):
+        record = {key: _plain_cell(value) for key, value in raw.items()}
+        records.append((record, f"{file}: row {i + 2} (index {record.get('index')})"))
+    return records
+
+
+def _plain_cell(value: Any) -> Any:
+    """NaN -> None; numpy scalars -> Python."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
