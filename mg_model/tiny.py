@@ -77,8 +77,16 @@ def build_tiny_checkpoint(
     Returns:
         ``Path(out_dir)``, loadable with ``MGMForCausalLM.from_pretrained`` and ``MGMProcessor.from_pretrained``.
     """
+    return write_tiny_checkpoint(build_tiny_model(llm, hd=hd, seed=seed), out_dir, num_shards=num_shards)
+
+
+def write_tiny_checkpoint(model: MGMForCausalLM, out_dir: str | Path, num_shards: int = 3) -> Path:
+    """Write a tiny MGM ``model`` (e.g. one whose encoders were pretrained) in the official layout.
+
+    The layout is :func:`build_tiny_checkpoint`'s: shards + index, config, tokenizer files and both encoder
+    folders under ``model_zoo/`` (holding ``model``'s current encoder weights).
+    """
     out = Path(out_dir)
-    model = build_tiny_model(llm, hd=hd, seed=seed)
     total_bytes = sum(p.numel() * p.element_size() for p in model.state_dict().values())
     save_mgm(model, out, max_shard_size=max(1, total_bytes // max(1, num_shards) + 1))
     config = json.loads((out / "config.json").read_text())

@@ -48,6 +48,7 @@ class TrainConfig:
     mining: bool = True
     cache_data: bool = False
     encoder_root: str | None = None
+    init_adapter_seed: int | None = None  # re-initialise mm_projector + vlm_uni_* with this seed before training
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:

@@ -10,7 +10,14 @@ import torch
 
 from .config import TrainConfig
 from .data import SupervisedDataset, TrainingInputError, load_records
-from .stages import configure_trainable, disable_mining, load_adapter, parameter_groups, parse_lr_multi
+from .stages import (
+    configure_trainable,
+    disable_mining,
+    load_adapter,
+    parameter_groups,
+    parse_lr_multi,
+    reinit_adapter,
+)
 
 _IMAGE_PROCESSOR_KEYS = ("image_size_aux", "image_grid", "image_global", "image_aspect_ratio")
 
@@ -23,6 +30,8 @@ def load_model(cfg: TrainConfig) -> torch.nn.Module:
                                            **cfg.config_overrides)
     if cfg.pretrain_adapter:
         load_adapter(model, cfg.pretrain_adapter)
+    if cfg.init_adapter_seed is not None:
+        reinit_adapter(model, cfg.init_adapter_seed)
     configure_trainable(model, cfg.stage)
     if not cfg.mining:
         disable_mining(model)

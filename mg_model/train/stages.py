@@ -179,6 +179,23 @@ def load_adapter(model: torch.nn.Module, path: str | Path) -> list[str]:
     return wanted
 
 
+def reinit_adapter(model: torch.nn.Module, seed: int) -> list[str]:
+    """Fresh random ``mm_projector`` and ``vlm_uni_*`` weights from ``seed`` (the model's own init rule).
+
+    What a stage-1 run of the official code starts from; used to give each training seed of an ablation its
+    own projector initialisation. The global torch RNG is left as it was. Returns the re-initialised modules.
+    """
+    inner = getattr(model, "model", model)
+    names = [name for name, _ in inner.named_children() if any(k in name for k in STAGE1_TRAINABLE_KEYWORDS)]
+    if not names:
+        raise TrainingInputError("init_adapter_seed needs an MGM model with mm_projector / vlm_uni_* modules")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in names:
+            getattr(inner, name).apply(model._init_weights)
+    return names
+
+
 @dataclass(frozen=True)
 class StageDefaults:
     """One row of the official training scripts (spec §11.2)."""

@@ -15,6 +15,7 @@ Output layout of :func:`write_dataset` (deterministic for a given seed and param
 
     <out>/images/{train,test}_00000.jpg   (JPEG quality 100, no chroma subsampling)
     <out>/train.json                      LLaVA/MGM conversations (stage-2 format)
+    <out>/captions.json                   the same images with captions (stage-1 alignment data)
     <out>/TextVQA_synth_detail_val.json   test split, official TextVQA layout {"dataset_type": "val", "data":
                                           [{question_id, image_id, question, answers[10], sign_cell}]}
     <out>/meta.json                       generator parameters + counts (written last)
@@ -38,9 +39,13 @@ QUESTIONS = (
     "Read the number on the sign.",
 )
 ANSWER_SUFFIX = "\nAnswer the question using a single word or phrase."
-GENERATOR_VERSION = "1"
+CAPTION_PROMPT = "Describe the sign."  # stage-1 (alignment) prompt; the answer is caption_for(number)
+GENERATOR_VERSION = "2"  # 2: captions.json added (images unchanged)
 TEST_FILE = "TextVQA_synth_detail_val.json"
+CAPTIONS_FILE = "captions.json"
 _SHAPE_COLOURS = ((200, 60, 60), (60, 160, 70), (60, 90, 200), (210, 170, 40), (150, 70, 170), (40, 170, 170))
+CELL_KINDS = ("empty", "circle", "square", "sign")
+CELL_COLOURS = ("none", "red", "green", "blue", "yellow", "purple", "cyan")  # index 1.. = _SHAPE_COLOURS
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,24 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def draw_sample(spec: SyntheticSpec, rng: random.Random) -> tuple[Image.Image, str, tuple[int, int]]:
     """One image, its answer string and the (row, col) cell of the sign."""
+    image, answer, sign_cell, _ = draw_scene(spec, rng)
+    return image, answer, sign_cell
+
+
+def draw_scene(spec: SyntheticSpec, rng: random.Random,
+               extra_signs: int = 0) -> tuple[Image.Image, str, tuple[int, int], list[dict]]:
+    """:func:`draw_sample` plus what every cell holds (the labels of the encoders' pretext task).
+
+    Args:
+        extra_signs: further signs (each with its own number) in free cells, drawn after everything else,
+            so ``extra_signs=0`` gives exactly :func:`draw_sample`'s image (the encoders' pretext images use
+            more signs per image: more digit labels per step).
+
+    Returns:
+        ``(image, answer, sign_cell, cells)``; ``cells`` has ``grid * grid`` entries in raster order, each
+        ``{"kind": k, "colour": c, "digits": d}`` with ``k`` an index into :data:`CELL_KINDS`, ``c`` an index
+        into :data:`CELL_COLOURS` (``0`` = none) and ``d`` the sign's number ("" for other cells).
+    """
     side, cell = spec.hr_size, spec.cell
     background = tuple(rng.randint(90, 160) for _ in range(3))
     image = Image.new("RGB", (side, side), background)
@@ -98,21 +121,29 @@ def draw_sample(spec: SyntheticSpec, rng: random.Random) -> tuple[Image.Image, s
         cells.remove(centre)
         cells.insert(0, centre)
     sign_cell, shape_cells = cells[0], cells[1:1 + spec.n_shapes]
+    layout = [{"kind": 0, "colour": 0, "digits": ""} for _ in range(spec.grid * spec.grid)]
     for row, col in shape_cells:
-        _draw_shape(draw, rng, col * cell, row * cell, cell)
-    answer = "".join(str(rng.randint(0, 9)) for _ in range(spec.digits))
-    _draw_sign(draw, rng, sign_cell[1] * cell, sign_cell[0] * cell, cell, answer, spec)
-    return image, answer, sign_cell
+        layout[row * spec.grid + col] = _draw_shape(draw, rng, col * cell, row * cell, cell)
+    signs = [sign_cell] + cells[1 + spec.n_shapes: 1 + spec.n_shapes + extra_signs]
+    for row, col in signs:
+        number = "".join(str(rng.randint(0, 9)) for _ in range(spec.digits))
+        _draw_sign(draw, rng, col * cell, row * cell, cell, number, spec)
+        layout[row * spec.grid + col] = {"kind": CELL_KINDS.index("sign"), "colour": 0, "digits": number}
+    return image, layout[sign_cell[0] * spec.grid + sign_cell[1]]["digits"], sign_cell, layout
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, rng: random.Random, x: int, y: int, cell: int) -> None:
+def _draw_shape(draw: ImageDraw.ImageDraw, rng: random.Random, x: int, y: int, cell: int) -> dict:
+    """Draw a coloured circle or square; returns its cell label ``{"kind", "colour"}``."""
     colour = rng.choice(_SHAPE_COLOURS)
     margin = cell // 8
     box = (x + margin, y + margin, x + cell - margin, y + cell - margin)
     if rng.random() < 0.5:
         draw.ellipse(box, fill=colour)
+        kind = "circle"
     else:
         draw.rectangle(box, fill=colour)
+        kind = "square"
+    return {"kind": CELL_KINDS.index(kind), "colour": 1 + _SHAPE_COLOURS.index(colour), "digits": ""}
 
 
 def _draw_sign(draw: ImageDraw.ImageDraw, rng: random.Random, x: int, y: int, cell: int, text: str,
@@ -155,6 +186,18 @@ def to_llava(records: list[dict]) -> list[dict]:
                                {"from": "gpt", "value": r["answer"]}]} for r in records]
 
 
+def caption_for(number: str) -> str:
+    """The stage-1 caption of an image whose sign shows ``number``."""
+    return f"a sign with the number {number}"
+
+
+def to_captions(records: list[dict]) -> list[dict]:
+    """Stage-1 (alignment) records: the same images, described by :func:`caption_for`."""
+    return [{"id": r["id"], "image": r["image"],
+             "conversations": [{"from": "human", "value": "<image>\n" + CAPTION_PROMPT},
+                               {"from": "gpt", "value": caption_for(r["answer"])}]} for r in records]
+
+
 def to_textvqa(records: list[dict]) -> dict:
     """Test records in the TextVQA annotation schema (10 identical answers per question)."""
     data = [{"question_id": index, "image_id": r["id"], "question": r["question"], "answers": [r["answer"]] * 10,
@@ -174,6 +217,7 @@ def write_dataset(out_dir: str | Path, spec: SyntheticSpec, n_train: int, n_test
     train = make_split(spec, "train", n_train, seed, out)
     test = make_split(spec, "test", n_test, seed, out)
     (out / "train.json").write_text(json.dumps(to_llava(train), indent=1))
+    (out / CAPTIONS_FILE).write_text(json.dumps(to_captions(train), indent=1))
     (out / TEST_FILE).write_text(json.dumps(to_textvqa(test), indent=1))
     meta_path.write_text(json.dumps(meta, indent=1))  # written last: marks a complete dataset
     return out

@@ -298,7 +298,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     init_process_group(info, use_deepspeed=cfg.deepspeed is not None)
     torch.manual_seed(cfg.seed)
     dataset, tokenizer = build_dataset(cfg)
-    source = dataclasses.replace(cfg, model_path=str(checkpoint), pretrain_adapter=None) if checkpoint else cfg
+    source = (dataclasses.replace(cfg, model_path=str(checkpoint), pretrain_adapter=None, init_adapter_seed=None)
+              if checkpoint else cfg)
     model = load_model(source).to(device_for(info))
     sampler = BatchSampler(modality_lengths(dataset.records), cfg.per_device_batch, info.world_size, info.rank,
                            cfg.seed, cfg.group_by_length)
