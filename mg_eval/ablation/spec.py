@@ -48,6 +48,7 @@ from typing import Any
 
 import yaml
 
+from mg_eval.ablation.seeds import Criterion, expand_rows, parse_criterion, parse_seeds, row_seeds
 from mg_eval.api import PROTOCOLS
 from mg_eval.errors import UserInputError
 
@@ -74,9 +75,10 @@ DATA_SOURCES: dict[str, str] = {
     "allava": "ALLaVA-4V instructions plus the text-only data",
 }
 
-_SPEC_KEYS = {"name", "title", "source", "base", "protocol", "setting_columns", "metrics", "rows", "note"}
+_SPEC_KEYS = {"name", "title", "source", "base", "protocol", "setting_columns", "metrics", "rows", "note", "seeds",
+              "criterion"}
 _REQUIRED_SPEC_KEYS = ("name", "base", "metrics", "rows")
-_ROW_KEYS = {"id", "label", "section", "compare_to", "setting", "delta", "data", "checkpoint", "paper", "note"}
+_ROW_KEYS = {"id", "label", "section", "compare_to", "setting", "delta", "data", "checkpoint", "paper", "note", "seeds"}
 _METRIC_KEYS = {"key", "header", "task", "score", "decimals"}
 _SETTING_COLUMN_KEYS = {"key", "header"}
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -132,6 +134,13 @@ class AblationRow:
     data: tuple[str, ...] | None = None
     paper: Mapping[str, PaperValue] = field(default_factory=dict)
     note: str = ""
+    seed: int | None = None        # training seed (rows of a spec with ``seeds``; see mg_eval.ablation.seeds)
+    arm: str = ""                  # the row id as written, before the per-seed expansion
+
+    @property
+    def arm_id(self) -> str:
+        """The row id before the per-seed expansion (the id itself for a spec without seeds)."""
+        return self.arm or self.id
 
     @property
     def mining(self) -> bool:
@@ -168,6 +177,8 @@ class AblationSpec:
     setting_columns: tuple[SettingColumn, ...] = ()
     note: str = ""
     path: Path | None = None
+    seeds: tuple[int, ...] = ()
+    criterion: Criterion | None = None
 
     @property
     def tasks(self) -> list[str]:
@@ -231,11 +242,16 @@ def parse_spec(raw: Any, where: str = "ablation spec", path: Path | None = None)
         raise UserInputError(f"{where}: protocol {protocol!r} is not one of {list(PROTOCOLS)}")
     metrics = _parse_metrics(raw["metrics"], where)
     setting_columns = _parse_setting_columns(raw.get("setting_columns") or [], where)
+    seeds = parse_seeds(raw.get("seeds"), where)
     rows = _parse_rows(raw["rows"], where, metrics, setting_columns)
+    criterion = parse_criterion(raw.get("criterion"), where, [r.id for r in rows], [m.key for m in metrics], seeds)
+    if seeds:
+        rows = expand_rows(rows, [row_seeds(item, seeds, f"{where}: rows[{i}]") for i, item in enumerate(raw["rows"])],
+                           where)
     spec = AblationSpec(
         name=_identifier(raw["name"], f"{where}: name"), base=_check_base(str(raw["base"]), where), metrics=metrics, rows=rows,
         title=str(raw.get("title") or ""), source=str(raw.get("source") or ""), protocol=protocol,
-        setting_columns=setting_columns, note=str(raw.get("note") or ""), path=path,
+        setting_columns=setting_columns, note=str(raw.get("note") or ""), path=path, seeds=seeds, criterion=criterion,
     )
     for row in rows:
         if row.compare_to is not None and row.compare_to not in {r.id for r in rows}:

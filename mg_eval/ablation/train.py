@@ -7,12 +7,21 @@ says *how* to build it::
     base:                       # the starting weights, in the official checkpoint layout
       tiny: {seed: 0}           #   a random tiny MGM (mg_model.build_tiny_checkpoint), or
       # checkpoint: path/to/mgm-base     an MGM-layout directory (LLM + both encoders + fresh projector)
+      # tiny: {seed: 0, pretrain_encoders: {...}, warm_start_llm: {...}}   what pretrained weights are at
+      #   CPU scale (synthetic data only): encoders pretrained on the generator's scenes
+      #   (mg_model.train.encoder_pretrain.PretextOptions), LLM warm-started on text-only digit answering
+      #   (mg_model.train.text_warmup.WarmupOptions); built once, shared by every row and seed
     data:                       # training data
       synthetic: {out: generated/synth_detail, n_train: 3000, n_test: 300, seed: 0, digits: 1}
       # or: {data_path: data/MGM-Finetune/mgm_instruction.json, image_folder: data/MGM-Finetune}
     eval_data: {synth_detail: generated/synth_detail}   # task -> data path handed to the evaluation
     stages:                     # TrainConfig fields per stage, in order (stage 2 starts from stage 1)
       - {stage: finetune, template: vicuna_v1, max_steps: 600, per_device_batch: 16, lr: 1.0e-3}
+      # optional per stage: data: captions.json  (a file of the data folder, or a path; default: the data)
+
+A row of a spec with ``seeds`` (:mod:`mg_eval.ablation.seeds`) trains with its seed: every stage's ``seed``
+(batch order) is the row's, and the first stage re-initialises the projector and mining modules from it
+(``init_adapter_seed``); the base weights are the same for every seed.
 
 A row is built only when its checkpoint directory lacks ``config.json``; the model trains in
 ``<checkpoint>.training/`` (resumable: rerunning continues from the last saved step) and is moved to the
@@ -28,6 +37,7 @@ HR encoder is still run but contributes nothing (documented in docs/training.md)
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -38,7 +48,9 @@ from typing import Any
 import yaml
 
 from mg_model.train.data import TrainingInputError
+from mg_model.train.encoder_pretrain import PRETEXT_VERSION, PretextOptions
 from mg_model.train.synthetic import SyntheticSpec, write_dataset
+from mg_model.train.text_warmup import WARMUP_VERSION, WarmupOptions
 from mg_model.train.trainer import TrainConfig, TrainResult, train
 
 _RECIPE_KEYS = {"base", "data", "eval_data", "stages", "note"}
@@ -46,6 +58,10 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_path
                                                                       "image_folder", "config_overrides",
                                                                       "pretrain_adapter"}
 _SYNTHETIC_KEYS = {"out", "n_train", "n_test", "seed", "hr_size", "grid", "digits", "font_px", "n_shapes", "jitter", "fixed_cell"}
+_TINY_KEYS = {"seed", "llm", "pretrain_encoders", "warm_start_llm"}
+_PRETEXT_FIELDS = {f.name for f in dataclasses.fields(PretextOptions)}
+_WARMUP_FIELDS = {f.name for f in dataclasses.fields(WarmupOptions)}
+BASE_REPORT = "base_report.json"
 
 
 @dataclass
@@ -87,11 +103,36 @@ def load_recipe(path: str | Path) -> TrainingRecipe:
             raise TrainingInputError(f"{path}: data.synthetic has unknown key(s) {bad}; allowed {sorted(_SYNTHETIC_KEYS)}")
     if not isinstance(stages, list) or not stages:
         raise TrainingInputError(f"{path}: 'stages' must be a non-empty list of training settings")
+    _check_base_options(path, base, data)
     for index, stage in enumerate(stages):
-        bad = sorted(set(stage) - _TRAIN_FIELDS)
+        bad = sorted(set(stage) - _TRAIN_FIELDS - {"data"})
         if bad:
             raise TrainingInputError(f"{path}: stages[{index}] has unknown key(s) {bad}; allowed: {sorted(_TRAIN_FIELDS)}")
     return TrainingRecipe(path, dict(base), dict(data), [dict(s) for s in stages], dict(raw.get("eval_data") or {}))
+
+
+def _check_base_options(path: Path, base: dict[str, Any], data: dict[str, Any]) -> None:
+    """``base.tiny`` keys; pretraining options need synthetic data (their pretext is the generator's)."""
+    tiny = base.get("tiny") or {}
+    if not isinstance(tiny, dict):
+        raise TrainingInputError(f"{path}: base.tiny must be a mapping, e.g. {{seed: 0}}")
+    bad = sorted(set(tiny) - _TINY_KEYS)
+    if bad:
+        raise TrainingInputError(f"{path}: base.tiny has unknown key(s) {bad}; allowed: {sorted(_TINY_KEYS)}")
+    for key, fields in (("pretrain_encoders", _PRETEXT_FIELDS), ("warm_start_llm", _WARMUP_FIELDS)):
+        if key not in tiny:
+            continue
+        if "synthetic" not in data:
+            raise TrainingInputError(f"{path}: base.tiny.{key} needs 'data: synthetic: {{...}}' (its pretext task)")
+        bad = sorted(set(tiny[key] or {}) - fields)
+        if bad:
+            raise TrainingInputError(f"{path}: base.tiny.{key} has unknown key(s) {bad}; allowed: {sorted(fields)}")
+
+
+def synthetic_spec(recipe: TrainingRecipe) -> SyntheticSpec:
+    """The generator settings of the recipe's synthetic data."""
+    options = {k: v for k, v in (recipe.data.get("synthetic") or {}).items() if k not in ("out", "n_train", "n_test", "seed")}
+    return SyntheticSpec(**options)
 
 
 def prepare_data(recipe: TrainingRecipe) -> tuple[Path, Path | None]:
@@ -117,24 +158,81 @@ def prepare_base(recipe: TrainingRecipe, work_dir: Path) -> Path:
     from mg_model.tiny import build_tiny_checkpoint
 
     options = dict(recipe.base["tiny"] or {})
-    target = work_dir / f"base-tiny-seed{int(options.get('seed', 0))}"
+    seed, llm = int(options.get("seed", 0)), str(options.get("llm", "llama"))
+    target = work_dir / f"base-tiny-seed{seed}"
     if not (target / "config.json").is_file():
-        build_tiny_checkpoint(target, seed=int(options.get("seed", 0)), llm=str(options.get("llm", "llama")))
+        build_tiny_checkpoint(target, seed=seed, llm=llm)
+    if "pretrain_encoders" not in options and "warm_start_llm" not in options:
+        return target
+    return pretrained_tiny_base(recipe, target, seed, llm)
+
+
+def pretrained_tiny_base(recipe: TrainingRecipe, random_base: Path, seed: int, llm: str) -> Path:
+    """The random tiny base with pretrained encoders and / or a warm-started LLM (built once per settings).
+
+    The folder name holds a hash of the settings, so changed settings build a new base; the reports
+    (probe accuracies, loss curves, seconds) are written to ``base_report.json`` inside it.
+    """
+    from mg_model.processing_mgm import MGMProcessor
+    from mg_model.tiny import build_tiny_model, write_tiny_checkpoint
+    from mg_model.train.encoder_pretrain import pretrain_encoders
+    from mg_model.train.text_warmup import warm_start_llm
+
+    tiny = recipe.base["tiny"]
+    spec = synthetic_spec(recipe)
+    settings = {"pretrain_encoders": tiny.get("pretrain_encoders"), "warm_start_llm": tiny.get("warm_start_llm"),
+                "synthetic": dataclasses.asdict(spec), "versions": [PRETEXT_VERSION, WARMUP_VERSION]}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    target = random_base.with_name(f"{random_base.name}-pretrained-{digest}")
+    if (target / "config.json").is_file():
+        return target
+    model = build_tiny_model(llm, seed=seed)  # the random base's weights
+    processor = MGMProcessor.from_pretrained(random_base)
+    report: dict[str, Any] = {"settings": settings}
+    if settings["pretrain_encoders"] is not None:
+        print("base: pretraining the tiny encoders on the pretext task ...", flush=True)
+        report["encoders"] = pretrain_encoders(model, processor.image_processor, spec,
+                                               PretextOptions(**(settings["pretrain_encoders"] or {})))
+    if settings["warm_start_llm"] is not None:
+        print("base: warm-starting the tiny LLM on text-only digit answering ...", flush=True)
+        report["llm"] = warm_start_llm(model, processor, spec, WarmupOptions(**(settings["warm_start_llm"] or {})))
+    staging = target.with_name(target.name + ".building")
+    if staging.exists():
+        shutil.rmtree(staging)
+    write_tiny_checkpoint(model.eval(), staging)
+    (staging / BASE_REPORT).write_text(json.dumps(report, indent=1))
+    staging.rename(target)
     return target
 
 
 def row_training_configs(recipe: TrainingRecipe, base: Path, data_path: Path, image_folder: Path | None,
-                         overrides: Mapping[str, Any], mining: bool, work: Path) -> list[TrainConfig]:
+                         overrides: Mapping[str, Any], mining: bool, work: Path,
+                         seed: int | None = None) -> list[TrainConfig]:
     """One TrainConfig per recipe stage; stage k+1 starts from stage k's output; the last writes ``work``."""
     configs, source = [], base
     for index, stage in enumerate(recipe.stages):
         last = index == len(recipe.stages) - 1
         output = work if last else work.parent / f"{work.name}-stage{index + 1}"
-        values = {**stage, "config_overrides": dict(overrides), "mining": mining}
-        configs.append(TrainConfig(model_path=str(source), data_path=str(data_path), output_dir=str(output),
+        values = {key: value for key, value in stage.items() if key != "data"}
+        values.update(config_overrides=dict(overrides), mining=mining)
+        if seed is not None:
+            values["seed"] = seed
+            if index == 0:
+                values["init_adapter_seed"] = seed
+        stage_data = _stage_data(stage.get("data"), data_path, image_folder)
+        configs.append(TrainConfig(model_path=str(source), data_path=str(stage_data), output_dir=str(output),
                                    image_folder=str(image_folder) if image_folder else None, **values))
         source = output
     return configs
+
+
+def _stage_data(name: str | None, default: Path, folder: Path | None) -> Path:
+    """A stage's data file: ``name`` inside the data folder when it is there, else ``name`` as a path."""
+    if name is None:
+        return default
+    if folder is not None and (folder / name).is_file():
+        return folder / name
+    return Path(name)
 
 
 def build_row(recipe: TrainingRecipe, row: Any, checkpoint: Path, work_root: Path) -> list[TrainResult]:
@@ -143,7 +241,7 @@ def build_row(recipe: TrainingRecipe, row: Any, checkpoint: Path, work_root: Pat
     base = prepare_base(recipe, work_root)
     staging = checkpoint.with_name(checkpoint.name + ".training")
     configs = row_training_configs(recipe, base, data_path, image_folder, row.config_overrides(),
-                                   bool(row.mining), staging)
+                                   bool(row.mining), staging, getattr(row, "seed", None))
     results = []
     for config in configs:
         if (Path(config.output_dir) / "config.json").is_file() and config.output_dir != str(staging):
@@ -173,25 +271,36 @@ def train_missing_rows(spec: Any, checkpoint_root: str | Path | None = None,
     recipe = load_recipe(recipe_path_for(spec.path))
     rows = [spec.row(r) for r in row_ids] if row_ids else list(spec.rows)
     work_root = Path(checkpoint_root or ".") / "checkpoints" / "ablations" / f"_{spec.name}_work"
-    built = []
+    built: dict[str, list[TrainResult]] = {}
     for row in rows:
         if row.checkpoint_exists(checkpoint_root):
             print(f"{row.id}: checkpoint exists, not retrained")
             continue
-        print(f"{row.id}: training ({len(recipe.stages)} stage(s)) -> {row.checkpoint_path(checkpoint_root)}")
+        print(f"{row.id}: training ({len(recipe.stages)} stage(s)) -> {row.checkpoint_path(checkpoint_root)}", flush=True)
         results = build_row(recipe, row, row.checkpoint_path(checkpoint_root), work_root)
-        built.append(row.id)
+        built[row.id] = results
         for result in results:
             print(f"{row.id}: {result.global_step} steps, final loss {result.losses[-1] if result.losses else 'n/a'}, "
-                  f"{result.seconds:.0f}s ({result.backend})")
-    _write_build_log(spec, recipe, built, checkpoint_root)
+                  f"{result.seconds:.0f}s ({result.backend})", flush=True)
+        _write_build_log(spec, recipe, row.id, results, checkpoint_root)
     return {"data_paths": dict(recipe.eval_data)} if recipe.eval_data else {}
 
 
-def _write_build_log(spec: Any, recipe: TrainingRecipe, built: list[str], checkpoint_root: str | Path | None) -> None:
-    if not built:
-        return
-    for row_id in built:
-        path = spec.row(row_id).checkpoint_path(checkpoint_root) / "ablation_row.json"
-        path.write_text(json.dumps({"spec": spec.name, "row": row_id, "recipe": str(recipe.path),
-                                    "delta": dict(spec.row(row_id).delta), "stages": recipe.stages}, indent=1))
+LOSS_CURVE_WINDOW = 50  # steps per point of the learning curves in ablation_row.json
+
+
+def loss_curve(losses: Sequence[float], window: int = LOSS_CURVE_WINDOW) -> list[float]:
+    """Mean training loss per ``window`` steps."""
+    return [round(sum(losses[i:i + window]) / len(losses[i:i + window]), 4) for i in range(0, len(losses), window)]
+
+
+def _write_build_log(spec: Any, recipe: TrainingRecipe, row_id: str, results: list[TrainResult],
+                     checkpoint_root: str | Path | None) -> None:
+    """``ablation_row.json`` in the row's checkpoint: recipe, delta, seed and each stage's learning curve."""
+    row = spec.row(row_id)
+    stages = [{**stage, "steps": result.global_step, "seconds": round(result.seconds, 1),
+               f"loss_per_{LOSS_CURVE_WINDOW}_steps": loss_curve(result.losses)}
+              for stage, result in zip(recipe.stages[len(recipe.stages) - len(results):], results)]
+    path = row.checkpoint_path(checkpoint_root) / "ablation_row.json"
+    path.write_text(json.dumps({"spec": spec.name, "row": row_id, "seed": getattr(row, "seed", None),
+                                "recipe": str(recipe.path), "delta": dict(row.delta), "stages": stages}, indent=1))

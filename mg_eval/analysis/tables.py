@@ -427,3 +427,8 @@ def write_table(table: AblationTable, directory: str | Path, stem: str | None = 
         path.write_text(render(table), encoding="utf-8")
         paths[ext] = path
     return paths
+
+
+def load_units(run_dir: str | Path, metric: MetricColumn) -> stats.UnitScores | None:
+    """The units of ``metric`` in one run directory (what the table's intervals and Δ tests resample)."""
+    return _units(_load_runs({metric.task: run_dir})[metric.task], metric)

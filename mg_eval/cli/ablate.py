@@ -86,6 +86,12 @@ def run(args: argparse.Namespace) -> int:
     table = build_table(spec, find_row_runs(spec, output, args.limit), settings, args.checkpoint_root)
     paths = write_table(table, output)
     print(render_markdown(table))
+    if spec.seeds:  # mean over seeds and the pre-registered criterion (mg_eval.analysis.seed_summary)
+        from mg_eval.analysis.seed_summary import render_seed_markdown, summarize_seeds, write_seed_summary
+
+        summary = summarize_seeds(table)
+        paths.update({f"seeds_{k}": v for k, v in write_seed_summary(summary, output, spec.name).items()})
+        print(render_seed_markdown(summary))
     print("written: " + ", ".join(str(path) for path in paths.values()))
     return 0
 
