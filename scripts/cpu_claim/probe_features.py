@@ -72,7 +72,7 @@ def probe(x: torch.Tensor, y: torch.Tensor, n_train: int) -> float:
 
 def main() -> int:
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "generated/synth_detail")
-    checkpoint = Path(sys.argv[2] if len(sys.argv) > 2 else "checkpoints/ablations/_cpu_info_mining_work/base-tiny-seed0")
+    checkpoint = Path(sys.argv[2] if len(sys.argv) > 2 else "checkpoints/ablations/_cpu_info_mining_random_init_work/base-tiny-seed0")
     feats, labels = features(data, checkpoint)
     n_train = int(0.8 * len(labels))
     for name, x in feats.items():

@@ -19,7 +19,7 @@ from mg_model.train.data import IGNORE_INDEX, collate
 from mg_model.train.synthetic import ANSWER_SUFFIX
 from mg_model.train.trainer import TrainConfig, build_dataset, train
 
-BASE = "checkpoints/ablations/_cpu_info_mining_work/base-tiny-seed0"
+BASE = "checkpoints/ablations/_cpu_info_mining_random_init_work/base-tiny-seed0"
 
 
 def main() -> None:
