@@ -148,3 +148,21 @@ def test_a_table_column_missing_from_the_mapping_is_a_clear_error(tmp_path: Path
     mapping.write_text("".join(line for line in lines if not line.startswith(f"{V15},seed,")), encoding="utf-8")
     with pytest.raises(UserInputError, match=r"\['seed'\]"):
         zoo.load_zoo(mapping)
+
+
+@pytest.mark.parametrize(("column", "message"), [
+    ("tasks: [demo_test]", r"\['demo_test'\] are not tasks of this folder"),
+    ("in_paper: maybe", "in_paper must be true or false"),
+])
+def test_paper_column_tasks_and_in_paper_are_checked(tmp_path: Path, column: str, message: str) -> None:
+    from mg_eval.tasks.benchmark import parse_benchmark
+
+    path = tmp_path / "demo" / "benchmark.yaml"
+    path.parent.mkdir()
+    text = "benchmark: demo\npaper_columns:\n  - {key: demo_a, header: A, position: 0, score: accuracy, %s}\n"
+    path.write_text(text % "tasks: [demo_dev], in_paper: false", encoding="utf-8")
+    (parsed,) = parse_benchmark(path, {"demo_dev": "accuracy"}).paper_columns
+    assert parsed.tasks == ("demo_dev",) and parsed.in_paper is False
+    path.write_text(text % column, encoding="utf-8")
+    with pytest.raises(UserInputError, match=message):
+        parse_benchmark(path, {"demo_dev": "accuracy"})
