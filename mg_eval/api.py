@@ -271,7 +271,10 @@ class PaperColumn:
     ``score``: the results.json score key shown in the column (``None``: no run of ours maps to it);
     ``scale``: ``percent`` (shared axis) or ``points`` (own axis); ``position``: the column's place in the
     paper's table; ``requires``: the column holds a score only when the run has samples whose
-    ``requires_field`` is one of these values (MME perception needs perception samples).
+    ``requires_field`` is one of these values (MME perception needs perception samples); ``tasks``: only
+    runs of these tasks of the benchmark fill the column (empty: any of its tasks); ``in_paper``: ``False``
+    for a column the paper's Table 1 does not have (filled by our runs and other published references,
+    ``mg_eval/analysis/zoo.py``).
     """
 
     key: str
@@ -281,6 +284,8 @@ class PaperColumn:
     scale: str = "percent"
     requires_field: str | None = None
     requires: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    in_paper: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

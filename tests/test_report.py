@@ -100,6 +100,13 @@ def test_site_has_every_page_and_names_no_external_address(demo_site: Path, demo
     assert scanned >= 6 + 2 + 6  # pages, static files, one data chunk per run
 
 
+def test_leaderboard_lists_the_llava_model_zoo_rows_after_the_paper(demo_site: Path) -> None:
+    html = (demo_site / "index.html").read_text(encoding="utf-8")
+    assert html.count('data-source="zoo"') == 8 and html.count('data-source="paper"') == 28
+    assert html.index('data-source="paper"') < html.index("LLaVA-1.5-7B (LLaVA Model Zoo)")
+    assert "MMB-CN" in html  # the zoo's column that the paper's Table 1 lacks
+
+
 def test_thumbnails_are_downscaled_copies(demo_site: Path) -> None:
     thumbs = list((demo_site / "thumbs").rglob("*.jpg"))
     assert len(thumbs) >= 29  # every demo sample has at least one image
@@ -195,6 +202,7 @@ def test_leaderboard_renders_one_row_per_model_run(browser, pair_site: Path, pai
                                   ".map(function (r) { return r.getAttribute('data-label'); });")
     assert sorted(ours) == sorted([MODEL_A, MODEL_B])
     assert len(browser.find_elements("css selector", "#leaderboard tr.paper")) == 28
+    assert len(browser.find_elements("css selector", "#leaderboard tr.zoo")) == 8
     assert len(browser.find_elements("css selector", "#runs tbody tr")) == len(find_runs(pair_root))
     marks = browser.find_elements("css selector", "#leaderboard tr.ours .nfr")
     assert marks and "max_new_tokens_cap" in marks[0].get_attribute("title")  # demo runs cap generation

@@ -91,6 +91,15 @@ def test_installed_package_is_the_wheel_not_the_checkout(wheel_env):
     assert out[5] is None  # no source tree: no git SHA (never the SHA of an enclosing repository)
 
 
+def test_installed_package_reads_the_zoo_mapping_from_the_wheel(wheel_env):
+    code = ("import json; from mg_eval.analysis import zoo; "
+            "print(json.dumps([str(zoo.DEFAULT_MAPPING), [e.label for e in zoo.load_zoo()]]))")
+    mapping, labels = json.loads(_run([str(wheel_env["python"]), "-c", code], cwd=wheel_env["work"],
+                                      env=wheel_env["env"]))
+    assert mapping.startswith(str(wheel_env["site"]))
+    assert len(labels) == 8 and "LLaVA-1.5-7B (LLaVA Model Zoo)" in labels  # both zoo tables + mapping shipped
+
+
 def test_cli_tasks_validate_demo_from_another_directory(wheel_env):
     mg_eval_cmd = str(wheel_env["bin"] / "mg-eval")
     work, env = wheel_env["work"], wheel_env["env"]

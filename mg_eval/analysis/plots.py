@@ -47,6 +47,8 @@ PAPER_STYLE = {
 }
 OURS_COLOR = "#c0392b"
 OURS_COLORS = (OURS_COLOR, "#4a235a", "#0e6655", "#7e5109", "#1b2631", "#78281f")
+ZOO_COLOR = "#1f3a5f"
+ZOO_MARKERS = ("D", "^", "s", "v", "P", "X", "o", "*")  # one per LLaVA Model Zoo row drawn
 FULL_WIDTH_IN = 7.0
 DEFAULT_DPI = 300
 COLUMN_WIDTH_IN = 3.3
@@ -76,7 +78,7 @@ class Entry:
     """One model's scores: ``values[column]``; ``intervals[column] = (low, high)`` where known."""
 
     label: str
-    source: str  # "ours" or "paper"
+    source: str  # "ours", "paper" (Table 1) or "zoo" (another published table, mg_eval/analysis/zoo.py)
     values: dict[str, float | None] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     manual: set[str] = field(default_factory=set)  # columns holding a test server's number added by hand
@@ -92,7 +94,7 @@ def load_reference(path: str | Path) -> list[Entry]:
     if not path.is_file():
         raise UserInputError(f"reference table {path} does not exist; use mg_eval/analysis/reference/paper_table1_leaderboard.csv")
     entries = []
-    columns = _headers()
+    columns = [column.key for column in leaderboard_columns() if column.in_paper]
     with open(path, encoding="utf-8") as handle:
         for line_no, row in enumerate(csv.DictReader(handle), start=2):
             missing = [key for key in ("method", "llm", *columns) if key not in row]
@@ -105,11 +107,12 @@ def load_reference(path: str | Path) -> list[Entry]:
     return entries
 
 
-def select_reference(entries: Sequence[Entry], labels: Sequence[str] | None) -> list[Entry]:
-    """The entries named in ``labels`` (in that order; ``None`` = the default 7B/13B set, ``["all"]`` = all)."""
+def select_reference(entries: Sequence[Entry], labels: Sequence[str] | None,
+                     default: Sequence[str] = DEFAULT_REFERENCE_ROWS) -> list[Entry]:
+    """The entries named in ``labels`` (in that order; ``None`` = ``default``, the 7B/13B set, ``["all"]`` = all)."""
     if labels and list(labels) == ["all"]:
         return list(entries)
-    wanted = list(labels) if labels else list(DEFAULT_REFERENCE_ROWS)
+    wanted = list(labels) if labels else list(default)
     by_label = {entry.label: entry for entry in entries}
     unknown = [label for label in wanted if label not in by_label]
     if unknown:
@@ -144,6 +147,8 @@ def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int,
         return
     samples = read_samples(run)
     for column in declaration.paper_columns:
+        if column.tasks and task not in column.tasks:
+            continue  # e.g. the English dev column is not filled by the Chinese variant's runs
         value = record["scores"].get(column.score) if column.score else None
         if not isinstance(value, int | float) or not _has_samples_for(column, samples):
             continue
@@ -223,31 +228,66 @@ def _error_bars(entry: Entry, columns: Sequence[str], heights: np.ndarray) -> np
     return np.array([lower, upper])
 
 
+def _marker_panel(ax, entries: Sequence[Entry], columns: Sequence[str]) -> None:
+    """Reference points (``source="zoo"``): one open marker shape per model, over each column's bar group."""
+    x = np.arange(len(columns))
+    for k, entry in enumerate(entries):
+        present = [(xi, entry.values[c]) for xi, c in zip(x, columns) if entry.values.get(c) is not None]
+        if not present:
+            continue
+        xs, ys = (np.array(v, dtype=float) for v in zip(*present))
+        spread = (k - (len(entries) - 1) / 2) * 0.07  # side by side, so equal numbers stay visible
+        ax.scatter(xs + spread, ys, marker=ZOO_MARKERS[k % len(ZOO_MARKERS)], s=16, facecolors="white",
+                   edgecolors=ZOO_COLOR, linewidths=0.9, zorder=3, label=entry.label)
+
+
+def _legend_handles(axes, entries: Sequence[Entry]) -> tuple[list, list[str]]:
+    """Every panel's legend entries, once per label, in the order of ``entries`` (a reference may only have
+    points-scale values, so one panel's handles are not enough)."""
+    found: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            found.setdefault(label, handle)
+    labels = [entry.label for entry in entries if entry.label in found]
+    return [found[label] for label in labels], labels
+
+
 def plot_leaderboard_bars(entries: Sequence[Entry], stem: str | Path, title: str | None = None, dpi: int = DEFAULT_DPI) -> list[Path]:
-    """Grouped bars: percent-scale columns (left), points-scale columns on their own axis (right)."""
+    """Grouped bars: percent-scale columns (left), points-scale columns on their own axis (right).
+
+    Our runs and the paper's rows are bars; ``source="zoo"`` entries (LLaVA Model Zoo) are open markers over
+    the columns their mapping covers.
+    """
     if not entries:
         raise UserInputError("nothing to plot: no runs and no reference rows selected")
+    bars = [entry for entry in entries if entry.source != "zoo"]
+    points = [entry for entry in entries if entry.source == "zoo"]
     points_columns = _points_columns()
     percent = [c.key for c in leaderboard_columns() if c.key not in points_columns
                and any(e.values.get(c.key) is not None for e in entries)]
-    points = [c for c in points_columns if any(e.values.get(c) is not None for e in entries)]
-    colors = _colors(entries)
+    points_shown = [c for c in points_columns if any(e.values.get(c) is not None for e in entries)]
+    colors = _colors(bars)
     with rc_context(PAPER_STYLE):
         fig = Figure(figsize=(FULL_WIDTH_IN, 2.4 + 0.12 * math.ceil(len(entries) / 4)), layout="constrained")
-        ratios = [max(1, len(percent)), max(1, len(points)) * 0.9] if points and percent else [1]
+        ratios = [max(1, len(percent)), max(1, len(points_shown)) * 0.9] if points_shown and percent else [1]
         axes = fig.subplots(1, len(ratios), gridspec_kw={"width_ratios": ratios}, squeeze=False)[0]
         if percent:
-            _bar_panel(axes[0], entries, percent, colors)
+            _bar_panel(axes[0], bars, percent, colors)
+            _marker_panel(axes[0], points, percent)
             axes[0].set_ylabel("score (%)")
             axes[0].set_ylim(0, 100)
-        if points:
+        if points_shown:
             ax = axes[-1]
-            _bar_panel(ax, entries, points, colors)
+            _bar_panel(ax, bars, points_shown, colors)
+            _marker_panel(ax, points, points_shown)
             ax.set_ylabel(_points_axis_label())
             ax.set_ylim(0, None)
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(entries)), frameon=False,
-                   title="hatched: our runs (95% bootstrap CI); –: not reported; S: test-server score added by hand",
+        handles, labels = _legend_handles(axes, bars + points)
+        legend_title = "hatched: our runs (95% bootstrap CI); –: not reported; S: test-server score added by hand"
+        if points:
+            legend_title += "\nopen markers: LLaVA Model Zoo, on the columns a source ties to ours"
+        ncol = min(3 if points else 4, len(entries))  # the zoo's labels are long: 3 columns fit 7 in
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False, title=legend_title,
                    title_fontsize=7)
         if title:
             fig.suptitle(title)
@@ -272,13 +312,17 @@ def plot_leaderboard_heatmap(entries: Sequence[Entry], stem: str | Path, title: 
             shade = normalised[i, j]
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if not np.isnan(shade) and shade < 0.45 else "black")
-        ax.set_xticks(range(len(columns)), [headers[c] for c in columns])
+        ax.set_xticks(range(len(columns)), [headers[c] for c in columns], rotation=30, ha="left",
+                      rotation_mode="anchor")
         ax.xaxis.tick_top()
         ax.set_yticks(range(len(entries)), [e.label for e in entries])
         for tick, entry in zip(ax.get_yticklabels(), entries):
             if entry.source == "ours":
                 tick.set_color(OURS_COLOR)
                 tick.set_fontweight("bold")
+            elif entry.source == "zoo":
+                tick.set_color(ZOO_COLOR)
+                tick.set_fontstyle("italic")
         ax.tick_params(length=0)
         for spine in ax.spines.values():
             spine.set_visible(False)

@@ -3,10 +3,12 @@
 Examples:
   mg-eval plot results/                                   # our runs vs the paper's 7B/13B rows
   mg-eval plot results/ --reference-rows all              # every row of the paper's Table 1
+  mg-eval plot results/ --zoo-rows all                    # every LLaVA Model Zoo row as markers
   mg-eval plot --ablation results/ablations/info_mining/info_mining.csv
   mg-eval plot results/MGM-7B results/MGM-7B-HD --output figures/ --title "MGM-7B reproduction"
 
-Writes to OUTPUT (default figures/): leaderboard_bars (grouped bars, MME on its own axis),
+Writes to OUTPUT (default figures/): leaderboard_bars (grouped bars, MME on its own axis; the LLaVA Model Zoo
+rows as open markers on the columns mg_eval/analysis/reference/llava_model_zoo_mapping.csv ties to ours),
 leaderboard_heatmap (every model x benchmark, normalised per benchmark) and, per --ablation table,
 <table>_deltas (Δ with 95 % CIs beside the paper's Δ).
 """
@@ -30,11 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE),
                         help="the paper's leaderboard CSV (default: the paper's Table 1 shipped with mg_eval, "
                              "mg_eval/analysis/reference/paper_table1_leaderboard.csv)")
-    parser.add_argument("--no-reference", action="store_true", help="plot our runs only")
+    parser.add_argument("--no-reference", action="store_true", help="plot our runs only (no paper, no zoo rows)")
     parser.add_argument("--reference-rows", nargs="+", default=None, metavar="LABEL",
                         help='paper rows for the bar chart, e.g. "Mini-Gemini (Vicuna-7B)"; "all" for every row '
                              "(default: LLaVA-1.5 / LLaVA-NeXT / Mini-Gemini / -HD at 7B and 13B); the heat map "
                              "always shows every row")
+    parser.add_argument("--zoo-rows", nargs="+", default=None, metavar="LABEL",
+                        help='LLaVA Model Zoo rows drawn as markers in the bar chart, e.g. "LLaVA-1.5-7B (LLaVA '
+                             'Model Zoo)"; "all" for every row (default: LLaVA-1.5 7B/13B and LLaVA-1.6 Vicuna '
+                             "7B/13B); the heat map always shows every row")
+    parser.add_argument("--no-zoo", action="store_true", help="leave the LLaVA Model Zoo rows out")
     parser.add_argument("--ablation", action="append", default=[], metavar="TABLE_CSV",
                         help="an ablation table written by `mg-eval ablate` (repeatable)")
     parser.add_argument("--output", default="figures", help="output folder (default figures/)")
@@ -46,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw every figure the inputs allow and print the written paths."""
-    from mg_eval.analysis import plots  # matplotlib: only when plotting
+    from mg_eval.analysis import plots, zoo  # matplotlib: only when plotting
 
     dpi = args.dpi or plots.DEFAULT_DPI
     if not args.results and not args.ablation and args.no_reference:
@@ -54,12 +61,14 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     ours = plots.collect_results(args.results, args.resamples, args.seed) if args.results else []
     reference = [] if args.no_reference else plots.load_reference(args.reference)
+    zoo_rows = [] if args.no_reference or args.no_zoo else zoo.load_zoo()
     written: list[Path] = []
     if ours or (reference and not args.ablation):  # --ablation alone draws only the ablation figures
         bars = ours + (plots.select_reference(reference, args.reference_rows) if reference else [])
+        bars += plots.select_reference(zoo_rows, args.zoo_rows, zoo.DEFAULT_ZOO_ROWS) if zoo_rows else []
         written += plots.plot_leaderboard_bars(bars, output / "leaderboard_bars", args.title, dpi)
-        written += plots.plot_leaderboard_heatmap(ours + reference, output / "leaderboard_heatmap", args.title,
-                                                   dpi)
+        written += plots.plot_leaderboard_heatmap(ours + reference + zoo_rows, output / "leaderboard_heatmap",
+                                                   args.title, dpi)
     for table in args.ablation:
         metrics, rows = plots.load_ablation_csv(table)
         written += plots.plot_ablation_deltas(metrics, rows, output / f"{Path(table).stem}_deltas", args.title,

@@ -159,10 +159,12 @@ def _write_index(env: jinja2.Environment, context: dict[str, Any], views: Sequen
                  options: ReportOptions, output: Path) -> Path:
     ours = leaderboard.our_rows(views, options.n_resamples, options.seed)
     paper = leaderboard.paper_rows(options.reference)
+    zoo = leaderboard.zoo_rows(include=options.reference is not None)  # --no-reference: ours only
     figure_paths = figures.leaderboard_figures([row.entry() for row in ours if row.cells],
-                                               [row.entry() for row in paper], output / "figures")
-    return _render(env, "index.html", output / "index.html", context, ours=ours, paper=paper,
-                   columns=leaderboard.columns([*ours, *paper]), views=views,
+                                               [row.entry() for row in paper], output / "figures",
+                                               zoo=[row.entry() for row in zoo])
+    return _render(env, "index.html", output / "index.html", context, ours=ours, paper=paper, zoo=zoo,
+                   columns=leaderboard.columns([*ours, *paper, *zoo]), views=views,
                    figures=[path.relative_to(output).as_posix() for path in figure_paths],
                    reference=os.fspath(options.reference) if options.reference else None)
 

@@ -14,6 +14,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from mg_eval.analysis import plots
+from mg_eval.analysis.zoo import DEFAULT_ZOO_ROWS
 from mg_eval.report.collect import Breakdown
 
 FIGURE_DPI = 110
@@ -45,8 +46,10 @@ def breakdown_figure(breakdown: Breakdown, path: Path) -> Path:
     return path
 
 
-def leaderboard_figures(ours: Sequence[plots.Entry], reference: Sequence[plots.Entry], out_dir: Path) -> list[Path]:
-    """``mg-eval plot``'s grouped bars (ours + the paper's default rows) and heat map (ours + every paper row).
+def leaderboard_figures(ours: Sequence[plots.Entry], reference: Sequence[plots.Entry], out_dir: Path,
+                        zoo: Sequence[plots.Entry] = ()) -> list[Path]:
+    """``mg-eval plot``'s grouped bars (ours + the paper's default rows + the default LLaVA Model Zoo markers)
+    and heat map (ours + every paper and zoo row).
 
     Returns the PNG paths (the SVG copies ``plots`` also writes are removed, see the module docstring).
     """
@@ -54,9 +57,10 @@ def leaderboard_figures(ours: Sequence[plots.Entry], reference: Sequence[plots.E
     if not ours and not reference:
         return written
     bars = list(ours) + (plots.select_reference(reference, None) if reference else [])
+    bars += plots.select_reference(zoo, None, DEFAULT_ZOO_ROWS) if zoo else []
     written += plots.plot_leaderboard_bars(bars, out_dir / "leaderboard_bars", None, FIGURE_DPI_LEADERBOARD)
-    written += plots.plot_leaderboard_heatmap(list(ours) + list(reference), out_dir / "leaderboard_heatmap", None,
-                                              FIGURE_DPI_LEADERBOARD)
+    written += plots.plot_leaderboard_heatmap(list(ours) + list(reference) + list(zoo),
+                                              out_dir / "leaderboard_heatmap", None, FIGURE_DPI_LEADERBOARD)
     pngs = []
     for path in written:
         if path.suffix == ".svg":

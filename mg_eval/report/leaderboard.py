@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mg_eval.analysis import plots
+from mg_eval.analysis import plots, zoo
 from mg_eval.report.collect import RunView
 
 
@@ -31,7 +31,7 @@ class Row:
     """One leaderboard row: ours (one per model, protocol and limited/full) or a paper row."""
 
     label: str
-    source: str  # "ours" | "paper"
+    source: str  # "ours" | "paper" | "zoo" (LLaVA Model Zoo)
     protocol: str = ""
     judges: list[str] = field(default_factory=list)
     cells: dict[str, Cell] = field(default_factory=dict)
@@ -71,6 +71,13 @@ def paper_rows(reference: str | Path | None) -> list[Row]:
         return []
     return [Row(entry.label, "paper", cells={k: Cell(v) for k, v in entry.values.items()})
             for entry in plots.load_reference(reference)]
+
+
+def zoo_rows(include: bool) -> list[Row]:
+    """The LLaVA Model Zoo rows, mapped columns only (``mg_eval.analysis.zoo``; empty when not ``include``)."""
+    if not include:
+        return []
+    return [Row(entry.label, "zoo", cells={k: Cell(v) for k, v in entry.values.items()}) for entry in zoo.load_zoo()]
 
 
 def columns(rows: Sequence[Row]) -> dict[str, str]:

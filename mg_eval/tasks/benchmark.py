@@ -26,7 +26,7 @@ _KEYS = {"benchmark", "title", "aliases", "judge", "categories", "sub_scores", "
          "paper_columns", "delta_unit", "axis_label", "prediction_formats", "export_formats"}
 _UNIT_KEYS = {"unit", "statistic", "scale", "group_by", "group_modulo", "stratify_by", "strata"}
 _STATISTICS = ("mean", "all_of_group", "acc_plus")
-_COLUMN_KEYS = {"key", "header", "position", "score", "scale", "requires_field", "requires"}
+_COLUMN_KEYS = {"key", "header", "position", "score", "scale", "requires_field", "requires", "tasks", "in_paper"}
 _FORMAT_KEYS = {"name", "task", "primary_metric", "description", "detect", "read", "aggregate", "to_samples",
                 "needs_judge", "priority"}
 _FORMAT_FUNCTIONS = ("detect", "read", "aggregate", "to_samples")
@@ -105,10 +105,26 @@ def _column(path: Path, i: int, entry: Any, categories: Mapping[str, tuple[str, 
             raise UserInputError(f"{path}: {where}: '{key}' is required.")
     if entry.get("scale", "percent") not in ("percent", "points"):
         raise UserInputError(f"{path}: {where}: scale must be percent or points.")
+    if not isinstance(entry.get("in_paper", True), bool):
+        raise UserInputError(f"{path}: {where}: in_paper must be true or false.")
     return PaperColumn(key=str(entry["key"]), header=str(entry["header"]), position=int(entry["position"]),
                        score=entry.get("score"), scale=entry.get("scale", "percent"),
                        requires_field=entry.get("requires_field"),
-                       requires=_expand(_strings(path, f"{where}.requires", entry.get("requires")), categories))
+                       requires=_expand(_strings(path, f"{where}.requires", entry.get("requires")), categories),
+                       tasks=_strings(path, f"{where}.tasks", entry.get("tasks")),
+                       in_paper=entry.get("in_paper", True))
+
+
+def _columns(path: Path, entries: list, categories: Mapping[str, tuple[str, ...]],
+             primary_metrics: Mapping[str, str] | None) -> tuple[PaperColumn, ...]:
+    """The paper columns; a column's ``tasks`` must be tasks of the folder (when those are known)."""
+    columns = tuple(_column(path, i, entry, categories) for i, entry in enumerate(entries))
+    for i, column in enumerate(columns):
+        strange = [task for task in column.tasks if primary_metrics and task not in primary_metrics]
+        if strange:
+            raise UserInputError(f"{path}: paper_columns[{i}].tasks: {strange} are not tasks of this folder; "
+                                 f"name some of {sorted(primary_metrics or {})}.")
+    return columns
 
 
 def _format(path: Path, i: int, entry: Any, benchmark: str, primary_metrics: Mapping[str, str]) -> PredictionFormat:
@@ -186,11 +202,12 @@ def parse_benchmark(path: Path, primary_metrics: Mapping[str, str] | None = None
     exports = data.get("export_formats") or []
     if not isinstance(columns, list) or not isinstance(formats, list) or not isinstance(exports, list):
         raise UserInputError(f"{path}: paper_columns, prediction_formats and export_formats must be lists.")
+    paper_columns = _columns(path, columns, categories, primary_metrics)
     return Benchmark(
         name=name, title=str(data.get("title", name)), folder=path.parent,
         aliases=_strings(path, "aliases", data.get("aliases")), judge=_judge(path, data.get("judge")),
         categories=categories, sub_scores=sub_scores, units=_units(path, data, categories),
-        paper_columns=tuple(_column(path, i, c, categories) for i, c in enumerate(columns)),
+        paper_columns=paper_columns,
         delta_unit=str(data.get("delta_unit", "points")), axis_label=data.get("axis_label"),
         prediction_formats=tuple(_format(path, i, f, name, primary_metrics or {}) for i, f in enumerate(formats)),
         export_formats=tuple(_export(path, i, e, name) for i, e in enumerate(exports)),
