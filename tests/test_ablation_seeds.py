@@ -37,6 +37,10 @@ def test_rows_expand_per_seed_with_their_own_checkpoint_and_reference() -> None:
     assert spec.reference_row(spec.row("extra_seed0")).id == "better_seed0"
     assert spec.reference_row(spec.row("plain_seed1")) is None
     assert spec.row("better_seed2").mining is True and spec.row("plain_seed2").mining is False
+    assert [r.id for r in spec.select(["better", "plain_seed0"])] == ["better_seed0", "better_seed1", "better_seed2",
+                                                                       "plain_seed0"]
+    with pytest.raises(UserInputError, match="no row with id 'nope'"):
+        spec.select(["nope"])
 
 
 @pytest.mark.parametrize("change, message", [

@@ -116,6 +116,4 @@ def check_tasks(spec: AblationSpec) -> None:
 
 
 def _select_rows(spec: AblationSpec, row_ids: list[str] | None) -> list[AblationRow]:
-    if not row_ids:
-        return list(spec.rows)
-    return [spec.row(row_id) for row_id in row_ids]
+    return spec.select(row_ids)

@@ -192,6 +192,16 @@ class AblationSpec:
                 return row
         raise UserInputError(f"{self._where()}: no row with id {row_id!r}; rows: {[r.id for r in self.rows]}")
 
+    def select(self, ids: list[str] | None) -> list[AblationRow]:
+        """Rows by id; an id as written in a spec with ``seeds`` (e.g. ``mining``) selects all its seeds."""
+        if not ids:
+            return list(self.rows)
+        selected: list[AblationRow] = []
+        for name in ids:
+            matches = [row for row in self.rows if name in (row.id, row.arm)] or [self.row(name)]
+            selected += [row for row in matches if row not in selected]
+        return selected
+
     def reference_row(self, row: AblationRow) -> AblationRow | None:
         """The row ``row``'s Δ is taken to: ``compare_to`` if given, else the previous row of its section."""
         if row.compare_explicit:

@@ -269,7 +269,7 @@ def train_missing_rows(spec: Any, checkpoint_root: str | Path | None = None,
     if spec.path is None:
         raise TrainingInputError("the ablation spec has no file path; --train looks for <spec>.train.yaml next to it")
     recipe = load_recipe(recipe_path_for(spec.path))
-    rows = [spec.row(r) for r in row_ids] if row_ids else list(spec.rows)
+    rows = spec.select(list(row_ids) if row_ids else None)
     work_root = Path(checkpoint_root or ".") / "checkpoints" / "ablations" / f"_{spec.name}_work"
     built: dict[str, list[TrainResult]] = {}
     for row in rows:
