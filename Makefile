@@ -42,7 +42,7 @@ bench: install
 
 # The CPU-scale test of the paper's central claim (results/cpu_claim/README.md): pretrain the tiny encoders, warm
 # start the LLM, train the pre-registered rows for every seed (stage 1 + stage 2), evaluate, tabulate, regenerate
-# the README section (8.5 min on 2 cores). `make cpu-claim-te` adds the token-extension row (seed 0, ~4.5 min more).
+# the README section (9.5 min on 2 cores). `make cpu-claim-te` adds the token-extension row (seed 0, ~5 min more).
 CPU_CLAIM = HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m mg_eval.cli.main ablate ablations/cpu_info_mining.yaml \
 	--train --batch-size 32 --output results/cpu_claim/ablation
 

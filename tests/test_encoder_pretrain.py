@@ -84,3 +84,20 @@ def test_warm_start_trains_only_the_llm(tiny_checkpoint) -> None:
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and not any(key in k for k in changed for key in ("vision_tower", "mm_projector", "vlm_uni"))
     assert len(report["losses"]) == 2 and set(report["probe"]) == {"answer_before", "answer"}
+
+
+def test_pretraining_and_warm_start_are_deterministic_and_keep_the_callers_rng(tiny_checkpoint) -> None:
+    from mg_model import MGMForCausalLM, MGMProcessor
+
+    processor = MGMProcessor.from_pretrained(tiny_checkpoint)
+    weights = []
+    for caller_seed in (123, 456):  # whatever the caller's RNG holds, the same weights
+        model = MGMForCausalLM.from_pretrained(tiny_checkpoint)
+        torch.manual_seed(caller_seed)
+        caller_state = torch.random.get_rng_state()
+        pretrain_encoders(model, processor.image_processor, SPEC,
+                          PretextOptions(n_images=6, n_probe=4, lr_steps=2, hr_steps=2, batch_size=3))
+        warm_start_llm(model, processor, SPEC, WarmupOptions(n_texts=8, n_probe=4, steps=2, batch_size=4))
+        assert torch.equal(torch.random.get_rng_state(), caller_state)
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -33,7 +33,7 @@ from mg_model.mining import group_hr_candidates
 from .setup import cosine_schedule
 from .synthetic import CELL_COLOURS, CELL_KINDS, SyntheticSpec, draw_scene
 
-PRETEXT_VERSION = 1  # bump when the pretext data or loss change (part of the pretrained base's folder hash)
+PRETEXT_VERSION = 2  # bump when the pretext data or loss change (part of the pretrained base's folder hash)
 PRETEXT_SEED_OFFSET = 20_000_000  # make_split uses 0 (train) and 10_000_000 (test)
 IGNORE = -100
 N_DIGITS = 10
@@ -173,6 +173,12 @@ def pretrain_encoders(model: Any, image_processor: Any, spec: SyntheticSpec,
     if side != spec.grid or int(model.config.image_grid) != 1:
         raise ValueError(f"pretext cells ({spec.grid}x{spec.grid}) must be the LR token grid ({side}x{side}) "
                          "of a non-HD model")
+    with torch.random.fork_rng(devices=[]):  # heads' init and ConvNeXt drop-path draw from it; caller's RNG kept
+        torch.manual_seed(options.seed)
+        return _pretrain(model, image_processor, spec, options)
+
+
+def _pretrain(model: Any, image_processor: Any, spec: SyntheticSpec, options: PretextOptions) -> dict[str, Any]:
     started = time.time()
     train = pretext_set(spec, image_processor, options.n_images, options.seed, options.extra_signs)
     held_out = pretext_set(spec, image_processor, options.n_probe, options.seed + 1, options.extra_signs)

@@ -35,7 +35,7 @@ from .synthetic import (
     draw_scene,
 )
 
-WARMUP_VERSION = 3  # bump when the samples or the loss change (part of the pretrained base's folder hash)
+WARMUP_VERSION = 4  # bump when the samples or the loss change (part of the pretrained base's folder hash)
 WARMUP_SEED_OFFSET = 30_000_000  # make_split: 0 / 10_000_000; encoder pretext: 20_000_000
 CELL_WORDS = {"empty": ".", "circle": "o", "square": "x"}  # token of a non-sign cell; a sign's cell: its digit
 
@@ -122,7 +122,16 @@ def answer_accuracy(model: Any, samples: list[dict], pad_id: int) -> float:
 
 def warm_start_llm(model: Any, processor: Any, spec: SyntheticSpec,
                    options: WarmupOptions = WarmupOptions()) -> dict[str, Any]:
-    """Train ``model``'s LLM in place on text-only digit answering; returns losses and held-out accuracy."""
+    """Train ``model``'s LLM in place on text-only digit answering; returns losses and held-out accuracy.
+
+    Deterministic for a given ``options.seed``; the caller's global torch RNG is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        return _warm_start(model, processor, spec, options)
+
+
+def _warm_start(model: Any, processor: Any, spec: SyntheticSpec, options: WarmupOptions) -> dict[str, Any]:
     started = time.time()
     pad_id = processor.tokenizer.pad_token_id if processor.tokenizer.pad_token_id is not None else 0
     train = text_samples(processor, spec, options.n_texts, options.seed, options.template)
