@@ -63,3 +63,10 @@ def test_recipe_errors_name_the_file_and_key(tmp_path: Path) -> None:
         load_recipe(path)
     with pytest.raises(TrainingInputError, match="not found"):
         load_recipe(tmp_path / "missing.train.yaml")
+    path.write_text("base: {tiny: {pretrain_encoders: {lr_steps: many}}}\ndata: {synthetic: {}}\n"
+                    "stages: [{stage: finetune}]\n")
+    with pytest.raises(TrainingInputError, match=r"base.tiny.pretrain_encoders.lr_steps must be of type int"):
+        load_recipe(path)
+    path.write_text("base: {tiny: {warm_start_llm: {steps: 3}}}\ndata: {data_path: d.json}\nstages: [{stage: finetune}]\n")
+    with pytest.raises(TrainingInputError, match=r"warm_start_llm needs 'data: synthetic"):
+        load_recipe(path)

@@ -58,9 +58,8 @@ _TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_path
                                                                       "image_folder", "config_overrides",
                                                                       "pretrain_adapter"}
 _SYNTHETIC_KEYS = {"out", "n_train", "n_test", "seed", "hr_size", "grid", "digits", "font_px", "n_shapes", "jitter", "fixed_cell"}
+_SPLIT_KEYS = ("out", "n_train", "n_test", "seed")  # data.synthetic keys that are not SyntheticSpec fields
 _TINY_KEYS = {"seed", "llm", "pretrain_encoders", "warm_start_llm"}
-_PRETEXT_FIELDS = {f.name for f in dataclasses.fields(PretextOptions)}
-_WARMUP_FIELDS = {f.name for f in dataclasses.fields(WarmupOptions)}
 BASE_REPORT = "base_report.json"
 
 
@@ -119,30 +118,42 @@ def _check_base_options(path: Path, base: dict[str, Any], data: dict[str, Any]) 
     bad = sorted(set(tiny) - _TINY_KEYS)
     if bad:
         raise TrainingInputError(f"{path}: base.tiny has unknown key(s) {bad}; allowed: {sorted(_TINY_KEYS)}")
-    for key, fields in (("pretrain_encoders", _PRETEXT_FIELDS), ("warm_start_llm", _WARMUP_FIELDS)):
+    for key, options_class in (("pretrain_encoders", PretextOptions), ("warm_start_llm", WarmupOptions)):
         if key not in tiny:
             continue
         if "synthetic" not in data:
             raise TrainingInputError(f"{path}: base.tiny.{key} needs 'data: synthetic: {{...}}' (its pretext task)")
-        bad = sorted(set(tiny[key] or {}) - fields)
-        if bad:
-            raise TrainingInputError(f"{path}: base.tiny.{key} has unknown key(s) {bad}; allowed: {sorted(fields)}")
+        _check_options(f"{path}: base.tiny.{key}", tiny[key] or {}, options_class)
+
+
+def _check_options(where: str, values: Any, options_class: type) -> None:
+    """Keys and value types of a pretraining options mapping against its dataclass's defaults."""
+    if not isinstance(values, dict):
+        raise TrainingInputError(f"{where} must be a mapping of option names to values")
+    defaults = {f.name: f.default for f in dataclasses.fields(options_class)}
+    bad = sorted(set(values) - set(defaults))
+    if bad:
+        raise TrainingInputError(f"{where} has unknown key(s) {bad}; allowed: {sorted(defaults)}")
+    for name, value in values.items():
+        kind = type(defaults[name])
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, (int, float) if kind is float else kind):
+            raise TrainingInputError(f"{where}.{name} must be of type {kind.__name__} (like the default {defaults[name]!r}), "
+                                     f"got {value!r}")
 
 
 def synthetic_spec(recipe: TrainingRecipe) -> SyntheticSpec:
-    """The generator settings of the recipe's synthetic data."""
-    options = {k: v for k, v in (recipe.data.get("synthetic") or {}).items() if k not in ("out", "n_train", "n_test", "seed")}
+    """The generator settings of the recipe's synthetic data (without its folder, counts and seed)."""
+    options = {k: v for k, v in (recipe.data.get("synthetic") or {}).items() if k not in _SPLIT_KEYS}
     return SyntheticSpec(**options)
 
 
 def prepare_data(recipe: TrainingRecipe) -> tuple[Path, Path | None]:
     """The training JSON and image folder; generates the synthetic dataset when the recipe asks for it."""
     if "synthetic" in recipe.data:
-        options = dict(recipe.data["synthetic"])
-        out = Path(options.pop("out", "generated/synth_detail"))
-        counts = {key: int(options.pop(key)) for key in ("n_train", "n_test", "seed") if key in options}
-        write_dataset(out, SyntheticSpec(**options), counts.get("n_train", 3000), counts.get("n_test", 300),
-                      counts.get("seed", 0))
+        options = recipe.data["synthetic"]
+        out = Path(options.get("out", "generated/synth_detail"))
+        write_dataset(out, synthetic_spec(recipe), int(options.get("n_train", 3000)), int(options.get("n_test", 300)),
+                      int(options.get("seed", 0)))
         return out / "train.json", out
     folder = recipe.data.get("image_folder")
     return Path(recipe.data["data_path"]), Path(folder) if folder else None

@@ -16,18 +16,19 @@ import json
 import sys
 from pathlib import Path
 
+from mg_eval.ablation.train import LOSS_CURVE_WINDOW
+
 BEGIN, END = "<!-- generated:begin -->", "<!-- generated:end -->"
 STAGE_TITLES = {"pretrain": "stage 1: alignment (LLM frozen)", "finetune": "stage 2: instruction tuning"}
 SPEC = "cpu_info_mining"
+CURVE_KEY = f"loss_per_{LOSS_CURVE_WINDOW}_steps"  # the learning curve in ablation_row.json (one point per window)
 
 
-def base_report(checkpoints: Path) -> dict:
-    """The newest pretrained base's report under the spec's work folder."""
+def base_report(checkpoints: Path) -> dict | None:
+    """The newest pretrained base's report under the spec's work folder (None when there is none)."""
     reports = sorted((checkpoints / f"_{SPEC}_work").glob("*-pretrained-*/base_report.json"),
                      key=lambda p: p.stat().st_mtime)
-    if not reports:
-        raise SystemExit(f"error: no pretrained base report under {checkpoints}/_{SPEC}_work; run `make cpu-claim`")
-    return json.loads(reports[-1].read_text())
+    return json.loads(reports[-1].read_text()) if reports else None
 
 
 def row_logs(checkpoints: Path) -> dict[str, dict]:
@@ -58,7 +59,7 @@ def curve_section(logs: dict[str, dict]) -> str:
     lines = ["| Row | Stage | Seconds | Loss per 50 steps |", "|---|---|---|---|"]
     for row_id, log in logs.items():
         for stage in log["stages"]:
-            curve = next(v for k, v in stage.items() if k.startswith("loss_per_"))
+            curve = stage[CURVE_KEY]
             lines.append(f"| {row_id} | {stage['stage']} | {stage['seconds']:.0f} | "
                          + " ".join(f"{x:.3f}" for x in curve) + " |")
     return "\n".join(lines) + "\n"
@@ -79,11 +80,9 @@ def draw_curves(logs: dict[str, dict], path: Path) -> None:
             for stage in log["stages"]:
                 if stage["stage"] != name:
                     continue
-                key = next(k for k in stage if k.startswith("loss_per_"))
-                window = int(key.rsplit("_", 2)[1])
-                arm = row_id.rsplit("_seed", 1)[0]
-                seed = int(row_id.rsplit("_seed", 1)[1])
-                axis.plot([window * (i + 1) for i in range(len(stage[key]))], stage[key], label=row_id,
+                arm, seed = row_id.rsplit("_seed", 1)[0], log["seed"]
+                curve = stage[CURVE_KEY]
+                axis.plot([LOSS_CURVE_WINDOW * (i + 1) for i in range(len(curve))], curve, label=row_id,
                           color=colours.get(arm), alpha=0.9, linestyle=("-", "--", ":")[seed % 3])
         axis.set_title(STAGE_TITLES.get(name, name))
         axis.set_xlabel("step")
@@ -111,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         if not (results / name).is_file():
             print(f"error: {results / name} not found; run `make cpu-claim` first", file=sys.stderr)
             return 2
+    report = base_report(checkpoints)
+    if report is None:
+        print(f"error: no pretrained base report under {checkpoints}/_{SPEC}_work; run `make cpu-claim` first",
+              file=sys.stderr)
+        return 2
     logs = row_logs(checkpoints)
     figure = readme.parent / "learning_curves.png"
     draw_curves(logs, figure)
@@ -118,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         BEGIN, "", "### Per seed (TextVQA accuracy on 300 test questions; 95 % bootstrap CI; Δ paired bootstrap)", "",
         _without_title((results / f"{SPEC}.md").read_text()), "",
         "### Over seeds, and the pre-registered criterion", "", (results / f"{SPEC}.seeds.md").read_text().strip(), "",
-        "### What the pretrained base reads (probes on held-out pretext images)", "", probe_section(base_report(checkpoints)),
+        "### What the pretrained base reads (probes on held-out pretext images)", "", probe_section(report),
         "### Learning curves", "", f"![learning curves]({figure.name})", "", curve_section(logs), END])
     text = readme.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
