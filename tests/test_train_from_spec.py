@@ -54,6 +54,10 @@ def test_rows_are_built_once_with_their_delta(tmp_path: Path, capsys) -> None:
     train_missing_rows(spec, checkpoint_root=tmp_path)
     assert "checkpoint exists, not retrained" in capsys.readouterr().out
     assert (tmp_path / "ckpt" / "hd_row" / "config.json").stat().st_mtime_ns == stamp
+    recipe_path_for(spec_path).write_text(_recipe(tmp_path / "synth").replace("seed: 0}}", "seed: 1}}", 1))
+    with pytest.raises(TrainingInputError, match=r"base_row: .* was trained from the base .*base-tiny-seed0, but the "
+                                                  r"recipe now builds .*base-tiny-seed1"):
+        train_missing_rows(spec, checkpoint_root=tmp_path)  # never mixed with rows of another base
 
 
 def test_recipe_errors_name_the_file_and_key(tmp_path: Path) -> None:

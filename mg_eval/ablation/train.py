@@ -61,6 +61,7 @@ _SYNTHETIC_KEYS = {"out", "n_train", "n_test", "seed", "hr_size", "grid", "digit
 _SPLIT_KEYS = ("out", "n_train", "n_test", "seed")  # data.synthetic keys that are not SyntheticSpec fields
 _TINY_KEYS = {"seed", "llm", "pretrain_encoders", "warm_start_llm"}
 BASE_REPORT = "base_report.json"
+BUILD_LOG = "ablation_row.json"  # in each built row's checkpoint: recipe, delta, seed, base, learning curves
 
 
 @dataclass
@@ -178,6 +179,28 @@ def prepare_base(recipe: TrainingRecipe, work_dir: Path) -> Path:
     return pretrained_tiny_base(recipe, target, seed, llm)
 
 
+def base_path(recipe: TrainingRecipe, work_dir: Path) -> Path:
+    """Where :func:`prepare_base` puts (or finds) the recipe's base, without building anything."""
+    if "checkpoint" in recipe.base:
+        return Path(recipe.base["checkpoint"])
+    options = recipe.base["tiny"] or {}
+    random_base = work_dir / f"base-tiny-seed{int(options.get('seed', 0))}"
+    if "pretrain_encoders" not in options and "warm_start_llm" not in options:
+        return random_base
+    return _pretrained_name(random_base, _pretrained_settings(recipe))
+
+
+def _pretrained_settings(recipe: TrainingRecipe) -> dict[str, Any]:
+    tiny = recipe.base["tiny"]
+    return {"pretrain_encoders": tiny.get("pretrain_encoders"), "warm_start_llm": tiny.get("warm_start_llm"),
+            "synthetic": dataclasses.asdict(synthetic_spec(recipe)), "versions": [PRETEXT_VERSION, WARMUP_VERSION]}
+
+
+def _pretrained_name(random_base: Path, settings: dict[str, Any]) -> Path:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return random_base.with_name(f"{random_base.name}-pretrained-{digest}")
+
+
 def pretrained_tiny_base(recipe: TrainingRecipe, random_base: Path, seed: int, llm: str) -> Path:
     """The random tiny base with pretrained encoders and / or a warm-started LLM (built once per settings).
 
@@ -189,12 +212,9 @@ def pretrained_tiny_base(recipe: TrainingRecipe, random_base: Path, seed: int, l
     from mg_model.train.encoder_pretrain import pretrain_encoders
     from mg_model.train.text_warmup import warm_start_llm
 
-    tiny = recipe.base["tiny"]
     spec = synthetic_spec(recipe)
-    settings = {"pretrain_encoders": tiny.get("pretrain_encoders"), "warm_start_llm": tiny.get("warm_start_llm"),
-                "synthetic": dataclasses.asdict(spec), "versions": [PRETEXT_VERSION, WARMUP_VERSION]}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
-    target = random_base.with_name(f"{random_base.name}-pretrained-{digest}")
+    settings = _pretrained_settings(recipe)
+    target = _pretrained_name(random_base, settings)
     if (target / "config.json").is_file():
         return target
     model = build_tiny_model(llm, seed=seed)  # the random base's weights
@@ -283,8 +303,10 @@ def train_missing_rows(spec: Any, checkpoint_root: str | Path | None = None,
     rows = spec.select(list(row_ids) if row_ids else None)
     work_root = Path(checkpoint_root or ".") / "checkpoints" / "ablations" / f"_{spec.name}_work"
     built: dict[str, list[TrainResult]] = {}
+    base = base_path(recipe, work_root)
     for row in rows:
         if row.checkpoint_exists(checkpoint_root):
+            _check_same_base(row, row.checkpoint_path(checkpoint_root), base)
             print(f"{row.id}: checkpoint exists, not retrained")
             continue
         print(f"{row.id}: training ({len(recipe.stages)} stage(s)) -> {row.checkpoint_path(checkpoint_root)}", flush=True)
@@ -293,7 +315,7 @@ def train_missing_rows(spec: Any, checkpoint_root: str | Path | None = None,
         for result in results:
             print(f"{row.id}: {result.global_step} steps, final loss {result.losses[-1] if result.losses else 'n/a'}, "
                   f"{result.seconds:.0f}s ({result.backend})", flush=True)
-        _write_build_log(spec, recipe, row.id, results, checkpoint_root)
+        _write_build_log(spec, recipe, row.id, results, checkpoint_root, base)
     return {"data_paths": dict(recipe.eval_data)} if recipe.eval_data else {}
 
 
@@ -305,13 +327,23 @@ def loss_curve(losses: Sequence[float], window: int = LOSS_CURVE_WINDOW) -> list
     return [round(sum(losses[i:i + window]) / len(losses[i:i + window]), 4) for i in range(0, len(losses), window)]
 
 
+def _check_same_base(row: Any, checkpoint: Path, base: Path) -> None:
+    """A built row must come from the base the recipe builds now (its ``ablation_row.json`` names it)."""
+    log = checkpoint / BUILD_LOG
+    built_from = json.loads(log.read_text()).get("base") if log.is_file() else None
+    if built_from is not None and built_from != str(base):
+        raise TrainingInputError(
+            f"{row.id}: {checkpoint} was trained from the base {built_from}, but the recipe now builds {base} "
+            "(its base settings changed); delete that row's checkpoint to rebuild it, or restore the settings")
+
+
 def _write_build_log(spec: Any, recipe: TrainingRecipe, row_id: str, results: list[TrainResult],
-                     checkpoint_root: str | Path | None) -> None:
+                     checkpoint_root: str | Path | None, base: Path) -> None:
     """``ablation_row.json`` in the row's checkpoint: recipe, delta, seed and each stage's learning curve."""
     row = spec.row(row_id)
     stages = [{**stage, "steps": result.global_step, "seconds": round(result.seconds, 1),
                f"loss_per_{LOSS_CURVE_WINDOW}_steps": loss_curve(result.losses)}
               for stage, result in zip(recipe.stages[len(recipe.stages) - len(results):], results)]
-    path = row.checkpoint_path(checkpoint_root) / "ablation_row.json"
-    path.write_text(json.dumps({"spec": spec.name, "row": row_id, "seed": getattr(row, "seed", None),
+    path = row.checkpoint_path(checkpoint_root) / BUILD_LOG
+    path.write_text(json.dumps({"spec": spec.name, "row": row_id, "seed": getattr(row, "seed", None), "base": str(base),
                                 "recipe": str(recipe.path), "delta": dict(row.delta), "stages": stages}, indent=1))
