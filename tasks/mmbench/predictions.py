@@ -16,10 +16,13 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions
+from mg_eval.tasks.benchmark import read_declaration
 
 from . import scorer as mmbench
 
 _OPTION_COLUMNS = ("A", "B", "C", "D")
+#: MMBench's L2 abilities (benchmark.yaml); a table naming others belongs to another benchmark.
+L2_CATEGORIES = frozenset(read_declaration(Path(__file__).parent).categories["l2_categories"])
 
 
 def _load_table(path: Path) -> list[dict]:
@@ -40,14 +43,18 @@ def _clean(value: Any) -> Any:
 
 
 def detect(path: Path) -> bool:
-    """An ``.xlsx``/``.tsv`` with ``index`` and ``prediction`` columns."""
+    """An ``.xlsx``/``.tsv`` with ``index``, ``prediction`` and option ``A`` columns whose ``l2-category``
+    values, where the column is there, are MMBench's L2 abilities (MMStar's tables have the same columns)."""
     if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
         return False
     try:
         rows = _load_table(path)
     except DataError:
         return False
-    return bool(rows) and {"index", "prediction"} <= set(rows[0])
+    if not rows or not {"index", "prediction", "A"} <= set(rows[0]):
+        return False
+    l2_values = {row.get("l2-category") for row in rows} - {None}
+    return l2_values <= L2_CATEGORIES
 
 
 def _meta(options: ScoreOptions) -> dict[int, dict] | None:

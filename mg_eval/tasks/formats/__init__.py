@@ -65,7 +65,8 @@ def read_json(file: Path) -> Any:
 def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple[dict[str, Any], str]]:
     """The rows of a tsv read with pandas defaults (as the official scripts read them: "None"/"NA" cells become
     missing), columns renamed by ``renames``, NaN -> None and numpy scalars -> Python; each row with its place
-    for messages, ``"<file>: row N (index I)"`` (N counts the header as row 1).
+    for messages, ``"<file>: row N (index I)"`` (N counts the header as row 1). An ``.xlsx`` file (VLMEvalKit's
+    prediction tables) is read from its first sheet into the same rows.
 
     Raises:
         DataError: the file cannot be read as a tsv.
@@ -73,9 +74,9 @@ def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple
     import pandas as pd
 
     try:
-        table = pd.read_csv(file, sep="\t")
+        table = pd.read_excel(file) if file.suffix == ".xlsx" else pd.read_csv(file, sep="\t")
     except (OSError, ValueError) as exc:
-        raise DataError(f"{file}: cannot read the tsv ({exc}).") from exc
+        raise DataError(f"{file}: cannot read the {file.suffix.lstrip('.') or 'tsv'} table ({exc}).") from exc
     table = table.rename(columns=dict(renames or {}))
     records = []
     for i, raw in enumerate(table.to_dict("records")):

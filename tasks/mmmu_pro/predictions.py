@@ -1,0 +1,93 @@
+"""MMMU-Pro: the official output jsonl that ``mmmu-pro/infer/*.py`` writes and ``mmmu-pro/evaluate.py`` reads.
+
+The file is ``<model>_<setting>_<cot|direct>.jsonl`` (setting ``standard (10 options)``, ``standard (4
+options)`` or ``vision``): one dataset row per line (images dropped) with the model's ``response``; the
+scorer needs ``id``, ``options`` (a list literal), ``answer`` and ``response`` (``subject`` where present).
+``evaluate.py`` parses every response (``scorer.parse_multi_choice_response``) and reports right / all x 100.
+The setting comes from the name: ``..._vision_<mode>.jsonl`` is the vision task, any other name the standard
+one (both are scored alike).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mg_eval.errors import DataError
+from mg_eval.rescore.base import ScoreOptions, require_keys
+from mg_eval.tasks.formats import read_text
+
+from . import scorer as mmmu_pro
+
+_KEYS = ("id", "options", "answer", "response")
+_VISION_NAME = re.compile(r"_vision_(cot|direct)$")
+
+
+def _first_line(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            item = json.loads(handle.readline())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return item if isinstance(item, dict) else None
+
+
+def _is_output(path: Path) -> bool:
+    """A ``.jsonl`` whose first line has the keys above and a list-literal ``options``."""
+    if not (path.is_file() and path.suffix == ".jsonl"):
+        return False
+    item = _first_line(path)
+    if item is None or not set(_KEYS) <= set(item):
+        return False
+    try:
+        mmmu_pro.parse_options(item["options"])
+    except DataError:
+        return False
+    return True
+
+
+def detect_standard(path: Path) -> bool:
+    """An official output file of a standard setting (its name does not end ``_vision_<mode>``)."""
+    return _is_output(path) and not _VISION_NAME.search(path.stem)
+
+
+def detect_vision(path: Path) -> bool:
+    """An official output file of the vision setting (``..._vision_<cot|direct>.jsonl``)."""
+    return _is_output(path) and bool(_VISION_NAME.search(path.stem))
+
+
+def read(path: Path, options: ScoreOptions) -> list[dict]:
+    """One record per line, parsed as ``evaluate.py`` parses it (random fallbacks drawn in ``aggregate``)."""
+    records = []
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc}).") from None
+        require_keys(item, _KEYS, where, "Use the jsonl mmmu-pro/infer writes (dataset row + 'response').")
+        try:
+            records.append(mmmu_pro.process_result(str(item["id"]), str(item.get("subject") or ""), item["options"],
+                                                   str(item["answer"]), item["response"]))
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}") from None
+    if not records:
+        raise DataError(f"{path}: no lines.")
+    return records
+
+
+def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
+    """:func:`scorer.aggregate` (rule-based, no judge)."""
+    return mmmu_pro.aggregate(records)
+
+
+def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
+    """samples.jsonl lines: the parsed letter (``None`` = drawn at random) and the hit."""
+    per_sample = scores.get("per_sample", {})
+    return [{**record, "prompt": None, "extracted": record["parsed"], "target": record["answer"],
+             "score": per_sample.get(record["doc_id"])} for record in records]
