@@ -1,0 +1,90 @@
+"""`mg-eval score` detection: one official file of every benchmark lands on its own benchmark; a file several
+formats could read is refused (one error line, exit 2) unless --format or --task says which."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mg_eval.cli.main import main
+from mg_eval.errors import UserInputError
+from mg_eval.rescore import ScoreOptions, detect_format, prediction_formats, score_predictions
+from mg_eval.tasks import list_benchmarks
+
+FORMATS = prediction_formats()
+
+
+@pytest.fixture(autouse=True)
+def _no_api_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+def test_every_benchmark_with_tasks_declares_a_format_with_a_shipped_example():
+    """A benchmark folder added later is covered: each declared format names a file of its own."""
+    for benchmark in list_benchmarks():
+        for fmt in benchmark.prediction_formats:
+            assert fmt.example is not None, f"{benchmark.name}: format {fmt.name} declares no example file"
+            assert fmt.example.exists(), fmt.example
+            assert fmt.example.is_relative_to(benchmark.folder)
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_each_official_example_is_detected_and_scored_as_its_own_benchmark(name):
+    fmt = FORMATS[name]
+    assert detect_format(fmt.example) == name  # exactly one format claims it (else an error)
+    result = score_predictions(fmt.example, options=ScoreOptions(annotation=fmt.example_annotation))
+    assert (result.benchmark, result.task, result.source_format) == (fmt.benchmark, fmt.task, name)
+    assert result.n_samples > 0 and fmt.primary_metric in result.scores
+
+
+def _mmstar_table(tmp_path):
+    rows = [{"index": i, "question": "What is shown?", "A": "a cat", "B": "a dog", "answer": "A", "prediction": "A",
+             "category": "math", "l2-category": "geometry"} for i in range(3)]
+    file = tmp_path / "model_MMStar.xlsx"
+    pd.DataFrame(rows).to_excel(file, index=False)
+    return file
+
+
+def test_mmstar_xlsx_is_not_scored_as_mmbench(conformance, capsys):
+    code = main(["score", str(conformance("mmstar", "synthetic_MMStar.xlsx")), "--no-write", "--judge", "none"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("mmstar (mmstar-vlmevalkit, 60 samples): accuracy = 20.0000")
+
+
+def test_categories_tell_an_mmstar_table_from_an_mmbench_one(tmp_path):
+    bare = tmp_path / "preds.tsv"
+    pd.DataFrame([{"index": 1, "question": "q", "A": "x", "B": "y", "answer": "A", "category": "coarse perception",
+                   "l2-category": "image emotion", "prediction": "A"}]).to_csv(bare, sep="\t", index=False)
+    assert detect_format(bare) == "mmstar-vlmevalkit"  # MMStar categories: MMBench's detector stays out
+    table = pd.read_csv(bare, sep="\t").drop(columns=["l2-category"])
+    table.to_csv(bare, sep="\t", index=False)  # no categories: MMBench's detector claims it, MMStar's does not
+    assert detect_format(bare) == "mmbench-table"
+
+
+def test_ambiguous_file_one_error_line_exit_2_and_task_or_format_decides(tmp_path, capsys, monkeypatch):
+    import mg_eval.rescore.flow as flow
+
+    file = _mmstar_table(tmp_path)
+    claims_all = {name: fmt for name, fmt in FORMATS.items()}
+    for name in ("mmbench-table", "mmstar-vlmevalkit"):  # two formats both claim the file
+        claims_all[name] = type(FORMATS[name])(**{**FORMATS[name].__dict__, "detect": lambda path: True})
+    monkeypatch.setattr(flow, "prediction_formats", lambda root=None: claims_all)
+    with pytest.raises(UserInputError, match="several prediction formats could read this file: mmbench-table"):
+        detect_format(file)
+    code = main(["score", str(file), "--no-write", "--judge", "none"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "error:" in err[0]
+    assert "mmbench-table (mmbench_en_dev)" in err[0] and "mmstar-vlmevalkit (mmstar)" in err[0]
+    assert "--format" in err[0] and "--task" in err[0]
+    assert detect_format(file, "mmstar") == "mmstar-vlmevalkit"
+    assert detect_format(file, "mmbench_cn_dev") == "mmbench-table"  # another task of the benchmark
+    result = score_predictions(file, task="mmstar")
+    assert result.benchmark == "mmstar" and result.scores["accuracy"] == 100.0
+
+
+def test_task_of_another_benchmark_than_the_format_is_refused(conformance):
+    with pytest.raises(UserInputError, match="--task mmstar is a task of mmstar"):
+        score_predictions(conformance("mmmu_pro", "synthetic_vision_cot.jsonl"), "mmmu-pro-vision-output",
+                          task="mmstar")
+    result = score_predictions(conformance("mmmu_pro", "synthetic_vision_cot.jsonl"), task="mmmu_pro_vision")
+    assert result.task == "mmmu_pro_vision"
