@@ -163,3 +163,11 @@ def test_every_lmms_lab_hub_id_is_the_moved_one_with_the_old_accepted():
         assert not config.dataset_path.startswith("lmms-lab/"), name
         if config.dataset_path.startswith("lmms-lab-encoder/"):
             assert config.dataset_path_former == ("lmms-lab/" + config.dataset_path.split("/", 1)[1],), name
+
+
+def test_hd_reading_group_and_the_demo_runs_it():
+    from mg_eval.cli.demo import DEMO_TASKS
+    from mg_eval.tasks import list_groups
+
+    assert list_groups()["hd_reading"] == ["textvqa_val", "chartqa_test", "docvqa_val"]
+    assert "hd_reading" in DEMO_TASKS
