@@ -88,3 +88,15 @@ def test_task_of_another_benchmark_than_the_format_is_refused(conformance):
                           task="mmstar")
     result = score_predictions(conformance("mmmu_pro", "synthetic_vision_cot.jsonl"), task="mmmu_pro_vision")
     assert result.task == "mmmu_pro_vision"
+
+
+def test_mmmu_pro_output_errors_name_the_line(tmp_path, capsys):
+    good = '{"id": "a", "options": "[\'x\', \'y\']", "answer": "A", "response": "Answer: A"}\n'
+    file = tmp_path / "gpt_vision_cot.jsonl"
+    file.write_text(good + '{"id": "b", "options": "[\'x\']", "answer": "A"}\n')
+    code = main(["score", str(file), "--no-write"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{file}:2: missing field(s) ['response']" in err
+    file.write_text(good + "{not json\n")
+    code = main(["score", str(file), "--no-write"])
+    assert code == 2 and f"{file}:2: not valid JSON" in capsys.readouterr().err

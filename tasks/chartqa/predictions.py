@@ -10,30 +10,22 @@ another benchmark's table with the same columns.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, require_keys
-from mg_eval.tasks.formats import read_tsv
+from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
 
 from . import scorer as chartqa
 
-_NAME = re.compile(r"ChartQA_TEST$")
+_NAME = "ChartQA_TEST"
 _COLUMNS = ("index", "question", "answer", "prediction")
 
 
 def detect(path: Path) -> bool:
     """``<model>_ChartQA_TEST.xlsx``/``.tsv`` with the columns above."""
-    if not (path.is_file() and path.suffix in (".xlsx", ".tsv") and _NAME.search(path.stem)):
-        return False
-    try:
-        rows = read_tsv(path)
-    except DataError:
-        return False
-    return bool(rows) and set(_COLUMNS) <= set(rows[0][0])
+    return is_prediction_table(path, _COLUMNS, _NAME)
 
 
 def _split_type(row: Mapping, where: str) -> str:
@@ -45,21 +37,11 @@ def _split_type(row: Mapping, where: str) -> str:
     return split_type
 
 
-def _prediction(row: Mapping) -> str:
-    """``str(prediction)`` as VLMEvalKit takes it (an empty cell reads ``nan``)."""
-    return "nan" if row["prediction"] is None else str(row["prediction"])
-
-
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per row, scored with the official relaxed accuracy (VLMEvalKit's ``str(prediction)``)."""
-    records = []
-    for row, where in read_tsv(path):
-        require_keys(row, _COLUMNS, where, "Use VLMEvalKit's <model>_ChartQA_TEST.xlsx (inference output).")
-        records.append(chartqa.process_result(str(row["index"]), _split_type(row, where), _prediction(row),
-                                              str(row["answer"])))
-    if not records:
-        raise DataError(f"{path}: no rows.")
-    return records
+    rows = read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_ChartQA_TEST.xlsx (inference output).")
+    return [chartqa.process_result(str(row["index"]), _split_type(row, where), table_prediction(row), str(row["answer"]))
+            for row, where in rows]
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:

@@ -9,30 +9,21 @@ Scored with the official ANLS (``scorer.py``; VLMEvalKit's ``anls_compute`` give
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, require_keys
-from mg_eval.tasks.formats import read_tsv
+from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
 
 from . import scorer as docvqa
 
-_NAME = re.compile(r"DocVQA_VAL$")
+_NAME = "DocVQA_VAL"
 _COLUMNS = ("index", "question", "answer", "prediction")
 
 
 def detect(path: Path) -> bool:
     """``<model>_DocVQA_VAL.xlsx``/``.tsv`` with the columns above."""
-    if not (path.is_file() and path.suffix in (".xlsx", ".tsv") and _NAME.search(path.stem)):
-        return False
-    try:
-        rows = read_tsv(path)
-    except DataError:
-        return False
-    return bool(rows) and set(_COLUMNS) <= set(rows[0][0])
+    return is_prediction_table(path, _COLUMNS, _NAME)
 
 
 def _answers(cell: Any) -> list[str]:
@@ -44,21 +35,11 @@ def _answers(cell: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [text]
 
 
-def _prediction(row: Mapping) -> str:
-    """``str(prediction)`` as VLMEvalKit takes it (an empty cell reads ``nan``)."""
-    return "nan" if row["prediction"] is None else str(row["prediction"])
-
-
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per row, scored with the official ANLS (VLMEvalKit's ``str(prediction)``)."""
-    records = []
-    for row, where in read_tsv(path):
-        require_keys(row, _COLUMNS, where, "Use VLMEvalKit's <model>_DocVQA_VAL.xlsx (inference output).")
-        records.append(docvqa.process_result(str(row["index"]), row["index"], _prediction(row),
-                                             _answers(row["answer"])))
-    if not records:
-        raise DataError(f"{path}: no rows.")
-    return records
+    rows = read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_DocVQA_VAL.xlsx (inference output).")
+    return [docvqa.process_result(str(row["index"]), row["index"], table_prediction(row), _answers(row["answer"]))
+            for row, _ in rows]
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions, require_keys
-from mg_eval.tasks.formats import read_text
+from mg_eval.tasks.formats import read_jsonl
 
 from . import scorer as mmmu_pro
 
@@ -62,14 +62,7 @@ def detect_vision(path: Path) -> bool:
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per line, parsed as ``evaluate.py`` parses it (random fallbacks drawn in ``aggregate``)."""
     records = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc}).") from None
+    for item, where in read_jsonl(path):
         require_keys(item, _KEYS, where, "Use the jsonl mmmu-pro/infer writes (dataset row + 'response').")
         try:
             records.append(mmmu_pro.process_result(str(item["id"]), str(item.get("subject") or ""), item["options"],

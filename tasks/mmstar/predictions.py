@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, require_keys
+from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
 from mg_eval.tasks.formats import read_tsv
 
 from . import scorer as mmstar
@@ -25,14 +25,9 @@ _COLUMNS = ("index", "question", "answer", "category", "l2-category", "predictio
 
 def detect(path: Path) -> bool:
     """An ``.xlsx``/``.tsv`` with the columns above whose categories are all MMStar's."""
-    if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
+    if not is_prediction_table(path, _COLUMNS):
         return False
-    try:
-        rows = [row for row, _ in read_tsv(path)]
-    except DataError:
-        return False
-    if not rows or not set(_COLUMNS) <= set(rows[0]):
-        return False
+    rows = [row for row, _ in read_tsv(path)]
     return all(row["category"] in mmstar.AXES and row["l2-category"] in mmstar.AXES[row["category"]]
                for row in rows)
 
@@ -51,16 +46,12 @@ def _options(row: Mapping, where: str) -> tuple[str, dict[str, str]]:
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per row, matched by VLMEvalKit's rules (``scorer.process_result``)."""
-    rows = read_tsv(path)
-    if not rows:
-        raise DataError(f"{path}: no rows.")
     records = []
-    for row, where in rows:
-        require_keys(row, _COLUMNS, where, "Use VLMEvalKit's <model>_MMStar.xlsx (inference output).")
+    for row, where in read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_MMStar.xlsx (inference output)."):
         question, choices = _options(row, where)
-        prediction = "nan" if row["prediction"] is None else str(row["prediction"])  # VLMEvalKit: str(nan)
-        records.append(mmstar.process_result(str(row["index"]), int(row["index"]), question, choices, prediction,
-                                             str(row["answer"]), row["category"], row["l2-category"]))
+        records.append(mmstar.process_result(str(row["index"]), int(row["index"]), question, choices,
+                                             table_prediction(row), str(row["answer"]), row["category"],
+                                             row["l2-category"]))
     return records
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "read_json", "read_text", "read_tsv"]
+__all__ = ["find_file", "read_json", "read_jsonl", "read_text", "read_tsv"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -60,6 +60,23 @@ def read_json(file: Path) -> Any:
         return json.loads(read_text(file))
     except json.JSONDecodeError as exc:
         raise DataError(f"{file}: not valid JSON ({exc}); re-download the file.") from None
+
+
+def read_jsonl(file: Path) -> list[tuple[Any, str]]:
+    """``(item, "<file>:<line>")`` for every non-blank line of a JSON-lines file (UTF-8).
+
+    Raises:
+        DataError: unreadable, not UTF-8, or a line that is not valid JSON (names the file and line).
+    """
+    items = []
+    for number, line in enumerate(read_text(file).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((json.loads(line), f"{file}:{number}"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file}:{number}: not valid JSON ({exc}); the file is JSON lines.") from None
+    return items
 
 
 def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple[dict[str, Any], str]]:
