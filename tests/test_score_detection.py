@@ -3,6 +3,8 @@ formats could read is refused (one error line, exit 2) unless --format or --task
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -100,3 +102,20 @@ def test_mmmu_pro_output_errors_name_the_line(tmp_path, capsys):
     file.write_text(good + "{not json\n")
     code = main(["score", str(file), "--no-write"])
     assert code == 2 and f"{file}:2: not valid JSON" in capsys.readouterr().err
+
+
+def test_mmmu_pro_file_evaluated_by_the_official_script_rescores_to_its_printed_number(conformance, tmp_path):
+    """evaluate.py writes pred_indexs / if_right back into the file; its random draws are reused, so the number
+    is the one the official run printed (here: the official per-row results of the conformance run)."""
+    source = conformance("mmmu_pro", "synthetic_standard10_direct.jsonl")
+    official = json.loads(conformance("mmmu_pro", "expected.json").read_text())["mmmu_pro_synthetic"]
+    rows = official["synthetic_standard10_direct"]["per_sample"]
+    lines = [json.loads(line) for line in source.read_text().splitlines()]
+    evaluated = tmp_path / "MGM-7B_standard_direct.jsonl"
+    evaluated.write_text("".join(json.dumps({**line, "pred_indexs": row["parsed"], "if_right": row["if_right"]}) + "\n"
+                                 for line, row in zip(lines, rows)))
+    result = score_predictions(evaluated)
+    right = sum(row["if_right"] for row in rows)
+    assert result.task == "mmmu_pro_standard" and result.scores["accuracy"] == pytest.approx(100 * right / len(rows))
+    assert result.scores["n_random_from_file"] == sum(row["random"] for row in rows) > 0
+    assert result.scores["n_random_fallback"] == 0

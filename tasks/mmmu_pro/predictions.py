@@ -5,7 +5,12 @@ options)`` or ``vision``): one dataset row per line (images dropped) with the mo
 scorer needs ``id``, ``options`` (a list literal), ``answer`` and ``response`` (``subject`` where present).
 ``evaluate.py`` parses every response (``scorer.parse_multi_choice_response``) and reports right / all x 100.
 The setting comes from the name: ``..._vision_<mode>.jsonl`` is the vision task, any other name the standard
-one (both are scored alike).
+one (both are scored alike; ``evaluate.py`` itself reads only ``<model>_<standard|vision>_<cot|direct>.jsonl``).
+
+``evaluate.py`` writes its result back into the same file: each line then also holds ``pred_indexs`` (the parsed
+letter, its own unseeded random draw where the parser found nothing) and ``if_right``. Where our parser would
+draw, such a stored draw is taken instead of ours, so an evaluated file re-scores to the number the official run
+printed (``n_random_from_file`` counts them; a file never evaluated gets our seeded draws).
 """
 
 from __future__ import annotations
@@ -59,24 +64,34 @@ def detect_vision(path: Path) -> bool:
     return _is_output(path) and bool(_VISION_NAME.search(path.stem))
 
 
+def _record(item: dict, where: str) -> dict:
+    """The scorer's record of one line; a random fallback takes the official run's stored draw if there is one."""
+    try:
+        record = mmmu_pro.process_result(str(item["id"]), str(item.get("subject") or ""), item["options"],
+                                         str(item["answer"]), item["response"])
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    stored = item.get("pred_indexs")
+    if record["parsed"] is None and stored in record["all_choices"]:
+        record.update(parsed=stored, random_from_file=True)
+    return record
+
+
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per line, parsed as ``evaluate.py`` parses it (random fallbacks drawn in ``aggregate``)."""
     records = []
     for item, where in read_jsonl(path):
         require_keys(item, _KEYS, where, "Use the jsonl mmmu-pro/infer writes (dataset row + 'response').")
-        try:
-            records.append(mmmu_pro.process_result(str(item["id"]), str(item.get("subject") or ""), item["options"],
-                                                   str(item["answer"]), item["response"]))
-        except DataError as exc:
-            raise DataError(f"{where}: {exc}") from None
+        records.append(_record(item, where))
     if not records:
         raise DataError(f"{path}: no lines.")
     return records
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (rule-based, no judge)."""
-    return mmmu_pro.aggregate(records)
+    """:func:`scorer.aggregate` (rule-based, no judge) and ``n_random_from_file`` (draws of the official run)."""
+    scores = mmmu_pro.aggregate(records)
+    return {**scores, "n_random_from_file": sum(1 for record in records if record.get("random_from_file"))}
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
