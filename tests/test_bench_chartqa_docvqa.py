@@ -171,3 +171,19 @@ def test_hd_reading_group_and_the_demo_runs_it():
 
     assert list_groups()["hd_reading"] == ["textvqa_val", "chartqa_test", "docvqa_val"]
     assert "hd_reading" in DEMO_TASKS
+
+
+def test_chartqa_table_without_the_subset_column_scores_overall_only(tmp_path):
+    import pandas as pd
+
+    from mg_eval.rescore import score_predictions
+
+    file = tmp_path / "MGM-7B_ChartQA_TEST.tsv"
+    rows = [{"index": 0, "question": "q", "answer": "42", "prediction": "41"},
+            {"index": 1, "question": "q", "answer": "Brazil", "prediction": "brazil."}]
+    pd.DataFrame(rows).to_csv(file, sep="\t", index=False)
+    scores = score_predictions(file).scores
+    assert scores["relaxed_overall"] == 50.0 and scores["relaxed_human_split"] is None
+    pd.DataFrame([{**rows[0], "split": "synthetic"}]).to_csv(file, sep="\t", index=False)
+    with pytest.raises(DataError, match=r"row 2 \(index 0\): split 'synthetic' is not human or augmented"):
+        score_predictions(file)

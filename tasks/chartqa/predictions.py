@@ -2,9 +2,10 @@
 
 VLMEvalKit's inference writes the dataset's rows without the image plus ``prediction``: ``index, question,
 answer, split, prediction``. The subset is the ``split`` column (``human`` / ``augmented``, or the hub's
-``human_test`` / ``augmented_test``; a ``type`` column is read the same way). The file is scored with the
-official relaxed accuracy (``scorer.py``), not VLMEvalKit's variant (it strips and normalises the answers
-first): the number is the official one. VLMEvalKit names the file after the dataset, which tells it from
+``human_test`` / ``augmented_test``; a ``type`` column is read the same way); a table without either scores
+``relaxed_overall`` only (the subset scores are ``None``). The file is scored with the
+official relaxed accuracy (``scorer.py``), not VLMEvalKit's variant (it strips the prediction first): the
+number is the official one. VLMEvalKit names the file after the dataset, which tells it from
 another benchmark's table with the same columns.
 """
 
@@ -28,12 +29,14 @@ def detect(path: Path) -> bool:
     return is_prediction_table(path, _COLUMNS, _NAME)
 
 
-def _split_type(row: Mapping, where: str) -> str:
-    value = str(row.get("split") or row.get("type") or "")
-    split_type = value if value.endswith("_test") else f"{value}_test"
+def _split_type(row: Mapping, where: str) -> str | None:
+    """``human_test`` / ``augmented_test`` from the ``split`` (or ``type``) column; ``None`` without one."""
+    value = row.get("split", row.get("type"))
+    if value is None:
+        return None
+    split_type = str(value) if str(value).endswith("_test") else f"{value}_test"
     if split_type not in chartqa.SPLITS:
-        raise DataError(f"{where}: split {value!r} is not human or augmented; the table needs VLMEvalKit's "
-                        "'split' column (human / augmented).")
+        raise DataError(f"{where}: split {value!r} is not human or augmented (VLMEvalKit's 'split' column).")
     return split_type
 
 

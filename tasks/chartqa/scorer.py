@@ -11,7 +11,9 @@
 
 Per-sample record (output of :func:`process_result`, input of :func:`aggregate`)::
 
-    {"doc_id": str, "type": "human_test" | "augmented_test", "prediction": str, "answer": str, "hit": 0 | 1}
+    {"doc_id": str, "type": "human_test" | "augmented_test" | None, "prediction": str, "answer": str, "hit": 0 | 1}
+
+``type`` ``None`` (a prediction table without the subset column) counts in ``relaxed_overall`` only.
 """
 
 from __future__ import annotations
@@ -42,13 +44,13 @@ def relaxed_correctness(prediction: str, target: str, max_relative_change: float
     return prediction.lower() == target.lower()
 
 
-def process_result(doc_id: str, split_type: str, prediction: str, answer: str) -> dict:
+def process_result(doc_id: str, split_type: str | None, prediction: str, answer: str) -> dict:
     """Per-sample record for one question.
 
     Raises:
-        DataError: a ``type`` that is neither ``human_test`` nor ``augmented_test``.
+        DataError: a ``type`` that is neither ``human_test`` nor ``augmented_test`` (nor ``None``: unknown).
     """
-    if split_type not in SPLITS:
+    if split_type is not None and split_type not in SPLITS:
         raise DataError(f"ChartQA question {doc_id}: type {split_type!r} is not one of {sorted(SPLITS)}.")
     prediction, answer = str(prediction), str(answer)
     return {"doc_id": str(doc_id), "type": split_type, "prediction": prediction, "answer": answer,
