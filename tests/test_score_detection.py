@@ -119,3 +119,13 @@ def test_mmmu_pro_file_evaluated_by_the_official_script_rescores_to_its_printed_
     assert result.task == "mmmu_pro_standard" and result.scores["accuracy"] == pytest.approx(100 * right / len(rows))
     assert result.scores["n_random_from_file"] == sum(row["random"] for row in rows) > 0
     assert result.scores["n_random_fallback"] == 0
+
+
+def test_damaged_table_is_one_error_line(tmp_path, capsys):
+    file = tmp_path / "MGM_MMStar.xlsx"
+    file.write_bytes(b"PK\x03\x04 not a zip archive")
+    code = main(["score", str(file), "--no-write", "--format", "mmstar-vlmevalkit"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"{file}: cannot read the xlsx" in err[0]
+    code = main(["score", str(file), "--no-write"])  # detection: simply no format claims it
+    assert code == 2 and "cannot tell which prediction format" in capsys.readouterr().err

@@ -9,7 +9,6 @@ case-insensitively except the option letters.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions
 from mg_eval.tasks.benchmark import read_declaration
+from mg_eval.tasks.formats import read_tsv
 
 from . import scorer as mmbench
 
@@ -26,20 +26,9 @@ L2_CATEGORIES = frozenset(read_declaration(Path(__file__).parent).categories["l2
 
 
 def _load_table(path: Path) -> list[dict]:
-    import pandas as pd
-
-    try:
-        table = pd.read_excel(path) if path.suffix == ".xlsx" else pd.read_csv(path, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the table ({exc}).") from exc
-    table.columns = [name if name in _OPTION_COLUMNS else str(name).lower() for name in table.columns]
-    return [{key: _clean(value) for key, value in row.items()} for row in table.to_dict("records")]
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
+    """The table's rows (NaN -> None), column names lower-cased except the option letters."""
+    return [{name if name in _OPTION_COLUMNS else str(name).lower(): value for name, value in row.items()}
+            for row, _ in read_tsv(path)]
 
 
 def detect(path: Path) -> bool:

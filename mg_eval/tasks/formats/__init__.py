@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,11 @@ def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple
     """
     import pandas as pd
 
+    excel = file.suffix == ".xlsx"
     try:
-        table = pd.read_excel(file) if file.suffix == ".xlsx" else pd.read_csv(file, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{file}: cannot read the {file.suffix.lstrip('.') or 'tsv'} table ({exc}).") from exc
+        table = pd.read_excel(file) if excel else pd.read_csv(file, sep="\t")
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # a damaged .xlsx is a damaged zip archive
+        raise DataError(f"{file}: cannot read the {'xlsx' if excel else 'tsv'} ({exc}).") from exc
     table = table.rename(columns=dict(renames or {}))
     records = []
     for i, raw in enumerate(table.to_dict("records")):
