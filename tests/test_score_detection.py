@@ -21,9 +21,11 @@ def _no_api_key(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
-def test_every_benchmark_with_tasks_declares_a_format_with_a_shipped_example():
-    """A benchmark folder added later is covered: each declared format names a file of its own."""
+def test_every_benchmark_declares_a_format_with_a_shipped_example():
+    """Every benchmark's official prediction files are re-scorable, and a folder added later is covered: it
+    declares a format, and each format names a file of its own."""
     for benchmark in list_benchmarks():
+        assert benchmark.prediction_formats, f"{benchmark.name}: declares no prediction format (mg-eval score)"
         for fmt in benchmark.prediction_formats:
             assert fmt.example is not None, f"{benchmark.name}: format {fmt.name} declares no example file"
             assert fmt.example.exists(), fmt.example
