@@ -4,8 +4,9 @@ VLMEvalKit's inference writes the dataset's rows without the image plus ``predic
 answer, split, prediction``. The subset is the ``split`` column (``human`` / ``augmented``, or the hub's
 ``human_test`` / ``augmented_test``; a ``type`` column is read the same way); a table without either scores
 ``relaxed_overall`` only (the subset scores are ``None``). The file is scored with the
-official relaxed accuracy (``scorer.py``), not VLMEvalKit's variant (it strips the prediction first): the
-number is the official one. VLMEvalKit names the file after the dataset, which tells it from
+official relaxed accuracy (``scorer.py``) on the stripped prediction: lmms-eval strips every generated answer
+before ``process_results`` and VLMEvalKit strips it before the same ``relaxed_correctness``, so the number is
+both the official one and VLMEvalKit's. VLMEvalKit names the file after the dataset, which tells it from
 another benchmark's table with the same columns.
 """
 
@@ -41,9 +42,10 @@ def _split_type(row: Mapping, where: str) -> str | None:
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
-    """One record per row, scored with the official relaxed accuracy (VLMEvalKit's ``str(prediction)``)."""
+    """One record per row, scored with the official relaxed accuracy (VLMEvalKit's ``str(prediction)``, stripped)."""
     rows = read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_ChartQA_TEST.xlsx (inference output).")
-    return [chartqa.process_result(str(row["index"]), _split_type(row, where), table_prediction(row), str(row["answer"]))
+    return [chartqa.process_result(str(row["index"]), _split_type(row, where), table_prediction(row).strip(),
+                                   str(row["answer"]))
             for row, where in rows]
 
 

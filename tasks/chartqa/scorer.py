@@ -4,7 +4,8 @@
 * :func:`relaxed_correctness`: both strings are read as numbers (``float(text)``; a trailing ``%`` divides by
   100; anything ``float`` refuses, e.g. ``1,200``, is not a number). When the prediction is a number and the
   target a non-zero number, the prediction is right if ``|pred - target| / |target| <= 0.05``; otherwise the
-  two strings must be equal ignoring case (no stripping: the response is compared as generated).
+  two strings must be equal ignoring case (the function strips nothing; lmms-eval strips the generated answer
+  before it, as our generators do).
 * ``relaxed_overall`` = mean over all questions; ``relaxed_human_split`` / ``relaxed_augmented_split`` = the
   mean over the ``human_test`` / ``augmented_test`` questions (lmms-eval's ``mean`` over the samples that
   report each key). Reported in percent (the lmms-eval table shows fractions).

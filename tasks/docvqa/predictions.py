@@ -3,7 +3,8 @@
 VLMEvalKit's inference writes the dataset's rows without the image plus ``prediction``: ``index, question,
 answer, prediction``; ``answer`` holds the list of reference answers as a Python literal (a plain string is
 one answer). VLMEvalKit names the file after the dataset, which tells it from another benchmark's table.
-Scored with the official ANLS (``scorer.py``; VLMEvalKit's ``anls_compute`` gives the same per-answer value).
+Scored with the official ANLS (``scorer.py``; VLMEvalKit's ``anls_compute`` gives the same per-answer value) on
+the stripped prediction, as lmms-eval strips every generated answer before ``process_results``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def _answers(cell: Any) -> list[str]:
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
-    """One record per row, scored with the official ANLS (VLMEvalKit's ``str(prediction)``)."""
+    """One record per row, scored with the official ANLS (VLMEvalKit's ``str(prediction)``, stripped)."""
     rows = read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_DocVQA_VAL.xlsx (inference output).")
-    return [docvqa.process_result(str(row["index"]), row["index"], table_prediction(row), _answers(row["answer"]))
+    return [docvqa.process_result(str(row["index"]), row["index"], table_prediction(row).strip(),
+                                  _answers(row["answer"]))
             for row, _ in rows]
 
 
