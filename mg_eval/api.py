@@ -200,8 +200,10 @@ class PredictionFormat:
     """One official prediction-file format ``mg-eval score`` understands (declared by its benchmark).
 
     ``read`` turns the file into the benchmark's per-sample records (``tasks/<b>/scorer.py``), ``aggregate``
-    scores them, ``to_samples`` gives the lines of ``samples.jsonl``. ``priority``: formats are tried for
-    detection in ascending order.
+    scores them, ``to_samples`` gives the lines of ``samples.jsonl``. ``priority``: the order formats are
+    listed in (detection asks every format; a file several claim is refused). ``example`` /
+    ``example_annotation``: a shipped file in this format (and the ``--annotation`` it needs) that
+    ``mg-eval score`` must detect as this format and score (tested for every format).
     """
 
     name: str
@@ -215,6 +217,8 @@ class PredictionFormat:
     to_samples: Callable[[list[dict], Mapping[str, Any]], list[dict]]
     needs_judge: bool = False
     priority: int = 100
+    example: Path | None = None
+    example_annotation: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)
