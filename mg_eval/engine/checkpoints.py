@@ -229,13 +229,16 @@ def check_results_identity(output: Path, specs: list[Any]) -> None:
                                      "pass another --output or rename one run folder")
 
 
-def expand_models(values: list[str], base: str | None = None, warn: Any = None) -> list[Any]:
+def expand_models(values: list[Any], base: str | None = None, warn: Any = None) -> list[Any]:
     """``--model`` values -> what ``evaluate`` takes: globs expanded; plain checkpoint paths unchanged; training
     checkpoints as ``ModelSpec`` (complete ones only, by run and step, each once; incomplete ones reported
     through ``warn``). Raises ``UserInputError`` before any model loads (see :func:`training_checkpoints`)."""
     models: list[Any] = []
     seen: set[TrainingCheckpoint] = set()
     for value in values:
+        if not isinstance(value, str):  # already a ModelSpec (mg-eval watch) or a Generator
+            models.append(value)
+            continue
         for item in expand_glob(value):
             found = training_checkpoints(item)
             if found is None:
