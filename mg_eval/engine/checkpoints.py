@@ -58,8 +58,7 @@ class TrainingCheckpoint:
     @property
     def kind(self) -> str:
         """``full`` (weights in the folder) or ``projector`` (only ``mm_projector.bin``: evaluated on a base)."""
-        has_weights = any(self.path.glob(pattern) for pattern in WEIGHT_GLOBS) or any(
-            (self.path / name).is_file() for name in INDEX_FILES)
+        has_weights = _has_weight_files(self.path) or any((self.path / name).is_file() for name in INDEX_FILES)
         return "projector" if not has_weights and (self.path / ADAPTER_FILE).is_file() else "full"
 
     @property
@@ -81,7 +80,7 @@ class TrainingCheckpoint:
             except (OSError, ValueError, KeyError, AttributeError):
                 shards, missing = [], missing + [f"a readable {index.name}"]
             missing += [shard for shard in shards if not (self.path / shard).is_file()]
-        elif not any(self.path.glob(pattern) for pattern in WEIGHT_GLOBS):
+        elif not _has_weight_files(self.path):
             missing.append("weight files")
         if not (self.path / STATE_FILE).is_file():
             missing.append(STATE_FILE)
@@ -105,6 +104,10 @@ class TrainingCheckpoint:
         if base is not None:
             record["base"] = str(base.resolve())
         return record
+
+
+def _has_weight_files(folder: Path) -> bool:
+    return any(next(folder.glob(pattern), None) is not None for pattern in WEIGHT_GLOBS)
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -239,23 +242,23 @@ def expand_models(values: list[Any], base: str | None = None, warn: Any = None) 
         if not isinstance(value, str):  # already a ModelSpec (mg-eval watch) or a Generator
             models.append(value)
             continue
+        found: list[TrainingCheckpoint] = []
         for item in expand_glob(value):
-            found = training_checkpoints(item)
-            if found is None:
+            checkpoints = training_checkpoints(item)
+            if checkpoints is None:
                 models.append(item)
-                continue
-            complete = []
-            for checkpoint in found:
-                missing = checkpoint.missing()
-                if missing and warn:
-                    warn(f"{checkpoint.path} is not complete yet (missing {', '.join(missing[:3])}); skipped "
-                         "(`mg-eval watch` evaluates checkpoints as they complete)")
-                if not missing and checkpoint not in seen:
-                    complete.append(checkpoint)
-                    seen.add(checkpoint)
-            if found and not complete and not any(checkpoint in seen for checkpoint in found):
-                raise UserInputError(f"--model {item}: none of its {len(found)} checkpoint(s) is complete yet "
-                                     f"(e.g. {found[0].path} lacks {', '.join(found[0].missing()[:3])}); wait "
-                                     "for the trainer, or follow the run with `mg-eval watch`")
-            models += [model_spec(checkpoint, base) for checkpoint in complete]
+            else:
+                found += checkpoints
+        complete = [checkpoint for checkpoint in found if not checkpoint.missing()]
+        for checkpoint in found:
+            if checkpoint not in complete and warn:
+                warn(f"{checkpoint.path} is not complete yet (missing {', '.join(checkpoint.missing()[:3])}); "
+                     "skipped (`mg-eval watch` evaluates checkpoints as they complete)")
+        if found and not complete:
+            raise UserInputError(f"--model {value}: none of its {len(found)} checkpoint(s) is complete yet (e.g. "
+                                 f"{found[0].path} lacks {', '.join(found[0].missing()[:3])}); wait for the trainer, "
+                                 "or follow the run with `mg-eval watch`")
+        for checkpoint in sorted(set(complete) - seen, key=lambda item: (str(item.run_dir), item.step, item.final)):
+            seen.add(checkpoint)
+            models.append(model_spec(checkpoint, base))
     return models

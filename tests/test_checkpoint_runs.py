@@ -1,0 +1,238 @@
+"""Suites across a training run: `mg-eval run` on a glob / training folder, `mg-eval watch` following a run.
+
+The checkpoints are written by the trainer itself (tiny model, 6 steps, a checkpoint every 2). The watch is
+driven poll by poll through its ``sleep`` hook (which plays the trainer's part between polls), never by time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from mg_eval.cli.main import build_parser, main
+from mg_model.train import TrainConfig, train
+from mg_model.train.synthetic import SyntheticSpec, write_dataset
+
+EVAL_TAIL = ["--tasks", "synth_detail", "--limit", "2", "--max-new-tokens-cap", "2", "--num-workers", "0",
+             "--no-progress", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("synth"), SyntheticSpec(digits=1), n_train=8, n_test=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_checkpoint: Path, synth: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished training output: checkpoint-2, checkpoint-4 and the final model (step 6) at its root."""
+    out = tmp_path_factory.mktemp("runs") / "stage2"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(TrainConfig(model_path=str(tiny_checkpoint), data_path=str(synth / "train.json"), image_folder=str(synth),
+                          output_dir=str(out), stage="finetune", template="vicuna_v1", max_steps=6, save_steps=2,
+                          save_total_limit=None, per_device_batch=2, lr=1e-3, warmup_ratio=0.0, progress=False))
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture
+def model_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every checkpoint folder ``MGMForCausalLM.from_pretrained`` is called on (= one evaluation each)."""
+    from mg_model import MGMForCausalLM
+
+    calls: list[str] = []
+    original = MGMForCausalLM.from_pretrained.__func__
+
+    def counted(cls: type, path: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(str(path))
+        return original(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(MGMForCausalLM, "from_pretrained", classmethod(counted))
+    return calls
+
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _records(output: Path) -> list[dict[str, Any]]:
+    return [json.loads(path.read_text()) for path in sorted(output.rglob("results.json"))]
+
+
+def _steps(output: Path) -> list[int]:
+    return sorted(record["model"]["training"]["step"] for record in _records(output))
+
+
+def test_a_glob_evaluates_every_complete_checkpoint_once_with_its_step_and_run(trained, synth, tmp_path,
+                                                                                model_loads) -> None:
+    half = trained / "checkpoint-8"  # a checkpoint still being written: no trainer_state.json yet
+    shutil.copytree(trained / "checkpoint-4", half)
+    (half / "trainer_state.json").unlink()
+    try:
+        code, out, err = _cli(["run", "--model", str(trained / "checkpoint-*"), "--model", str(trained / "checkpoint-2"),
+                               "--data-path", str(synth), "--output", str(tmp_path / "res"), *EVAL_TAIL])
+    finally:
+        shutil.rmtree(half)
+    assert code == 0, err
+    assert "checkpoint-8 is not complete yet" in err
+    assert model_loads == [str(trained / "checkpoint-2"), str(trained / "checkpoint-4")]  # by step, each once
+    records = _records(tmp_path / "res")
+    state = json.loads((trained / "trainer_state.json").read_text())
+    assert {record["model"]["name"] for record in records} == {"stage2-step2", "stage2-step4"}
+    for record in records:
+        training = record["model"]["training"]
+        assert training["config_hash"] == state["config_hash"] and training["run_dir"] == str(trained.resolve())
+        assert training["kind"] == "full" and not training["final"]
+    assert records[0]["model"]["weights_hash"] != records[1]["model"]["weights_hash"]
+
+
+def test_a_training_folder_adds_its_final_model(trained, synth, tmp_path, model_loads) -> None:
+    code, _, err = _cli(["run", "--model", str(trained), "--data-path", str(synth), "--output", str(tmp_path), *EVAL_TAIL])
+    assert code == 0, err
+    assert len(model_loads) == 3 and _steps(tmp_path) == [2, 4, 6]
+    final = [r["model"]["training"] for r in _records(tmp_path) if r["model"]["training"]["final"]]
+    assert final == [final[0]] and final[0]["step"] == 6 and final[0]["checkpoint"] == str(trained.resolve())
+
+
+def test_a_projector_only_checkpoint_is_evaluated_on_its_base(trained, synth, tiny_checkpoint, tmp_path,
+                                                               model_loads) -> None:
+    stage1 = tmp_path / "stage1" / "checkpoint-2"  # the official stage-1 layout: config.json + mm_projector.bin
+    stage1.mkdir(parents=True)
+    for name in ("config.json", "mm_projector.bin"):
+        shutil.copy2(trained / "checkpoint-2" / name, stage1 / name)
+    code, _, err = _cli(["run", "--model", str(stage1.parent), "--data-path", str(synth), "--output",
+                         str(tmp_path / "res"), *EVAL_TAIL])
+    assert code == 2 and "pass --base PATH" in err and model_loads == []
+    code, _, err = _cli(["run", "--model", str(stage1.parent), "--base", str(tiny_checkpoint), "--data-path", str(synth),
+                         "--output", str(tmp_path / "res"), *EVAL_TAIL])
+    assert code == 0, err
+    (record,) = _records(tmp_path / "res")
+    training = record["model"]["training"]
+    assert training["kind"] == "projector" and training["base"] == str(tiny_checkpoint.resolve())
+    assert training["step"] == 2 and model_loads == [str(tiny_checkpoint)]
+    from mg_eval.models.hashing import weights_hash
+
+    assert record["model"]["weights_hash"] != weights_hash(tiny_checkpoint)  # the adapter is part of the identity
+
+
+# --- watch ---------------------------------------------------------------------------------------------------
+
+
+def _watcher(run_dir: Path, synth: Path, output: Path, sleep: Callable[[float], None], *extra: str) -> Any:
+    from mg_eval.cli.watch import make_watcher
+
+    argv = ["watch", str(run_dir), "--data-path", str(synth), "--output", str(output), "--poll", "30", *extra,
+            *EVAL_TAIL]
+    args = build_parser("watch").parse_args(argv)
+    return make_watcher(args, sleep=sleep)
+
+
+def _copy_checkpoint(source: Path, target: Path, complete: bool = True) -> None:
+    """What the trainer does at a save: the files appear; a half-written one lacks trainer_state.json and has a cut
+    shard."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    if not complete:
+        (target / "trainer_state.json").unlink()
+        shard = next(target.glob("model-*.safetensors"))
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+
+
+def _copy_final(trained: Path, run_dir: Path) -> None:
+    for path in trained.iterdir():
+        if path.is_file():
+            shutil.copy2(path, run_dir / path.name)
+        elif not path.name.startswith("checkpoint-"):
+            shutil.copytree(path, run_dir / path.name, dirs_exist_ok=True)
+
+
+class Trainer:
+    """Plays the trainer between polls: ``actions[i]`` runs at the i-th sleep; records what was evaluated then."""
+
+    def __init__(self, actions: list[Callable[[], None]], watcher_steps: Callable[[], list[int]]):
+        self.actions, self.watcher_steps, self.seen = list(actions), watcher_steps, []
+
+    def __call__(self, seconds: float) -> None:
+        self.seen.append(list(self.watcher_steps()))
+        if self.actions:
+            self.actions.pop(0)()
+
+
+def test_watch_picks_up_new_checkpoints_waits_for_half_written_ones_and_stops_at_the_final(
+        trained, synth, tmp_path, model_loads) -> None:
+    run_dir = tmp_path / "stage2"
+    run_dir.mkdir()
+    _copy_checkpoint(trained / "checkpoint-2", run_dir / "checkpoint-2")
+    box: dict[str, Any] = {}
+    trainer = Trainer([
+        lambda: _copy_checkpoint(trained / "checkpoint-4", run_dir / "checkpoint-4", complete=False),  # half written
+        lambda: _copy_checkpoint(trained / "checkpoint-4", run_dir / "checkpoint-4"),                  # now complete
+        lambda: None,
+        lambda: _copy_final(trained, run_dir),
+    ], lambda: box["watcher"].summary.evaluated)
+    box["watcher"] = watcher = _watcher(run_dir, synth, tmp_path / "res", trainer)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        summary = watcher.run()
+    # sleep k sees what polls 1..k evaluated: step 2 once stable (poll 2); step 4 not while half written (polls 2-3)
+    # nor at the first poll that saw it complete (3), only once unchanged (4); the final model at poll 6.
+    assert trainer.seen == [[], [2], [2], [2, 4], [2, 4]]
+    assert summary.evaluated == [2, 4, 6] and "final model" in summary.stopped
+    assert [Path(path).name for path in model_loads] == ["checkpoint-2", "checkpoint-4", "stage2"]
+    assert _steps(tmp_path / "res") == [2, 4, 6]
+
+
+class Killed(BaseException):
+    """A kill -9 stand-in: nothing after it runs (no cleanup, no ledger write beyond what is on disk)."""
+
+
+def test_watch_restarts_after_a_kill_without_evaluating_again(trained, synth, tmp_path, model_loads) -> None:
+    first = _watcher(trained, synth, tmp_path / "res", lambda seconds: None, "--until", "4")
+    evaluate = first.evaluate
+
+    def killed_at_step_4(checkpoint: Any) -> None:
+        if checkpoint.step == 4:
+            raise Killed  # the process dies while the second checkpoint is being evaluated
+        evaluate(checkpoint)
+
+    first.evaluate = killed_at_step_4
+    box = {"watcher": first}
+    with pytest.raises(Killed), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        first.run()
+    assert box["watcher"].summary.evaluated == [2]
+    loads_before = list(model_loads)
+    restarted = _watcher(trained, synth, tmp_path / "res", lambda seconds: None, "--until", "4")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        summary = restarted.run()
+    assert summary.evaluated == [4] and "up to step 4" in summary.stopped  # step 2 not again; final (6) not wanted
+    assert [Path(path).name for path in model_loads[len(loads_before):]] == ["checkpoint-4"]
+    assert _steps(tmp_path / "res") == [2, 4]
+
+
+def test_a_checkpoint_deleted_before_evaluation_is_reported_not_an_error(trained, synth, tmp_path, model_loads) -> None:
+    run_dir = tmp_path / "stage2"
+    run_dir.mkdir()
+    _copy_checkpoint(trained / "checkpoint-2", run_dir / "checkpoint-2", complete=False)
+    box: dict[str, Any] = {}
+    trainer = Trainer([
+        lambda: (_copy_checkpoint(trained / "checkpoint-4", run_dir / "checkpoint-4"),
+                 shutil.rmtree(run_dir / "checkpoint-2")),  # save_total_limit=1
+        lambda: _copy_final(trained, run_dir),
+    ], lambda: box["watcher"].summary.evaluated)
+    box["watcher"] = _watcher(run_dir, synth, tmp_path / "res", trainer)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        summary = box["watcher"].run()
+    assert summary.deleted == [2] and summary.evaluated == [4, 6]
+    assert "checkpoint-2 was deleted before it was evaluated" in err.getvalue()
