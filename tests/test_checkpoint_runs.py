@@ -236,3 +236,68 @@ def test_a_checkpoint_deleted_before_evaluation_is_reported_not_an_error(trained
         summary = box["watcher"].run()
     assert summary.deleted == [2] and summary.evaluated == [4, 6]
     assert "checkpoint-2 was deleted before it was evaluated" in err.getvalue()
+
+
+# --- curves, results rows, report ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained: Path, synth: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results root with the three checkpoints of ``trained`` and the base model (the reference)."""
+    root = tmp_path_factory.mktemp("curve-results")
+    for model in (trained, tiny_checkpoint):
+        code, _, err = _cli(["run", "--model", str(model), "--data-path", str(synth), "--output", str(root),
+                             *EVAL_TAIL])
+        assert code == 0, err
+    return root
+
+
+def test_curve_points_are_the_recorded_scores_by_step(evaluated) -> None:
+    from mg_eval.analysis.curves import curve_points, reference_lines
+    from mg_eval.report.collect import load_run_views
+
+    views = load_run_views(evaluated, 200, 0)
+    points = curve_points(views)
+    recorded = {record["model"]["training"]["step"]: record["scores"][record["primary_metric"]]
+                for record in _records(evaluated) if record["model"].get("training")}
+    assert [(p.step, p.value) for p in points] == sorted(recorded.items())
+    assert {p.run for p in points} == {"stage2"} and [p.final for p in points] == [False, False, True]
+    assert all(p.low is not None and p.low <= p.value <= p.high for p in points)
+    (line,) = reference_lines(views, ["MGM-tiny"])
+    base = next(r for r in _records(evaluated) if r["model"]["name"] == "MGM-tiny")
+    assert line.value == base["scores"][base["primary_metric"]] and line.task == "synth_detail"
+    assert curve_points(views, ["other-run"]) == []
+
+
+def test_the_curve_figure_draws_each_run_its_band_and_the_reference() -> None:
+    from mg_eval.analysis.curves import CurvePoint, ReferenceLine, draw_curves
+
+    points = [CurvePoint("a", "t1", "accuracy", step, value, value - 0.1, value + 0.1)
+              for step, value in ((500, 0.2), (1000, 0.4), (1500, 0.5))]
+    points += [CurvePoint("b", "t1", "accuracy", 500, 0.3, None, None), CurvePoint("a", "t2", "em", 500, 0.9, 0.8, 1.0)]
+    fig = draw_curves(points, [ReferenceLine("MGM-7B", "t1", 0.6)])
+    panel_t1, panel_t2 = (ax for ax in fig.axes if ax.get_visible())
+    assert panel_t1.get_title() == "t1" and panel_t2.get_title() == "t2"
+    run_a, run_b, reference = panel_t1.lines
+    assert run_a.get_xydata().tolist() == [[500, 0.2], [1000, 0.4], [1500, 0.5]]
+    assert run_b.get_xydata().tolist() == [[500, 0.3]]
+    assert list(reference.get_ydata()) == [0.6, 0.6] and reference.get_label() == "MGM-7B"
+    (band,) = panel_t1.collections  # run b has no CI: only run a's band
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert min(ys) == pytest.approx(0.1) and max(ys) == pytest.approx(0.6)
+
+
+def test_plot_results_and_report_show_the_steps(evaluated, tmp_path) -> None:
+    code, out, err = _cli(["plot", str(evaluated), "--curve", "--curve-reference", "MGM-tiny", "--output",
+                           str(tmp_path / "fig"), "--resamples", "100", "--dpi", "50"])
+    assert code == 0, err
+    assert (tmp_path / "fig" / "training_curves.png").is_file() and (tmp_path / "fig" / "training_curves.svg").is_file()
+    code, out, err = _cli(["results", "--root", str(evaluated), "--steps"])
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [row[2] for row in rows] == ["2", "4", "6"] and all(row[0] == "stage2" for row in rows)
+    from mg_eval.report.builder import ReportOptions, build_report
+
+    build_report(evaluated, tmp_path / "site", ReportOptions(n_resamples=100, images=False))
+    assert (tmp_path / "site" / "figures" / "training_curves.png").is_file()
+    assert "figures/training_curves.png" in (tmp_path / "site" / "index.html").read_text()
