@@ -301,3 +301,17 @@ def test_plot_results_and_report_show_the_steps(evaluated, tmp_path) -> None:
     build_report(evaluated, tmp_path / "site", ReportOptions(n_resamples=100, images=False))
     assert (tmp_path / "site" / "figures" / "training_curves.png").is_file()
     assert "figures/training_curves.png" in (tmp_path / "site" / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_train_with_eval_tasks_evaluates_every_checkpoint_beside_training(tiny_checkpoint, synth, tmp_path,
+                                                                           monkeypatch) -> None:
+    """`mg-eval train --eval-every 2 --eval-tasks ...`: a watch process evaluates checkpoint-2 and the final model."""
+    monkeypatch.chdir(tmp_path)
+    eval_args = f"--data-path {synth} --limit 2 --max-new-tokens-cap 2 --num-workers 0 --no-progress --threads 1"
+    code, _, err = _cli(["train", "--model", str(tiny_checkpoint), "--data", str(synth / "train.json"), "--image-folder",
+                         str(synth), "--output", "run", "--template", "vicuna_v1", "--lr", "1e-3", "--batch-size", "2",
+                         "--max-steps", "4", "--eval-every", "2", "--eval-tasks", "synth_detail", "--eval-output",
+                         "res", "--eval-poll", "0.2", "--eval-args", eval_args])
+    assert code == 0, err
+    assert _steps(tmp_path / "res") == [2, 4]

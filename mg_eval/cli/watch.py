@@ -16,10 +16,14 @@ each results.json with model.training = {step, run_dir, config_hash, ...}; `mg-e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import os
+import shlex
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +97,49 @@ def run(args: argparse.Namespace) -> int:
     print(f"watch of {watcher.run_dir} done: {summary.stopped}; evaluated steps {summary.evaluated or 'none'} in this "
           f"session{deleted}; ledger {watcher.ledger.path}")
     return 0
+
+
+def watch_argv(args: argparse.Namespace) -> list[str]:
+    """The ``mg-eval watch`` command line ``mg-eval train --eval-tasks ...`` starts beside the trainer."""
+    return ["watch", args.output, "--tasks", args.eval_tasks, "--output", args.eval_output, "--device",
+            args.eval_device, "--poll", str(args.eval_poll), *shlex.split(args.eval_args)]
+
+
+@contextlib.contextmanager
+def watch_beside_training(args: argparse.Namespace) -> Iterator[subprocess.Popen | None]:
+    """With ``--eval-tasks``: check the watch options now (before training), start ``mg-eval watch`` on the
+    training output in a child process (rank 0 only), and after training wait for it to evaluate the final
+    model. When training fails the watcher is stopped (a later ``mg-eval watch`` resumes it)."""
+    if not args.eval_tasks:
+        if args.eval_args:
+            raise UserInputError("--eval-args needs --eval-tasks (the tasks to evaluate each checkpoint on)")
+        yield None
+        return
+    from mg_eval.cli.main import build_parser
+
+    argv = watch_argv(args)
+    try:
+        watch_args = build_parser("watch").parse_args(argv)
+    except SystemExit:
+        raise UserInputError(f"--eval-args {args.eval_args!r}: not valid `mg-eval watch` options (see mg-eval watch "
+                             "--help)") from None
+    try:
+        check_inputs(watch_args)
+    except UserInputError as exc:
+        raise UserInputError(f"evaluation beside training (--eval-tasks / --eval-args): {exc}") from None
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield None
+        return
+    command = [sys.executable, "-m", "mg_eval.cli.main", *argv]
+    print(f"evaluating checkpoints beside training: {shlex.join(['mg-eval', *argv])}", file=sys.stderr)
+    process = subprocess.Popen(command)
+    try:
+        yield process
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    code = process.wait()
+    if code != 0:
+        raise UserInputError(f"the evaluation beside training ({shlex.join(['mg-eval', *argv])}) exited with code "
+                             f"{code}; training is done, rerun that command to finish the evaluation")
