@@ -315,3 +315,48 @@ def test_train_with_eval_tasks_evaluates_every_checkpoint_beside_training(tiny_c
                          "res", "--eval-poll", "0.2", "--eval-args", eval_args])
     assert code == 0, err
     assert _steps(tmp_path / "res") == [2, 4]
+
+
+def test_results_of_another_run_under_the_same_name_are_refused(trained, synth, tmp_path, model_loads) -> None:
+    other = tmp_path / "elsewhere" / "stage2" / "checkpoint-2"  # another run whose folder is also called stage2
+    _copy_checkpoint(trained / "checkpoint-2", other)
+    state = json.loads((other / "trainer_state.json").read_text())
+    state["config"]["lr"], state["config_hash"] = 0.5, "sha256:0123456789abcdef"
+    (other / "trainer_state.json").write_text(json.dumps(state))
+    code, _, err = _cli(["run", "--model", str(trained / "checkpoint-2"), "--data-path", str(synth), "--output",
+                         str(tmp_path / "res"), *EVAL_TAIL])
+    assert code == 0, err
+    code, _, err = _cli(["run", "--model", str(other), "--data-path", str(synth), "--output", str(tmp_path / "res"),
+                         *EVAL_TAIL])
+    assert code == 2 and "holds results of another training run" in err and len(model_loads) == 1
+
+
+@pytest.mark.slow
+def test_watch_killed_with_sigkill_restarts_without_evaluating_again(trained, synth, tmp_path) -> None:
+    """A real `mg-eval watch` process, SIGKILLed once checkpoint-2 is in its ledger, then restarted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "stage2"
+    run_dir.mkdir()
+    _copy_checkpoint(trained / "checkpoint-2", run_dir / "checkpoint-2")
+    argv = [sys.executable, "-m", "mg_eval.cli.main", "watch", str(run_dir), "--data-path", str(synth), "--output",
+            str(tmp_path / "res"), "--poll", "0.2", *EVAL_TAIL]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ledger_dir = tmp_path / "res" / ".watch"
+    while not any("2" in json.loads(p.read_text())["steps"] for p in ledger_dir.glob("*.json")):
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    _copy_checkpoint(trained / "checkpoint-4", run_dir / "checkpoint-4")
+    _copy_final(trained, run_dir)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "evaluated steps [4, 6] in this session" in done.stdout
+    evaluating = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("evaluating ")]
+    assert evaluating == [str(run_dir / "checkpoint-4"), str(run_dir)]  # checkpoint-2 not again
+    assert _steps(tmp_path / "res") == [2, 4, 6]
