@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import torch
+from engine_fakes import count_model_loads
 
 from mg_eval.cli.main import build_parser, main
 from mg_model.train import TrainConfig, train
@@ -48,17 +49,7 @@ def trained(tiny_checkpoint: Path, synth: Path, tmp_path_factory: pytest.TempPat
 @pytest.fixture
 def model_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every checkpoint folder ``MGMForCausalLM.from_pretrained`` is called on (= one evaluation each)."""
-    from mg_model import MGMForCausalLM
-
-    calls: list[str] = []
-    original = MGMForCausalLM.from_pretrained.__func__
-
-    def counted(cls: type, path: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(path))
-        return original(cls, path, *args, **kwargs)
-
-    monkeypatch.setattr(MGMForCausalLM, "from_pretrained", classmethod(counted))
-    return calls
+    return count_model_loads(monkeypatch)
 
 
 def _cli(argv: list[str]) -> tuple[int, str, str]:

@@ -182,7 +182,7 @@ def training_checkpoints(value: str) -> list[TrainingCheckpoint] | None:
         return [TrainingCheckpoint(path, path.parent, int(CHECKPOINT_DIR.match(path.name).group(1)))]
     if path.is_dir() and checkpoint_dirs(path):
         return scan_run(path)
-    if path.is_dir() and not (path / "config.json").is_file():
+    if path.is_dir() and not (path / "config.json").is_file() and not _has_weight_files(path):
         raise UserInputError(f"--model {path} is neither a checkpoint (no config.json) nor a training output "
                              f"(no checkpoint-<step> folders, no {STATE_FILE}); pass a checkpoint folder, a training "
                              "output folder or a quoted glob such as 'runs/stage2/checkpoint-*'")
