@@ -88,7 +88,7 @@ class Ledger:
 
 
 def _key(checkpoint: TrainingCheckpoint) -> str:
-    return f"final-{checkpoint.step}" if checkpoint.final else str(checkpoint.step)
+    return str(checkpoint.step)  # one checkpoint per step (scan_run); the final model is its last step
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -170,7 +170,7 @@ class Watcher:
     def _gone(self, key: str, checkpoint: TrainingCheckpoint | None = None) -> None:
         self.waiting.discard(key)
         self.last_signature.pop(key, None)
-        step = int(key.split("-")[-1])
+        step = int(key)
         self.summary.deleted.append(step)
         self.report(f"note: checkpoint-{step} was deleted before it was evaluated (the trainer's save_total_limit "
                     "keeps only the newest checkpoints); skipped")

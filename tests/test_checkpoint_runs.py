@@ -351,3 +351,17 @@ def test_watch_killed_with_sigkill_restarts_without_evaluating_again(trained, sy
     evaluating = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("evaluating ")]
     assert evaluating == [str(run_dir / "checkpoint-4"), str(run_dir)]  # checkpoint-2 not again
     assert _steps(tmp_path / "res") == [2, 4, 6]
+
+
+def test_a_checkpoint_at_the_last_step_stands_for_the_final_model(trained, tmp_path) -> None:
+    """The HF Trainer also writes checkpoint-<last step>: one entry (one evaluation, one name) for that step."""
+    from mg_eval.engine.checkpoints import scan_run, training_checkpoints
+
+    run_dir = tmp_path / "hf-run"
+    for step in (2, 4):
+        _copy_checkpoint(trained / f"checkpoint-{step}", run_dir / f"checkpoint-{step}")
+    (run_dir / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
+    found = scan_run(run_dir)
+    assert [(item.step, item.final, item.path.name) for item in found] == [(2, False, "checkpoint-2"),
+                                                                           (4, True, "checkpoint-4")]
+    assert [item.model_name for item in training_checkpoints(str(run_dir))] == ["hf-run-step2", "hf-run-step4"]

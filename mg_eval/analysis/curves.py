@@ -68,6 +68,7 @@ def curve_points(views: Sequence[Any], runs: Sequence[str] = ()) -> list[CurvePo
     chosen = [view for view in _newest(views) if view.record["model"].get("training") and view.primary[0] is not None]
     keys = {_run_key(view.record["model"]["training"]) for view in chosen}
     names = [name for name, _ in keys]
+    several_protocols = len({view.protocol for view in chosen}) > 1
     points = []
     for view in chosen:
         training = view.record["model"]["training"]
@@ -76,6 +77,7 @@ def curve_points(views: Sequence[Any], runs: Sequence[str] = ()) -> list[CurvePo
                             for item in runs):
             continue
         label = name if names.count(name) == 1 else f"{name} ({digest.removeprefix('sha256:')[:8] or 'no hash'})"
+        label += f" [{view.protocol}]" if several_protocols else ""
         value, interval = view.primary
         points.append(CurvePoint(label, view.task, str(view.record.get("primary_metric")), int(training["step"]),
                                  float(value), interval.low if interval else None, interval.high if interval else None,

@@ -134,13 +134,18 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
 
 
 def scan_run(run_dir: Path) -> list[TrainingCheckpoint]:
-    """Every checkpoint of a training output folder (complete or not) and its final model if written, by step."""
+    """Every checkpoint of a training output folder (complete or not) and its final model if written, by step
+    (one entry per step: a ``checkpoint-<last step>`` beside the final model stands for it, marked final)."""
     found = [TrainingCheckpoint(path, run_dir, int(CHECKPOINT_DIR.match(path.name).group(1)))
              for path in checkpoint_dirs(run_dir)]
     state = read_state(run_dir / STATE_FILE)
     if isinstance(state.get("global_step"), int):
-        found.append(TrainingCheckpoint(run_dir, run_dir, int(state["global_step"]), final=True))
-    return sorted(found, key=lambda item: (item.step, item.final))
+        final = int(state["global_step"])
+        same = [item for item in found if item.step == final]  # the HF Trainer also saves checkpoint-<last step>
+        found = [item for item in found if item.step != final]
+        found.append(TrainingCheckpoint(same[0].path, run_dir, final, final=True) if same
+                     else TrainingCheckpoint(run_dir, run_dir, final, final=True))
+    return sorted(found, key=lambda item: item.step)
 
 
 def signature(checkpoint: TrainingCheckpoint) -> tuple[tuple[str, int, int], ...]:
