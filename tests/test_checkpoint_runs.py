@@ -365,3 +365,12 @@ def test_a_checkpoint_at_the_last_step_stands_for_the_final_model(trained, tmp_p
     assert [(item.step, item.final, item.path.name) for item in found] == [(2, False, "checkpoint-2"),
                                                                            (4, True, "checkpoint-4")]
     assert [item.model_name for item in training_checkpoints(str(run_dir))] == ["hf-run-step2", "hf-run-step4"]
+
+
+def test_the_final_models_weights_hash_leaves_the_checkpoint_folders_out(trained, tmp_path) -> None:
+    from mg_eval.models.hashing import weights_hash
+
+    final_only = tmp_path / "final-only"
+    final_only.mkdir()
+    _copy_final(trained, final_only)
+    assert weights_hash(trained) == weights_hash(final_only)  # pruning checkpoint-<step>/ changes nothing

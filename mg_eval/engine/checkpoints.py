@@ -30,8 +30,8 @@ from typing import Any
 
 from mg_eval.engine.results import RESULTS_FILE, sanitize_name
 from mg_eval.errors import UserInputError
+from mg_eval.models.hashing import CHECKPOINT_DIR
 
-CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")
 STATE_FILE = "trainer_state.json"  # mg_model.train.trainer.STATE_FILE; the HF Trainer's name too
 ADAPTER_FILE = "mm_projector.bin"  # mg_model.train.stages.ADAPTER_FILE
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
