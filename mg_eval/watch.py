@@ -148,8 +148,11 @@ class Watcher:
 
     def _ready(self, checkpoint: TrainingCheckpoint) -> bool:
         key = _key(checkpoint)
+        missing = checkpoint.missing()
+        if key not in self.waiting and missing:
+            self.report(f"waiting: {checkpoint.path} is being written (missing {', '.join(missing[:3])})")
         self.waiting.add(key)
-        now = signature(checkpoint) if not checkpoint.missing() else None
+        now = signature(checkpoint) if not missing else None
         before = self.last_signature.get(key)
         self.last_signature[key] = now
         return now is not None and now == before
