@@ -119,6 +119,8 @@ class Watcher:
         polls = 0
         if not self.run_dir.is_dir():
             self.report(f"waiting: {self.run_dir} does not exist yet (the trainer creates it at its first checkpoint)")
+        elif not scan_run(self.run_dir):
+            self.report(f"waiting: no checkpoint in {self.run_dir} yet")
         while True:
             self.poll()
             stop = self.stop_reason()
