@@ -67,8 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     evaluation.add_argument("--eval-poll", type=float, default=30.0, metavar="SECONDS",
                             help="seconds between the watcher's looks at --output (default 30)")
     evaluation.add_argument("--eval-args", default="", metavar="'OPTIONS'",
-                            help="further `mg-eval watch` / `run` options, quoted, e.g. '--limit 200 --data-path "
-                                 "textvqa_val=data/textvqa'")
+                            help="further `mg-eval watch` / `run` options, quoted, e.g. '--limit 200 --batch-size 16'")
 
 
 def resolve_config(args: argparse.Namespace):

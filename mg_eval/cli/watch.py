@@ -69,7 +69,7 @@ def make_watcher(args: argparse.Namespace, sleep: Callable[[float], None] = time
 
     if args.model:
         raise UserInputError("mg-eval watch takes the training output folder as RUN_DIR, not --model; e.g. "
-                             "mg-eval watch runs/stage2 --tasks mme")
+                             "mg-eval watch runs/stage2 --tasks mgm_paper")
     if args.poll <= 0 or (args.max_polls is not None and args.max_polls < 1):
         raise UserInputError(f"--poll {args.poll:g} must be > 0 seconds and --max-polls >= 1, e.g. --poll 60")
     if args.base and not (Path(args.base).expanduser() / "config.json").is_file():
