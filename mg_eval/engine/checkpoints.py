@@ -111,7 +111,8 @@ def _has_weight_files(folder: Path) -> bool:
 
 
 def read_state(path: Path) -> dict[str, Any]:
-    """A ``trainer_state.json`` as a dict (``{}`` when absent or unreadable: a checkpoint being written)."""
+    """A JSON object file such as ``trainer_state.json`` as a dict (``{}`` when absent or unreadable: a
+    checkpoint being written)."""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
