@@ -36,6 +36,7 @@ LEDGER_SETTINGS = ("tasks", "protocol", "limit", "data_path", "sample_data", "ma
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``RUN_DIR``, the polling options, and every option of ``mg-eval run`` but ``--model``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the training output folder (mg-eval train --output)")
     parser.add_argument("--poll", type=float, default=60.0, metavar="SECONDS",
                         help="seconds between two looks at RUN_DIR (default 60); a checkpoint is evaluated once its "
