@@ -117,3 +117,18 @@ class FakeSampleGenerator(FakeGenerator):
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         return {"texts": [s["texts"][0] for s in samples], "pixels": [s["pixels"][0] for s in samples]}
+
+
+def count_model_loads(monkeypatch: Any) -> list[str]:
+    """Record every ``MGMForCausalLM.from_pretrained`` call (the expensive step) in the returned list."""
+    from mg_model import MGMForCausalLM
+
+    calls: list[str] = []
+    original = MGMForCausalLM.from_pretrained.__func__
+
+    def counted(cls: type, path: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(str(path))
+        return original(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(MGMForCausalLM, "from_pretrained", classmethod(counted))
+    return calls

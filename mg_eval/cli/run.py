@@ -25,7 +25,12 @@ from mg_eval.errors import UserInputError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mg-eval run``."""
     parser.add_argument("--model", action="append", required=True, metavar="PATH",
-                        help="local checkpoint directory (repeat for several models; each is built once)")
+                        help="local checkpoint directory (repeat for several models; each is built once), a training "
+                             "output folder or a quoted glob such as 'runs/stage2/checkpoint-*' (every complete "
+                             "checkpoint, by step, recorded with its step and training run)")
+    parser.add_argument("--base", default=None, metavar="PATH",
+                        help="the MGM checkpoint a projector-only (stage-1, mm_projector.bin) checkpoint is "
+                             "evaluated on")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
@@ -116,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if judge is not None:  # build every judge now: a missing key or a bad path fails before inference
         for task in tasks:
             judge(task)
-    outcomes = evaluate(args.model, tasks, protocol=args.protocol, batch_size=args.batch_size, limit=args.limit,
+    models = training_models(args.model, args.base, args.output)
+    outcomes = evaluate(models, tasks, protocol=args.protocol, batch_size=args.batch_size, limit=args.limit,
                         output_dir=args.output, judge=judge, num_workers=args.num_workers,
                         dtype=args.dtype, device=args.device, device_map=args.device_map,
                         encoder_root=args.encoder_root, data_paths=data_paths,
@@ -135,6 +141,19 @@ def run(args: argparse.Namespace) -> int:
         print_run_warnings(outcome)
     check_ungraded_outcomes(outcomes, args.max_ungraded)
     return 0
+
+
+def training_models(values: Sequence[str], base: str | None, output: str) -> list[Any]:
+    """``--model`` values with globs and training runs expanded to their complete checkpoints
+    (``mg_eval.engine.checkpoints``); incomplete ones are named on stderr."""
+    import sys
+    from pathlib import Path
+
+    from mg_eval.engine.checkpoints import check_results_identity, expand_models
+
+    models = expand_models(list(values), base, warn=lambda text: print(f"warning: {text}", file=sys.stderr))
+    check_results_identity(Path(output), models)
+    return models
 
 
 def print_run_warnings(outcome: Any) -> None:

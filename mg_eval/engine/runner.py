@@ -59,6 +59,8 @@ class ModelSpec:
     name: str
     path: Path | None = None
     generator: Generator | None = None
+    adapter: Path | None = None  # a stage-1 mm_projector.bin loaded over ``path`` (its base)
+    training: dict[str, Any] | None = None  # training run, step, ... (``mg_eval.engine.checkpoints``); in results
 
 
 def check_output_dir(output_dir: str | os.PathLike) -> Path:
@@ -297,7 +299,7 @@ class _TaskRun:
             run_id=run_id,
             model={key: self.generator.info.get(key) for key in
                    ("name", "path", "weights_hash", "encoders", "config", "dtype", "device", "device_map", "decode")}
-            | {"name": self.spec.name},
+            | {"name": self.spec.name} | ({"training": self.spec.training} if self.spec.training else {}),
             task={"name": self.task.name, "benchmark": self.task.benchmark,
                   "version": self.task.version, "fingerprint": self.task.fingerprint(protocol),
                   "config": recording.task_config(self.task, protocol), "data_path": self.options.data_paths.get(self.task.name)},
@@ -334,7 +336,9 @@ def _model_specs(models: Sequence[Any]) -> list[ModelSpec]:
 
     specs = []
     for model in models:
-        if isinstance(model, Generator):
+        if isinstance(model, ModelSpec):  # a training checkpoint (mg_eval.engine.checkpoints)
+            specs.append(dataclasses.replace(model, path=check_checkpoint(model.path)))
+        elif isinstance(model, Generator):
             specs.append(ModelSpec(name=str(model.info["name"]), generator=model))
         else:
             path = check_checkpoint(model)
@@ -437,6 +441,7 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
             for task in task_objects:
                 outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context,
                                          locks[task.name]).run())
+            del generator  # one model in memory at a time: freed before the next spec's model is built
     return outcomes
 
 
@@ -449,4 +454,4 @@ def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, dev
     if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not device_map:
         device = f"cuda:{context.local_rank}"
     return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map,
-                                        encoder_root=encoder_root, decode=decode)
+                                        encoder_root=encoder_root, decode=decode, adapter=spec.adapter)
