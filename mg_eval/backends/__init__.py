@@ -14,10 +14,11 @@ from mg_eval.backends.base import (
     DecodingChoice,
     check_run_options,
     decoding_mode,
+    rank_device,
 )
 from mg_eval.backends.registry import installed_backends, load_backend
 
 __all__ = [
     "BACKENDS_GROUP", "DECODING_MODES", "DEFAULT_BACKEND", "Backend", "BackendCapabilities", "DecodingChoice",
-    "check_run_options", "decoding_mode", "installed_backends", "load_backend",
+    "check_run_options", "decoding_mode", "installed_backends", "load_backend", "rank_device",
 ]

@@ -21,7 +21,7 @@ from mg_eval.errors import UserInputError
 
 __all__ = [
     "BACKENDS_GROUP", "DECODING_MODES", "DEFAULT_BACKEND", "Backend", "BackendCapabilities", "DecodingChoice",
-    "check_run_options", "decoding_mode",
+    "check_run_options", "decoding_mode", "rank_device",
 ]
 
 #: How a task decodes: greedy (1 beam, no sampling), beam search (num_beams > 1), sampling (do_sample).
@@ -94,6 +94,8 @@ class Backend:
     capabilities: BackendCapabilities = BackendCapabilities()
     #: The distribution whose version is recorded (and fingerprinted) as the backend's version.
     package: str = "mini-gemini-eval"
+    #: The prompt protocol ``mg-eval run`` uses when ``--protocol`` is not given (``mgm`` or ``lmms``).
+    default_protocol: str = "mgm"
 
     def version(self) -> str:
         """The backend's version (recorded in results and, for non-default backends, in fingerprints)."""
@@ -149,6 +151,17 @@ class Backend:
         ``name``, ``path``, ``weights_hash``, ``dtype``, ``device``. ``context``: the engine's
         ``DistContext`` (``rank``, ``local_rank``, ``world_size``, ``distributed``)."""
         raise NotImplementedError(f"backend {self.name!r} does not implement build()")
+
+
+def rank_device(options: RunOptions, context: Any) -> str | None:
+    """``--device`` as given; ``auto`` under torchrun with CUDA (no device map) -> this rank's local GPU."""
+    device = options.device
+    if device in (None, "auto") and getattr(context, "distributed", False) and not options.device_map:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{context.local_rank}"
+    return device
 
 
 #: Run options a backend must declare before a non-default value is accepted: (flag, attribute, test).

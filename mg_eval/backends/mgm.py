@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.api import DEFAULT_BACKEND, RunOptions
-from mg_eval.backends.base import DECODING_MODES, Backend, BackendCapabilities
+from mg_eval.backends.base import DECODING_MODES, Backend, BackendCapabilities, rank_device
 from mg_eval.errors import UserInputError
 
 
@@ -46,13 +46,9 @@ class MGMBackend(Backend):
 
     def build(self, path: Path, options: RunOptions, context: Any) -> Any:
         """Load the checkpoint once; under NCCL each rank uses its local GPU."""
-        import torch
-
         from mg_eval.models.mgm import MGMGenerator, decode_options
 
-        device = options.device
-        if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not options.device_map:
-            device = f"cuda:{context.local_rank}"
-        return MGMGenerator.from_pretrained(path, dtype=options.dtype, device=device, device_map=options.device_map,
+        return MGMGenerator.from_pretrained(path, dtype=options.dtype, device=rank_device(options, context),
+                                            device_map=options.device_map,
                                             encoder_root=options.encoder_root,
                                             decode=decode_options(dict(options.decode or {})).as_dict())

@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "recorded in results and in every prediction's fingerprint")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
-                        help="prompts/decoding of the MGM paper's scripts (mgm) or of lmms-eval (lmms)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                        help="prompts/decoding of the MGM paper's scripts (mgm) or each benchmark's generic prompt as "
+                             "lmms-eval gives it (lmms); default: the backend's (mgm for mgm, lmms for hf-vlm)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--limit", type=int, default=None,
                         help="first N samples per task; such runs are marked for_reporting=false")
@@ -118,8 +119,11 @@ def parse_backend_options(values: Sequence[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation; prints one line per finished (model, task) run."""
+    from mg_eval.backends import load_backend
     from mg_eval.engine import evaluate
     from mg_eval.engine.runner import resolve_task_objects
+
+    protocol = args.protocol or load_backend(args.backend).default_protocol
 
     tasks = resolve_task_objects(split_list(args.tasks))
     names = [task.name for task in tasks]
@@ -140,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     if judge is not None:  # build every judge now: a missing key or a bad path fails before inference
         for task in tasks:
             judge(task)
-    outcomes = evaluate(args.model, tasks, protocol=args.protocol, batch_size=args.batch_size, limit=args.limit,
+    outcomes = evaluate(args.model, tasks, protocol=protocol, batch_size=args.batch_size, limit=args.limit,
                         output_dir=args.output, judge=judge, num_workers=args.num_workers,
                         dtype=args.dtype, device=args.device, device_map=args.device_map,
                         encoder_root=args.encoder_root, data_paths=data_paths,
