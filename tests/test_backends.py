@@ -63,6 +63,15 @@ def test_the_reference_backend_is_installed() -> None:
     assert backend.name == "mgm" and backend.capabilities.decoding == {"greedy", "beam", "sampling"}
 
 
+def test_the_shipped_backends_are_the_ones_pyproject_registers() -> None:
+    import tomllib
+
+    from mg_eval.backends.registry import BUILT_IN
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["entry-points"]["mg_eval.backends"] == BUILT_IN
+
+
 def test_the_engine_runs_a_backend_it_knows_only_by_entry_point(fake_backends: Path, tmp_path: Path) -> None:
     assert "fake-vlm" in installed_backends()
     task = FakeTask(tmp_path / "task", n=6)

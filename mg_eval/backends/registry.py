@@ -13,14 +13,15 @@ from mg_eval.api import BACKENDS_GROUP, DEFAULT_BACKEND
 from mg_eval.backends.base import Backend
 from mg_eval.errors import UserInputError
 
-__all__ = ["installed_backends", "load_backend"]
+__all__ = ["BUILT_IN", "installed_backends", "load_backend"]
 
-#: The reference backend is always there, even in a source tree whose entry points are not installed yet.
-_BUILT_IN = {DEFAULT_BACKEND: "mg_eval.backends.mgm:MGMBackend"}
+#: The backends this package ships: found even in a checkout whose entry points are not (re)installed yet;
+#: pyproject.toml registers the same ones (tests/test_backends.py checks the two agree).
+BUILT_IN = {DEFAULT_BACKEND: "mg_eval.backends.mgm:MGMBackend", "hf-vlm": "mg_eval.backends.hf_vlm:HFVLMBackend"}
 
 
 def _entry_points() -> dict[str, metadata.EntryPoint]:
-    found = {name: metadata.EntryPoint(name, value, BACKENDS_GROUP) for name, value in _BUILT_IN.items()}
+    found = {name: metadata.EntryPoint(name, value, BACKENDS_GROUP) for name, value in BUILT_IN.items()}
     registered: set[str] = set()
     for entry in metadata.entry_points(group=BACKENDS_GROUP):
         if entry.name not in registered:  # the first distribution on sys.path wins (as for console scripts)
