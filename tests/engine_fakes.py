@@ -150,3 +150,23 @@ def register_entry_points(site: Path, entries: dict[str, str]) -> Path:
     lines = "".join(f"{name} = {value}\n" for name, value in entries.items())
     (info / "entry_points.txt").write_text(f"[mg_eval.backends]\n{lines}", encoding="utf-8")
     return site
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    """``mg-eval ARGV`` in this process: (exit code, stderr)."""
+    import contextlib
+    import io
+
+    from mg_eval.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+def one_error_line(err: str) -> str:
+    """The single ``error:`` line of ``err`` (asserts there is exactly one and no traceback)."""
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

@@ -3,18 +3,15 @@ named in results and in every prediction's fingerprint, never mixed on resume, o
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_fakes import FakeBackend, FakeGenerator, FakeTask, register_entry_points
+from engine_fakes import FakeBackend, FakeGenerator, FakeTask, one_error_line, register_entry_points, run_cli
 
 from mg_eval.backends import DecodingChoice, installed_backends, load_backend
-from mg_eval.cli.main import main
 from mg_eval.engine import evaluate
 from mg_eval.errors import UserInputError
 
@@ -42,19 +39,6 @@ def fake_backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     model = tmp_path / "some-vlm"
     model.mkdir()
     return model
-
-
-def _cli(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(argv)
-    return code, err.getvalue()
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def test_the_reference_backend_is_installed() -> None:
@@ -88,7 +72,7 @@ def test_the_engine_runs_a_backend_it_knows_only_by_entry_point(fake_backends: P
 
 
 def test_the_cli_runs_a_registered_backend_on_sample_data(fake_backends: Path, tmp_path: Path) -> None:
-    code, err = _cli(["run", "--backend", "fake-vlm", "--model", str(fake_backends), "--tasks", "textvqa_val",
+    code, err = run_cli(["run", "--backend", "fake-vlm", "--model", str(fake_backends), "--tasks", "textvqa_val",
                       "--sample-data", "--output", str(tmp_path / "out"), "--no-progress", "--num-workers", "0"])
     assert code == 0, err
     [results_file] = (tmp_path / "out" / "some-vlm+fake-vlm" / "textvqa_val").glob("*/results.json")
@@ -96,9 +80,9 @@ def test_the_cli_runs_a_registered_backend_on_sample_data(fake_backends: Path, t
 
 
 def test_an_unknown_backend_is_one_error_line_listing_the_installed_ones(fake_backends: Path) -> None:
-    code, err = _cli(["run", "--backend", "nope", "--model", str(fake_backends), "--tasks", "textvqa_val",
+    code, err = run_cli(["run", "--backend", "nope", "--model", str(fake_backends), "--tasks", "textvqa_val",
                       "--sample-data"])
-    line = _error_line(err)
+    line = one_error_line(err)
     assert code == 2 and "--backend 'nope'" in line and "fake-vlm" in line and "mgm" in line
 
 
@@ -108,9 +92,9 @@ def test_an_unknown_backend_is_one_error_line_listing_the_installed_ones(fake_ba
 ])
 def test_an_option_the_backend_does_not_declare_is_refused(fake_backends: Path, tmp_path: Path, flags: list[str],
                                                             named: str) -> None:
-    code, err = _cli(["run", "--backend", "fake-vlm", "--model", str(fake_backends), "--tasks", "textvqa_val",
+    code, err = run_cli(["run", "--backend", "fake-vlm", "--model", str(fake_backends), "--tasks", "textvqa_val",
                       "--sample-data", "--output", str(tmp_path / "out"), *flags])
-    line = _error_line(err)
+    line = one_error_line(err)
     assert code == 2 and named in line and "'fake-vlm'" in line, line
     assert FakeBackend.built == []
 

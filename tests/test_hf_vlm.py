@@ -4,16 +4,14 @@ MGM predictions, and one error line for a model or processor it cannot use."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from engine_fakes import one_error_line, run_cli
 from tiny_hf_vlm import build_tiny_llava, build_tiny_qwen2_vl
 
-from mg_eval.cli.main import main
 from mg_eval.engine import evaluate
 from mg_eval.tasks import get_task, list_tasks
 
@@ -28,19 +26,6 @@ def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_qwen2_vl(tmp_path_factory.mktemp("hf") / "tiny-qwen2-vl")
-
-
-def _cli(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(argv)
-    return code, err.getvalue()
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _samples(run_dir: Path) -> list[dict]:
@@ -59,7 +44,7 @@ SAMPLE_TASKS = [name for name in list_tasks() if get_task(name).sample_path is n
 def test_every_task_runs_on_its_sample_data(model: str, flags: list[str], protocol: str, template: str,
                                             request: pytest.FixtureRequest, tmp_path: Path) -> None:
     folder = request.getfixturevalue(model)
-    code, err = _cli(["run", "--backend", "hf-vlm", "--model", str(folder), "--tasks", ",".join(SAMPLE_TASKS),
+    code, err = run_cli(["run", "--backend", "hf-vlm", "--model", str(folder), "--tasks", ",".join(SAMPLE_TASKS),
                       "--sample-data", "--output", str(tmp_path), *flags, *RUN_TAIL])
     assert code == 0, err
     root = tmp_path / f"{folder.name}+hf-vlm"
@@ -138,10 +123,10 @@ def test_never_mixed_with_mgm_predictions(tiny_checkpoint: Path, tiny_llava: Pat
     shutil.copytree(tiny_llava, same_name)
     out = tmp_path / "out"
     args = ["--tasks", "textvqa_val", "--sample-data", "--output", str(out), *RUN_TAIL]
-    assert _cli(["run", "--model", str(tiny_checkpoint), *args])[0] == 0
+    assert run_cli(["run", "--model", str(tiny_checkpoint), *args])[0] == 0
     mgm_store = out / tiny_checkpoint.name / "textvqa_val" / ".store" / "mgm.jsonl"
     before = mgm_store.read_text()
-    assert _cli(["run", "--backend", "hf-vlm", "--protocol", "mgm", "--model", str(same_name), *args])[0] == 0
+    assert run_cli(["run", "--backend", "hf-vlm", "--protocol", "mgm", "--model", str(same_name), *args])[0] == 0
     assert mgm_store.read_text() == before
     hf_store = out / f"{tiny_checkpoint.name}+hf-vlm" / "textvqa_val" / ".store" / "mgm.jsonl"
     assert json.loads(hf_store.read_text().splitlines()[0])["backend"] == "hf-vlm"
@@ -181,9 +166,9 @@ def test_a_model_it_cannot_use_is_one_error_line_before_any_sample(setup: str, f
                                         "num_attention_heads": 2, "vocab_size": 64})).save_pretrained(str(folder))
     if setup == "no_chat_template":
         folder = build_tiny_llava(tmp_path / "llava-no-template", chat_template=False)
-    code, err = _cli(["run", "--backend", "hf-vlm", "--model", str(folder), "--tasks", "textvqa_val", "--sample-data",
+    code, err = run_cli(["run", "--backend", "hf-vlm", "--model", str(folder), "--tasks", "textvqa_val", "--sample-data",
                       "--output", str(tmp_path / "out"), *flags, *RUN_TAIL])
-    line = _error_line(err)
+    line = one_error_line(err)
     assert code == 2
     for word in expect:
         assert word in line, line
