@@ -104,8 +104,9 @@ class Backend:
         except metadata.PackageNotFoundError:
             return "unknown"
 
-    def check_model(self, model: str | Path) -> Path:
-        """Cheap checks of a ``--model`` value before any data is read; the path the engine builds from.
+    def check_model(self, model: str | Path) -> Path | str:
+        """Cheap checks of a ``--model`` value before any data is read; what the engine passes to
+        :meth:`model_name` and :meth:`build` (a folder, or e.g. an endpoint's model name).
 
         Default: an existing local folder. Raise ``UserInputError`` naming the value and the fix.
         """
@@ -114,6 +115,12 @@ class Backend:
             raise UserInputError(f"--model {model}: no such folder; backend {self.name!r} loads a local model "
                                  "folder (the hub is not used)")
         return folder
+
+    def model_name(self, model: str | Path) -> str:
+        """The results folder name of a checked model (before the ``+<backend>`` suffix; the engine sanitises
+        it): by default the folder's base name. A backend whose models are not folders (an endpoint's model
+        name) may return another name."""
+        return Path(str(model).rstrip("/\\")).name
 
     def check_options(self, options: RunOptions) -> None:
         """Backend-specific checks of the run options after :func:`check_run_options` (default: none)."""
@@ -146,7 +153,7 @@ class Backend:
             f"{', '.join(sorted(self.capabilities.decoding))}. Run that task with --backend {DEFAULT_BACKEND}, "
             "or leave it out of --tasks")
 
-    def build(self, path: Path, options: RunOptions, context: Any) -> Any:
+    def build(self, path: Path | str, options: RunOptions, context: Any) -> Any:
         """Load the model once and return a :class:`mg_eval.api.Generator` whose ``info`` holds at least
         ``name``, ``path``, ``weights_hash``, ``dtype``, ``device``. ``context``: the engine's
         ``DistContext`` (``rank``, ``local_rank``, ``world_size``, ``distributed``)."""

@@ -28,7 +28,7 @@ class ModelSpec:
     """
 
     name: str
-    path: Path | None = None
+    path: Path | str | None = None
     generator: Generator | None = None
     backend: Backend | None = None
     backend_identity: Mapping[str, Any] | None = None
@@ -42,7 +42,8 @@ class ModelSpec:
 def run_name(folder_name: str, backend_name: str) -> str:
     """The results folder name of a model: the folder's name for the default backend, ``<name>+<backend>``
     for any other, so runs of two backends on one checkpoint never share a store or a leaderboard row."""
-    return folder_name if backend_name == DEFAULT_BACKEND else results.sanitize_name(f"{folder_name}+{backend_name}")
+    name = folder_name if backend_name == DEFAULT_BACKEND else f"{folder_name}+{backend_name}"
+    return results.sanitize_name(name)
 
 
 def model_specs(models: Sequence[Any], options: RunOptions, world_size: int = 1) -> list[ModelSpec]:
@@ -61,7 +62,7 @@ def model_specs(models: Sequence[Any], options: RunOptions, world_size: int = 1)
             backend = load_backend(options.backend)
             check_run_options(backend, options, world_size)
         path = backend.check_model(model)
-        specs.append(ModelSpec(name=run_name(results.model_name_from_path(path), backend.name), path=path,
+        specs.append(ModelSpec(name=run_name(backend.model_name(path), backend.name), path=path,
                                backend=backend, backend_identity=backend.identity(options)))
     names = [spec.name for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
