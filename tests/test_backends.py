@@ -113,8 +113,9 @@ def test_a_decoding_fallback_is_recorded_and_not_for_reporting(fake_backends: Pa
     [outcome] = evaluate(str(fake_backends), [task], output_dir=tmp_path / "out", progress=False, num_workers=0,
                          backend="fake-fallback")
     record = outcome.results
-    assert record["backend"]["decoding"] == {"mode": "greedy", "departure": "sampling decoded greedily by fake-fallback"}
-    assert not record["for_reporting"] and record["not_for_reporting"] == ["sampling decoded greedily by fake-fallback"]
+    reason = "sampling decoded greedily by fake-fallback"
+    assert record["backend"]["decoding"] == {"mode": "greedy", "departure": reason}
+    assert not record["for_reporting"] and record["not_for_reporting"] == [reason]
     assert record["generation"]["do_sample"] is False
 
 

@@ -166,8 +166,8 @@ def test_a_model_it_cannot_use_is_one_error_line_before_any_sample(setup: str, f
                                         "num_attention_heads": 2, "vocab_size": 64})).save_pretrained(str(folder))
     if setup == "no_chat_template":
         folder = build_tiny_llava(tmp_path / "llava-no-template", chat_template=False)
-    code, err = run_cli(["run", "--backend", "hf-vlm", "--model", str(folder), "--tasks", "textvqa_val", "--sample-data",
-                      "--output", str(tmp_path / "out"), *flags, *RUN_TAIL])
+    code, err = run_cli(["run", "--backend", "hf-vlm", "--model", str(folder), "--tasks", "textvqa_val",
+                         "--sample-data", "--output", str(tmp_path / "out"), *flags, *RUN_TAIL])
     line = one_error_line(err)
     assert code == 2
     for word in expect:

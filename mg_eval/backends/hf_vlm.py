@@ -41,8 +41,9 @@ class HFVLMBackend(Backend):
 
         folder = Path(model)
         if not folder.is_dir():
-            raise UserInputError(f"--model {model}: no such folder; --backend hf-vlm loads a local transformers model "
-                                 "folder (the hub is not used: download it first, e.g. `hf download ID --local-dir DIR`)")
+            raise UserInputError(f"--model {model}: no such folder; --backend hf-vlm loads a local transformers "
+                                 "model folder (the hub is not used: download it first, e.g. "
+                                 "`hf download ID --local-dir DIR`)")
         config = read_config(folder)
         model_type = config.get("model_type")
         architectures = config.get("architectures") or []

@@ -257,7 +257,8 @@ class _TaskRun:
                         dynamic_ncols=True)
         path = store.store_path(self.task_dir, protocol, self.context.rank, self.context.world_size)
         made_with = {"batch_size": 1 if generation.get("do_sample") else self.options.batch_size,
-                     "device": self.generator.info.get("device"), "prompt": provenance.prompt_source(self.generator, protocol)}
+                     "device": self.generator.info.get("device"),
+                     "prompt": provenance.prompt_source(self.generator, protocol)}
         with progress, store.PredictionWriter(path, header, lock=self.lock) as writer:
             run_batches = _run_batches
             if self.options.continuous and continuous.applies(self.generator, generation):

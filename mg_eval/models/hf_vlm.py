@@ -38,7 +38,8 @@ def read_config(folder: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserInputError(f"{path} is not valid JSON ({exc}); restore the model's config.json") from None
     if not isinstance(values, dict):
-        raise UserInputError(f"{path} holds {type(values).__name__}, not a JSON object; restore the model's config.json")
+        raise UserInputError(f"{path} holds {type(values).__name__}, not a JSON object; restore the model's "
+                             "config.json")
     return values
 
 
