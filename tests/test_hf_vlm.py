@@ -173,3 +173,38 @@ def test_a_model_it_cannot_use_is_one_error_line_before_any_sample(setup: str, f
     for word in expect:
         assert word in line, line
     assert not list((tmp_path / "out").glob("*/*/.store/*.jsonl"))  # no sample was generated
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_equals_an_uninterrupted_run(tiny_qwen: Path, tmp_path: Path) -> None:
+    """A real ``kill -9`` of ``mg-eval run --backend hf-vlm`` mid-task, then the same command again."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mg_eval.engine import results, store
+
+    common = ["run", "--backend", "hf-vlm", "--model", str(tiny_qwen), "--tasks", "pope", "--sample-data",
+              "--batch-size", "1", "--num-workers", "1", "--max-new-tokens-cap", "24", "--no-progress"]
+    assert run_cli([*common, "--output", str(tmp_path / "clean")])[0] == 0
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    process = subprocess.Popen([sys.executable, "-m", "mg_eval.cli.main", *common, "--output", str(tmp_path / "k")],
+                               env=env, cwd=repo)
+    task_dir = tmp_path / "k" / f"{tiny_qwen.name}+hf-vlm" / "pope"
+    target, deadline = random.Random().randint(1, 9), time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if len(store.load_predictions(task_dir, "lmms")) >= target:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert run_cli([*common, "--output", str(tmp_path / "k")])[0] == 0
+    assert results.read_samples(results.find_runs(tmp_path / "clean")[0]) == \
+        results.read_samples(results.find_runs(tmp_path / "k")[0])
+    doc_ids = [json.loads(line)["doc_id"] for line in (task_dir / ".store" / "lmms.jsonl").read_text().splitlines()[1:]]
+    assert len(doc_ids) == len(set(doc_ids)) == 12
