@@ -15,8 +15,9 @@ from mg_eval.errors import UserInputError
 
 __all__ = ["BUILT_IN", "installed_backends", "load_backend"]
 
-#: The backends this package ships: found even in a checkout whose entry points are not (re)installed yet;
-#: pyproject.toml registers the same ones (tests/test_backends.py checks the two agree).
+#: The backends this package ships with no extra dependency: found even in a checkout whose entry points are
+#: not (re)installed yet; pyproject.toml registers them too (tests/test_backends.py checks), and optional
+#: backends (an extra's dependencies) only there.
 BUILT_IN = {DEFAULT_BACKEND: "mg_eval.backends.mgm:MGMBackend", "hf-vlm": "mg_eval.backends.hf_vlm:HFVLMBackend"}
 
 
