@@ -176,11 +176,12 @@ def expand_glob(value: str) -> list[str]:
     return matches
 
 
-def training_checkpoints(value: str) -> list[TrainingCheckpoint] | None:
+def training_checkpoints(value: str, strict: bool = True) -> list[TrainingCheckpoint] | None:
     """The training checkpoints a ``--model`` folder names (complete or not), or ``None`` for a plain checkpoint.
 
     A ``checkpoint-<step>`` folder, or a training output folder that holds ``checkpoint-<step>`` folders (all of
-    them + its final model). ``UserInputError`` for a folder that is neither a checkpoint nor a training output.
+    them + its final model). ``strict``: ``UserInputError`` for a folder that is neither a checkpoint nor a
+    training output (else ``None``: a backend whose models are not checkpoint folders checks it itself).
     """
     path = Path(os.path.expanduser(value))
     path = path.resolve() if path.is_dir() else path
@@ -188,7 +189,7 @@ def training_checkpoints(value: str) -> list[TrainingCheckpoint] | None:
         return [TrainingCheckpoint(path, path.parent, int(CHECKPOINT_DIR.match(path.name).group(1)))]
     if path.is_dir() and checkpoint_dirs(path):
         return scan_run(path)
-    if path.is_dir() and not (path / "config.json").is_file() and not _has_weight_files(path):
+    if strict and path.is_dir() and not (path / "config.json").is_file() and not _has_weight_files(path):
         raise UserInputError(f"--model {path} is neither a checkpoint (no config.json) nor a training output "
                              f"(no checkpoint-<step> folders, no {STATE_FILE}); pass a checkpoint folder, a training "
                              "output folder or a quoted glob such as 'runs/stage2/checkpoint-*'")
@@ -238,10 +239,11 @@ def check_results_identity(output: Path, specs: list[Any]) -> None:
                                      "pass another --output or rename one run folder")
 
 
-def expand_models(values: list[Any], base: str | None = None, warn: Any = None) -> list[Any]:
+def expand_models(values: list[Any], base: str | None = None, warn: Any = None, strict: bool = True) -> list[Any]:
     """``--model`` values -> what ``evaluate`` takes: globs expanded; plain checkpoint paths unchanged; training
     checkpoints as ``ModelSpec`` (complete ones only, by run and step, each once; incomplete ones reported
-    through ``warn``). Raises ``UserInputError`` before any model loads (see :func:`training_checkpoints`)."""
+    through ``warn``). Raises ``UserInputError`` before any model loads (see :func:`training_checkpoints`;
+    ``strict`` as there)."""
     models: list[Any] = []
     seen: set[TrainingCheckpoint] = set()
     for value in values:
@@ -250,7 +252,7 @@ def expand_models(values: list[Any], base: str | None = None, warn: Any = None) 
             continue
         found: list[TrainingCheckpoint] = []
         for item in expand_glob(value):
-            checkpoints = training_checkpoints(item)
+            checkpoints = training_checkpoints(item, strict)
             if checkpoints is None:
                 models.append(item)
             else:

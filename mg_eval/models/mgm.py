@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from mg_eval.errors import UserInputError, user_error_from
-from mg_eval.models.base import hf_generation_kwargs
+from mg_eval.models.base import cut_at_stops, hf_generation_kwargs
 from mg_eval.models.hashing import weight_files, weights_hash
 from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
@@ -288,7 +288,7 @@ class MGMGenerator:
 
     def _response(self, tokens: list[int], stops: list[str]) -> str:
         text = self.processor.batch_decode(torch.tensor([tokens]), skip_special_tokens=True)[0]
-        return _cut_at_stops(text, stops).strip()
+        return cut_at_stops(text, stops).strip()
 
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
@@ -319,7 +319,7 @@ class MGMGenerator:
                        "share_prefix": options.cache == "dynamic"}
         out_ids = self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
-        return [_cut_at_stops(text, stops).strip() for text in texts]
+        return [cut_at_stops(text, stops).strip() for text in texts]
 
 
 def _load_adapter(model: Any, adapter: Path) -> None:
@@ -405,12 +405,3 @@ def image_key(image: Image.Image | None, salt: str) -> torch.Tensor:
     digest.update(image.tobytes())
     return torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
 
-
-def _cut_at_stops(text: str, stops: list[str]) -> str:
-    """Drop everything from the first stop string on (generate may emit the stop itself)."""
-    cut = len(text)
-    for stop in stops:
-        index = text.find(stop)
-        if index >= 0:
-            cut = min(cut, index)
-    return text[:cut]
