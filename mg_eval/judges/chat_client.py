@@ -39,7 +39,8 @@ from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges.stats import JudgeStats
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "JUDGE_FLAGS", "ChatClient", "ClientFlags",
-           "Outcome", "image_part", "text_part"]
+           "Outcome", "endpoint_host", "image_part",
+           "safe_base_url", "text_part"]
 
 logger = logging.getLogger(__name__)
 
@@ -234,10 +235,7 @@ class ChatClient:
     @property
     def endpoint_host(self) -> str:
         """``scheme://host[:port]`` of the endpoint (no path, query or credentials): safe to record."""
-        parts = urllib.parse.urlsplit(self.base_url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}"
+        return endpoint_host(self.base_url)
 
     @property
     def cache_identity(self) -> str:
@@ -247,8 +245,7 @@ class ChatClient:
     @property
     def safe_base_url(self) -> str:
         """The base URL without user info, query or fragment (what may appear in messages)."""
-        parts = urllib.parse.urlsplit(self.base_url)
-        return f"{self.endpoint_host}{parts.path}"
+        return safe_base_url(self.base_url)
 
     def describe(self) -> dict[str, Any]:
         """What to record in results about this client (never the key)."""
@@ -370,6 +367,18 @@ class ChatClient:
         if self._key is not None and self._key.reveal():
             text = text.replace(self._key.reveal(), _REDACTED)
         return text
+
+
+def endpoint_host(base_url: str) -> str:
+    """``scheme://host[:port]`` of ``base_url`` (no path, query or credentials): safe to record."""
+    parts = urllib.parse.urlsplit(base_url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def safe_base_url(base_url: str) -> str:
+    """``base_url`` without user info, query or fragment, and without a trailing ``/`` (what may be recorded)."""
+    return endpoint_host(base_url) + urllib.parse.urlsplit(base_url).path.rstrip("/")
 
 
 def _check_options(model: str, base_url: str, api_style: str, timeout: float, max_retries: int,
