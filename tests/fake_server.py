@@ -46,6 +46,7 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any]
     arrived: float
+    answered: float | None = None  # when the reply was written (monotonic), None while in flight
 
 
 @dataclass
@@ -177,6 +178,7 @@ def _make_handler(server: FakeChatServer) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 self._act(action)
+                recorded.answered = time.monotonic()
             finally:
                 server._done()
 
