@@ -32,6 +32,7 @@ class OpenAIBackend(Backend):
 
     name = "openai"
     description = "any OpenAI-compatible chat endpoint (vLLM / SGLang server, hosted model): --model NAME --base-url URL"
+    default_protocol = "lmms"  # the benchmarks' generic prompts, what chat models are published with
     capabilities = BackendCapabilities(decoding=frozenset({"greedy", "sampling"}), devices=(), dtypes=(),
                                        distributed=False, options=OPTION_NAMES)
 
