@@ -172,10 +172,12 @@ def test_leaderboard_commands_mark_how_each_run_was_made(tmp_path, capsys) -> No
     assert "| MGM-7B | mgm | mgm | no judge |" in made and "| transcribed | the authors' | as published |" in made
 
     assert main(["plot", str(out), "--output", str(tmp_path / "fig")]) == 0
-    svg = (tmp_path / "fig" / "leaderboard_bars.svg").read_text()
+    heatmap = (tmp_path / "fig" / "leaderboard_heatmap.svg").read_text()
     # bundled sample data: not for reporting, hence "(limited)"
-    assert "served-vlm+openai (lmms) (limited) [backend openai · lmms prompts]" in svg
-    assert "MGM-7B (limited) [backend mgm · mgm prompts]" in svg and "[paper]" in svg
+    assert "served-vlm+openai (lmms) (limited) [backend openai · lmms prompts]" in heatmap
+    assert "MGM-7B (limited) [backend mgm · mgm prompts]" in heatmap and "(Vicuna-7B) [paper]" in heatmap
+    bars = (tmp_path / "fig" / "leaderboard_bars.svg").read_text()
+    assert "[backend openai · lmms prompts]" in bars and "solid: the paper, as published" in bars
 
     assert main(["report", str(out), "--output", str(tmp_path / "site")]) == 0
     index = (tmp_path / "site" / "index.html").read_text()

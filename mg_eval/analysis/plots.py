@@ -84,12 +84,13 @@ class Entry:
     manual: set[str] = field(default_factory=set)  # columns holding a test server's number added by hand
     made: str = ""  # how our runs were made (``engine.results.made_mark``: backend, prompts, judge)
 
-    @property
-    def display(self) -> str:
-        """The label figures show: ours with how they were made, references with where they come from."""
-        if self.source == "ours":
-            return f"{self.label} [{self.made}]" if self.made else self.label
-        return self.label if self.source == "zoo" else f"{self.label} [paper]"
+    def display(self, legend: bool = False) -> str:
+        """The label a figure shows: ours with how they were made (``[backend · prompts · judge]``), the paper's
+        rows marked ``[paper]``. ``legend``: the mark on a second line, and none for the paper's rows (the
+        legend's title explains the solid bars), so the legend stays within the page width."""
+        if self.source == "ours" and self.made:
+            return f"{self.label}\n[{self.made}]" if legend else f"{self.label} [{self.made}]"
+        return self.label if self.source != "paper" or legend else f"{self.label} [paper]"
 
 
 def load_reference(path: str | Path) -> list[Entry]:
@@ -224,7 +225,7 @@ def _bar_panel(ax, entries: Sequence[Entry], columns: Sequence[str], colors: Seq
         heights = np.array([np.nan if entry.values.get(c) is None else entry.values[c] for c in columns])
         offsets = x - 0.4 + width * (i + 0.5)
         errors = _error_bars(entry, columns, heights)
-        ax.bar(offsets, np.nan_to_num(heights), width, color=color, label=entry.display, yerr=errors,
+        ax.bar(offsets, np.nan_to_num(heights), width, color=color, label=entry.display(legend=True), yerr=errors,
                error_kw={"elinewidth": 0.6, "capsize": 1.2, "ecolor": "black"},
                hatch="////" if entry.source == "ours" else None, edgecolor="white", linewidth=0.3)
         for offset, height, column in zip(offsets, heights, columns):
@@ -260,7 +261,7 @@ def _marker_panel(ax, entries: Sequence[Entry], columns: Sequence[str]) -> None:
         xs, ys = (np.array(v, dtype=float) for v in zip(*present))
         spread = (k - (len(entries) - 1) / 2) * 0.07  # side by side, so equal numbers stay visible
         ax.scatter(xs + spread, ys, marker=ZOO_MARKERS[k % len(ZOO_MARKERS)], s=16, facecolors="white",
-                   edgecolors=ZOO_COLOR, linewidths=0.9, zorder=3, label=entry.display)
+                   edgecolors=ZOO_COLOR, linewidths=0.9, zorder=3, label=entry.display(legend=True))
 
 
 def _legend_handles(axes, entries: Sequence[Entry]) -> tuple[list, list[str]]:
@@ -270,7 +271,7 @@ def _legend_handles(axes, entries: Sequence[Entry]) -> tuple[list, list[str]]:
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             found.setdefault(label, handle)
-    labels = [entry.display for entry in entries if entry.display in found]
+    labels = [entry.display(legend=True) for entry in entries if entry.display(legend=True) in found]
     return [found[label] for label in labels], labels
 
 
@@ -305,8 +306,8 @@ def plot_leaderboard_bars(entries: Sequence[Entry], stem: str | Path, title: str
             ax.set_ylabel(_points_axis_label())
             ax.set_ylim(0, None)
         handles, labels = _legend_handles(axes, bars + points)
-        legend_title = ("hatched: our runs [backend · prompts · judge] (95% bootstrap CI); [paper]: as published; "
-                        "–: not reported; S: test-server score added by hand")
+        legend_title = ("hatched: our runs [backend · prompts · judge] (95% bootstrap CI); solid: the paper, as "
+                        "published\n–: not reported; S: test-server score added by hand")
         if points:
             legend_title += "\nopen markers: LLaVA Model Zoo, on the columns a source ties to ours"
         ncol = min(3 if points else 4, len(entries))  # the zoo's labels are long: 3 columns fit 7 in
@@ -338,7 +339,7 @@ def plot_leaderboard_heatmap(entries: Sequence[Entry], stem: str | Path, title: 
         ax.set_xticks(range(len(columns)), [headers[c] for c in columns], rotation=30, ha="left",
                       rotation_mode="anchor")
         ax.xaxis.tick_top()
-        ax.set_yticks(range(len(entries)), [e.display for e in entries])
+        ax.set_yticks(range(len(entries)), [e.display() for e in entries])
         for tick, entry in zip(ax.get_yticklabels(), entries):
             if entry.source == "ours":
                 tick.set_color(OURS_COLOR)

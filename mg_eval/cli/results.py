@@ -169,8 +169,8 @@ def add_reference_columns(table: pd.DataFrame, labels: list[str]) -> tuple[pd.Da
                                                   column.score == metric and (not column.tasks or task in column.tasks)]
         keys.append(columns[0] if columns else None)
     for entry in chosen:
-        table[entry.display] = [entry.values.get(key) if key else None for key in keys]
-    return table, [entry.display for entry in chosen]
+        table[entry.display()] = [entry.values.get(key) if key else None for key in keys]
+    return table, [entry.display() for entry in chosen]
 
 
 COUNT_COLUMNS = ("n", "ungraded")
