@@ -127,6 +127,15 @@ class FakeChatServer:
             self._in_flight -= 1
 
 
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def without_proxies(monkeypatch: Any) -> None:
+    """Unset the proxy variables for one test, so requests to 127.0.0.1 go straight to the server."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 def images_of(body: dict[str, Any]) -> list[str]:
     """The ``image_url`` URLs of a chat request's messages, in order."""
     urls = []

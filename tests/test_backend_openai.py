@@ -9,7 +9,7 @@ import socket
 import sqlite3
 
 import pytest
-from fake_server import FakeChatServer, images_of, text_of
+from fake_server import FakeChatServer, images_of, text_of, without_proxies
 from PIL import Image
 
 from mg_eval.errors import UserInputError
@@ -23,8 +23,7 @@ GREEDY = {"max_new_tokens": 16, "do_sample": False, "temperature": 0, "top_p": N
 @pytest.fixture(autouse=True)
 def _key_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MG_TEST_BACKEND_KEY", KEY)
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    without_proxies(monkeypatch)
     monkeypatch.setattr(ChatClient, "_backoff", lambda self, attempt, retry_after: 0.01)  # quick retries
 
 

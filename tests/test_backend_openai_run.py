@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_server import FakeChatServer, images_of, text_of
+from fake_server import FakeChatServer, images_of, text_of, without_proxies
 
 from mg_eval.cli.main import main
 from mg_eval.engine import results
@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _key_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MG_TEST_RUN_KEY", KEY)
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    without_proxies(monkeypatch)
 
 
 def answer(body: dict) -> dict:
