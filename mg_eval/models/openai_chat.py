@@ -28,7 +28,8 @@ from mg_eval.models.base import sample_seed
 __all__ = ["BACKEND_FLAGS", "DEFAULT_RESPONSE_CACHE", "BackendRequestError", "OpenAIChatGenerator",
            "chat_request_key", "probe_endpoint"]
 
-BACKEND_FLAGS = ClientFlags("backend", "--base-url", "--api-key-env", "serve the model without a key")
+BACKEND_FLAGS = ClientFlags("backend", "--base-url", "--api-key-env",
+                            "drop --api-key-env if the endpoint needs no key")
 #: where answers are cached unless the run names another folder (``--backend-option cache_dir=DIR``)
 DEFAULT_RESPONSE_CACHE = Path("~/.cache/mg_eval/responses")
 RESPONSE_CACHE_FILENAME = "responses.sqlite"
