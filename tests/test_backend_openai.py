@@ -67,6 +67,16 @@ def test_sampling_sends_temperature_top_p_and_a_per_sample_seed(tmp_path) -> Non
     assert server.requests[1].body["seed"] == server.requests[3].body["seed"]  # q1 alone = q1 in a batch
 
 
+def test_same_question_on_another_image_gets_another_seed(tmp_path) -> None:
+    sampling = {"max_new_tokens": 8, "do_sample": True, "temperature": 1.0, "top_p": None, "num_beams": 1, "seed": 7}
+    with FakeChatServer(responder=lambda body: {"content": "x"}) as server:
+        generator = connect(server, tmp_path, use_cache=False)
+        generator.generate(generator.prepare([red_square(), None], ["q", "q"]), sampling)
+    with_image, without = sorted(server.requests[1:], key=lambda r: len(images_of(r.body)), reverse=True)
+    assert images_of(with_image.body) and not images_of(without.body)
+    assert with_image.body["seed"] != without.body["seed"] and "top_p" not in with_image.body
+
+
 @pytest.mark.parametrize("failure", [{"status": 429, "retry_after": "0"}, {"status": 500}, {"raw": b"<html>oops"},
                                      {"raw": b'{"choices": []}'}, {"drop": True}])
 def test_transient_failures_are_retried(failure, tmp_path) -> None:

@@ -62,16 +62,18 @@ def chat_request_key(identity: str, messages: Sequence[Mapping[str, Any]], param
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest(), canonical
 
 
-def request_params(generation: Mapping[str, Any], text: str) -> dict[str, Any]:
+def request_params(generation: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The decoding fields of one request: greedy -> temperature 0; sampling -> the task's temperature, top_p
-    and a per-sample seed (from the task seed and the prompt, so it does not depend on the batch)."""
+    and a per-sample seed (from the task seed and the messages, image included, so it does not depend on the
+    batch)."""
     params: dict[str, Any] = {"max_tokens": int(generation.get("max_new_tokens") or 128), "temperature": 0.0}
     if generation.get("do_sample"):
         params["temperature"] = float(generation.get("temperature") if generation.get("temperature") is not None
                                       else 1.0)
         if generation.get("top_p") is not None:
             params["top_p"] = float(generation["top_p"])
-        params["seed"] = sample_seed(generation.get("seed"), hashlib.sha256(text.encode("utf-8")).hexdigest())
+        content = json.dumps(list(messages), sort_keys=True).encode("utf-8")
+        params["seed"] = sample_seed(generation.get("seed"), hashlib.sha256(content).hexdigest())
     return params
 
 
@@ -166,7 +168,7 @@ class OpenAIChatGenerator:
         Raises ``BackendRequestError`` when a request fails after every retry (the answers of the batch that
         did come back are cached, so the rerun that resumes the run does not ask for them again).
         """
-        jobs = [(messages, request_params(generation, text)) for messages, text in zip(batch["messages"], batch["texts"])]
+        jobs = [(messages, request_params(generation, messages)) for messages in batch["messages"]]
         workers = max(1, min(self.client.max_concurrency, len(jobs)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(self._answer, messages, params) for messages, params in jobs]
