@@ -92,6 +92,7 @@ def test_a_beam_task_is_decoded_without_beams_and_marked(tmp_path) -> None:
     assert sampled and all(body["temperature"] == 1.0 for body in sampled)
 
 
+@pytest.mark.slow  # a subprocess that imports torch; the cache's part is also tested in-process (test_backend_openai.py)
 def test_kill_minus_9_loses_no_answer(tmp_path) -> None:
     def slow(body: dict) -> dict:
         return {**answer(body), "sleep": 0.15}
