@@ -95,7 +95,7 @@ class OpenAIBackend(Backend):
 def client_settings(options: RunOptions) -> dict[str, Any]:
     """``OpenAIChatGenerator.connect`` keywords from the run's backend options (checks the URL and the key
     variable on the way: ``UserInputError`` naming the flag)."""
-    from mg_eval.judges.chat_client import ChatClient
+    from mg_eval.judges.chat_client import DEFAULT_API_KEY_ENV, ChatClient
     from mg_eval.models.openai_chat import BACKEND_FLAGS, BackendRequestError
 
     settings = dict(options.backend_options or {})
@@ -107,6 +107,6 @@ def client_settings(options: RunOptions) -> dict[str, Any]:
         if key in settings:
             connect[option] = _NUMBERS[key][0](settings[key])
     # build (and drop) a client: the URL's shape and the key variable are checked now, before any data is read
-    ChatClient("check", base_url=connect["base_url"], api_key_env=connect["api_key_env"] or "OPENAI_API_KEY",
+    ChatClient("check", base_url=connect["base_url"], api_key_env=connect["api_key_env"] or DEFAULT_API_KEY_ENV,
                flags=BACKEND_FLAGS, failure=BackendRequestError, require_key=connect["api_key_env"] is not None)
     return connect

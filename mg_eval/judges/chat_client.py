@@ -38,13 +38,15 @@ from typing import Any
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges.stats import JudgeStats
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "JUDGE_FLAGS", "ChatClient", "ClientFlags",
+__all__ = ["DEFAULT_API_KEY_ENV", "DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "JUDGE_FLAGS", "ChatClient", "ClientFlags",
            "Outcome", "endpoint_host", "image_part",
            "safe_base_url", "text_part"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: the environment variable the key is read from when the user names none (OpenAI's own convention)
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEFAULT_AZURE_API_VERSION = "2024-06-01"
 #: seconds per HTTP attempt, and retries after the first attempt (CLI: --judge-timeout, --judge-retries)
 DEFAULT_TIMEOUT = 60.0
@@ -145,7 +147,7 @@ class ChatClient:
         model: str,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str = DEFAULT_API_KEY_ENV,
         api_style: str = "openai",
         api_version: str = DEFAULT_AZURE_API_VERSION,
         timeout: float = DEFAULT_TIMEOUT,

@@ -21,7 +21,7 @@ from typing import Any
 
 from mg_eval.errors import UserInputError
 from mg_eval.judges.cache import JudgeCache
-from mg_eval.judges.chat_client import ChatClient, ClientFlags, image_part, text_part
+from mg_eval.judges.chat_client import DEFAULT_API_KEY_ENV, ChatClient, ClientFlags, image_part, text_part
 from mg_eval.judges.stats import JudgeStats
 from mg_eval.models.base import sample_seed
 
@@ -137,7 +137,7 @@ class OpenAIChatGenerator:
                 use_cache: bool = True, probe: bool = True, **client_options: Any) -> OpenAIChatGenerator:
         """Build the client (the key read from ``api_key_env``; named and unset -> ``UserInputError``), open the
         response cache, and probe the endpoint (:func:`probe_endpoint`). ``client_options``: ``ChatClient``'s."""
-        client = ChatClient(model, base_url=base_url, api_key_env=api_key_env or "OPENAI_API_KEY",
+        client = ChatClient(model, base_url=base_url, api_key_env=api_key_env or DEFAULT_API_KEY_ENV,
                             flags=BACKEND_FLAGS, failure=BackendRequestError, require_key=api_key_env is not None,
                             stats=JudgeStats(), **client_options)
         cache = None
