@@ -108,7 +108,9 @@ class OpenAIChatGenerator:
     Args:
         client: the HTTP client (model, endpoint, key, retries, concurrency).
         cache: the response cache, or ``None`` to send every request.
-        identity: what the cache keys answers by and what stands for the weights in fingerprints.
+
+    ``identity`` (``openai:<model>@<host>``) keys the cached answers and, as ``api:<identity>``, stands for the
+    weights hash in the prediction fingerprints; ``stats`` counts requests, cache hits, HTTP calls and retries.
     """
 
     per_sample_preprocessing = False
@@ -198,10 +200,6 @@ class OpenAIChatGenerator:
         extra = {key: value for key, value in params.items() if key not in ("max_tokens", "temperature")}
         return self.client.chat(messages, max_tokens=params["max_tokens"], temperature=params["temperature"],
                                 params=extra or None)
-
-    def usage_report(self) -> dict[str, Any]:
-        """Counters of this run's requests (cache hits, HTTP calls, retries, failures, tokens); never the key."""
-        return self.stats.to_dict()
 
     def __getstate__(self) -> dict[str, Any]:
         """A copy for DataLoader workers: it can ``prepare`` batches but holds neither the client (the key)
