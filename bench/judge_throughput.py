@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ def _fake_server_class() -> type:
     path = Path(__file__).resolve().parents[1] / "tests" / "fake_server.py"
     spec = importlib.util.spec_from_file_location("mg_eval_bench_fake_server", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module.FakeChatServer
 

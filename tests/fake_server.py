@@ -13,10 +13,15 @@ Each request takes the next scripted action (or, when the script is empty, asks 
 * ``{"sleep": 1.0, "content": "late"}``       answer only after ``sleep`` seconds (client timeout)
 * ``{"raw": b"not json"}``                   200 with an arbitrary body
 * ``{"content": None}``                       200 whose message has no content
+* ``{"drop": True}``                          close the connection without an answer
 
-The server records every request (path, headers, JSON body, arrival time) and the peak number of
-requests in flight, refuses more than ``max_requests`` (HTTP 503 + a counter the tests assert on),
-and shuts down when the context exits.
+``refuse_images=True`` makes it a text-only endpoint: a request with an ``image_url`` part gets HTTP 400
+with the message a vLLM server serving a text-only model gives, before any script or responder.
+
+Bounded: it listens on 127.0.0.1 only, refuses more than ``max_requests`` (HTTP 503 + a counter the
+tests assert on), drops a client that sends nothing for ``socket_timeout`` seconds, and refuses every
+request after ``lifetime_s`` seconds. It records every request (path, headers, JSON body, arrival time)
+and the peak number of requests in flight, and shuts down when the context exits.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Recorded:
     headers: dict[str, str]
     body: dict[str, Any]
     arrived: float
+    answered: float | None = None  # when the reply was written (monotonic), None while in flight
 
 
 @dataclass
@@ -50,6 +56,9 @@ class FakeChatServer:
     script: list[Action] = field(default_factory=list)
     responder: Callable[[dict[str, Any]], Action] | None = None
     max_requests: int = 200
+    refuse_images: bool = False
+    lifetime_s: float = 120.0
+    socket_timeout: float = 10.0
     requests: list[Recorded] = field(default_factory=list)
     refused: int = 0
     peak_in_flight: int = 0
@@ -60,6 +69,7 @@ class FakeChatServer:
         self._in_flight = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._started = time.monotonic()
 
     @property
     def base_url(self) -> str:
@@ -79,7 +89,9 @@ class FakeChatServer:
             self._queue.extend(actions)
 
     def __enter__(self) -> FakeChatServer:
+        self._started = time.monotonic()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        assert self._server.server_address[0] == "127.0.0.1"  # loopback only
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -95,12 +107,15 @@ class FakeChatServer:
     # called from handler threads
     def _next_action(self, recorded: Recorded) -> Action | None:
         with self._lock:
-            if len(self.requests) >= self.max_requests:
+            expired = time.monotonic() - self._started > self.lifetime_s
+            if len(self.requests) >= self.max_requests or expired:
                 self.refused += 1
                 return None
             self.requests.append(recorded)
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            if self.refuse_images and images_of(recorded.body):
+                return {"status": 400, "error": "fake is not a multimodal model (text-only endpoint)"}
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None:
@@ -110,6 +125,35 @@ class FakeChatServer:
     def _done(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+def without_proxies(monkeypatch: Any) -> None:
+    """Unset the proxy variables for one test, so requests to 127.0.0.1 go straight to the server."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def images_of(body: dict[str, Any]) -> list[str]:
+    """The ``image_url`` URLs of a chat request's messages, in order."""
+    urls = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                urls.append(str((part.get("image_url") or {}).get("url")))
+    return urls
+
+
+def text_of(body: dict[str, Any]) -> str:
+    """The text of a chat request's last user message (string content, or its text parts joined)."""
+    users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
+    return str(content)
 
 
 def completion_body(content: str | None, model: str = "fake") -> bytes:
@@ -124,6 +168,7 @@ def completion_body(content: str | None, model: str = "fake") -> bytes:
 def _make_handler(server: FakeChatServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = server.socket_timeout  # a silent client is dropped, never holds a thread forever
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default log
             return
@@ -142,12 +187,17 @@ def _make_handler(server: FakeChatServer) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 self._act(action)
+                recorded.answered = time.monotonic()
             finally:
                 server._done()
 
         def _act(self, action: Action) -> None:
             if action.get("sleep"):
                 time.sleep(action["sleep"])
+            if action.get("drop"):
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
             status = int(action.get("status", 200))
             headers = {}
             if "retry_after" in action:

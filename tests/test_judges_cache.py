@@ -21,6 +21,7 @@ from mg_eval.judges import (
     paper_judge_spec,
     paper_judges,
 )
+from mg_eval.judges.cache import request_key
 
 KEY = "sk-cache-test-KEY-987654321"
 
@@ -181,3 +182,15 @@ def test_stats_rejects_unknown_counter() -> None:
     with pytest.raises(AttributeError, match="no counter"):
         stats.add(hitz=1)
     assert stats.to_dict()["hits"] == 2
+
+
+def test_cache_keys_are_those_existing_caches_hold(tmp_path) -> None:
+    """Keys written before the HTTP client was shared with the openai backend (computed then): still the same."""
+    with FakeChatServer(script=[{"content": "0.7"}]) as server:
+        judge = cached(server, tmp_path)
+        assert judge.identity == "openai:gpt-4-0613@127.0.0.1"
+        assert judge.complete("Q | GT | PRED | ", max_tokens=3, system="be strict") == "0.7"
+    (key,) = [row[0] for row in sqlite3.connect(tmp_path / "judge_cache.sqlite").execute("SELECT key FROM completions")]
+    assert key == "e3fbd52dd17573a59fe92039c98fa9e5c56703584ce415e0de1f40164b4e6554"
+    assert request_key(judge.identity, JudgeRequest("p", max_tokens=3), 2)[0] == \
+        "d439801ffdbf5d9d84def2b4bceceea67a04fda53c3caf171f3ba7cb4d5f82bb"

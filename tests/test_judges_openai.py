@@ -10,7 +10,7 @@ from fake_server import FakeChatServer
 
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.judges import JudgeRequest, OpenAICompatJudge, build_judge, judge_report
-from mg_eval.judges.openai_compat import _parse_retry_after
+from mg_eval.judges.chat_client import _parse_retry_after
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 

@@ -32,8 +32,8 @@ from matplotlib.figure import Figure
 from mg_eval.ablation.spec import parse_paper_value
 from mg_eval.analysis import stats
 from mg_eval.analysis.units import declaration_of, unit_scores
-from mg_eval.api import PaperColumn
-from mg_eval.engine.results import find_runs, read_results, read_samples
+from mg_eval.api import PROTOCOLS, PaperColumn
+from mg_eval.engine.results import find_runs, how_made, made_mark, read_results, read_samples
 from mg_eval.errors import UserInputError
 from mg_eval.tasks import find_benchmark, list_benchmarks
 
@@ -82,6 +82,15 @@ class Entry:
     values: dict[str, float | None] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     manual: set[str] = field(default_factory=set)  # columns holding a test server's number added by hand
+    made: str = ""  # how our runs were made (``engine.results.made_mark``: backend, prompts, judge)
+
+    def display(self, legend: bool = False) -> str:
+        """The label a figure shows: ours with how they were made (``[backend · prompts · judge]``), the paper's
+        rows marked ``[paper]``. ``legend``: the mark on a second line, and none for the paper's rows (the
+        legend's title explains the solid bars), so the legend stays within the page width."""
+        if self.source == "ours" and self.made:
+            return f"{self.label}\n[{self.made}]" if legend else f"{self.label} [{self.made}]"
+        return self.label if self.source != "paper" or legend else f"{self.label} [paper]"
 
 
 def load_reference(path: str | Path) -> list[Entry]:
@@ -130,15 +139,29 @@ def collect_results(roots: Sequence[str | Path], n_resamples: int = stats.DEFAUL
             raise UserInputError(f"no runs (results.json) under {root}; pass folders written by `mg-eval run`")
         for run in runs:
             record = read_results(run)
-            key = (record["model"]["name"] + ("" if record.get("for_reporting", True) else " (limited)"),
-                   record["task"]["name"])
+            key = (run_label(record), record["task"]["name"])
             if key not in newest or record["run_id"] > newest[key][0]:
                 newest[key] = (record["run_id"], run, record)
     entries: dict[str, Entry] = {}
+    judges: dict[str, list[str | None]] = {}
     for (label, task), (_, run, record) in sorted(newest.items()):
+        made = how_made(record)
         entry = entries.setdefault(label, Entry(label=label, source="ours"))
+        declaration = declaration_of(task, record["task"].get("benchmark"))
+        if declaration is not None and declaration.judge is not None:
+            judges.setdefault(label, []).append(made["judge"])
+        entry.made = made_mark(str(made["backend"]), str(made["protocol"]), judges.get(label))
         _add_run(entry, run, record, task, n_resamples, seed)
     return list(entries.values())
+
+
+def run_label(record: Mapping) -> str:
+    """The entry a run belongs to: its model (whose folder name carries a non-default backend), the protocol
+    when it is not the first of ``PROTOCOLS``, and ``(limited)`` for a run not for reporting. Runs of one
+    model under two protocols are two entries, never mixed column by column."""
+    protocol = str(record.get("protocol"))
+    label = record["model"]["name"] + ("" if protocol == PROTOCOLS[0] else f" ({protocol})")
+    return label + ("" if record.get("for_reporting", True) else " (limited)")
 
 
 def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int, seed: int) -> None:
@@ -202,7 +225,7 @@ def _bar_panel(ax, entries: Sequence[Entry], columns: Sequence[str], colors: Seq
         heights = np.array([np.nan if entry.values.get(c) is None else entry.values[c] for c in columns])
         offsets = x - 0.4 + width * (i + 0.5)
         errors = _error_bars(entry, columns, heights)
-        ax.bar(offsets, np.nan_to_num(heights), width, color=color, label=entry.label, yerr=errors,
+        ax.bar(offsets, np.nan_to_num(heights), width, color=color, label=entry.display(legend=True), yerr=errors,
                error_kw={"elinewidth": 0.6, "capsize": 1.2, "ecolor": "black"},
                hatch="////" if entry.source == "ours" else None, edgecolor="white", linewidth=0.3)
         for offset, height, column in zip(offsets, heights, columns):
@@ -238,7 +261,7 @@ def _marker_panel(ax, entries: Sequence[Entry], columns: Sequence[str]) -> None:
         xs, ys = (np.array(v, dtype=float) for v in zip(*present))
         spread = (k - (len(entries) - 1) / 2) * 0.07  # side by side, so equal numbers stay visible
         ax.scatter(xs + spread, ys, marker=ZOO_MARKERS[k % len(ZOO_MARKERS)], s=16, facecolors="white",
-                   edgecolors=ZOO_COLOR, linewidths=0.9, zorder=3, label=entry.label)
+                   edgecolors=ZOO_COLOR, linewidths=0.9, zorder=3, label=entry.display(legend=True))
 
 
 def _legend_handles(axes, entries: Sequence[Entry]) -> tuple[list, list[str]]:
@@ -248,7 +271,7 @@ def _legend_handles(axes, entries: Sequence[Entry]) -> tuple[list, list[str]]:
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             found.setdefault(label, handle)
-    labels = [entry.label for entry in entries if entry.label in found]
+    labels = [entry.display(legend=True) for entry in entries if entry.display(legend=True) in found]
     return [found[label] for label in labels], labels
 
 
@@ -283,7 +306,8 @@ def plot_leaderboard_bars(entries: Sequence[Entry], stem: str | Path, title: str
             ax.set_ylabel(_points_axis_label())
             ax.set_ylim(0, None)
         handles, labels = _legend_handles(axes, bars + points)
-        legend_title = "hatched: our runs (95% bootstrap CI); –: not reported; S: test-server score added by hand"
+        legend_title = ("hatched: our runs [backend · prompts · judge] (95% bootstrap CI); solid: the paper, as "
+                        "published\n–: not reported; S: test-server score added by hand")
         if points:
             legend_title += "\nopen markers: LLaVA Model Zoo, on the columns a source ties to ours"
         ncol = min(3 if points else 4, len(entries))  # the zoo's labels are long: 3 columns fit 7 in
@@ -315,7 +339,7 @@ def plot_leaderboard_heatmap(entries: Sequence[Entry], stem: str | Path, title: 
         ax.set_xticks(range(len(columns)), [headers[c] for c in columns], rotation=30, ha="left",
                       rotation_mode="anchor")
         ax.xaxis.tick_top()
-        ax.set_yticks(range(len(entries)), [e.label for e in entries])
+        ax.set_yticks(range(len(entries)), [e.display() for e in entries])
         for tick, entry in zip(ax.get_yticklabels(), entries):
             if entry.source == "ours":
                 tick.set_color(OURS_COLOR)

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from mg_eval.api import BACKENDS_GROUP, DEFAULT_BACKEND, RunOptions
+from mg_eval.api import BACKENDS_GROUP, DEFAULT_BACKEND, PROTOCOLS, RunOptions
 from mg_eval.errors import UserInputError
 
 __all__ = [
@@ -96,8 +96,9 @@ class Backend:
     capabilities: BackendCapabilities = BackendCapabilities()
     #: The distribution whose version is recorded (and fingerprinted) as the backend's version.
     package: str = "mini-gemini-eval"
-    #: The prompt protocol ``mg-eval run`` uses when ``--protocol`` is not given (``mgm`` or ``lmms``).
-    default_protocol: str = "mgm"
+    #: The prompts a run gets when ``--protocol`` is not given (chat-model backends: ``lmms``, the benchmarks'
+    #: generic prompts; the MGM checkpoints: ``mgm``, the official scripts').
+    default_protocol: str = PROTOCOLS[0]
 
     def version(self) -> str:
         """The backend's version (recorded in results and, for non-default backends, in fingerprints)."""

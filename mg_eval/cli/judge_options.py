@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mg_eval.errors import UserInputError
-from mg_eval.judges.openai_compat import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from mg_eval.judges.chat_client import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
 __all__ = ["add_judge_arguments", "judge_for_benchmark", "judge_for_task", "ungraded_hint"]
 

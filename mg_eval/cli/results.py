@@ -7,6 +7,7 @@ Examples::
     mg-eval results --all-runs --task mme --csv runs.csv
     mg-eval results --compare --markdown table.md
     mg-eval results --steps                      # training checkpoints: one row per (run, step), tasks as columns
+    mg-eval results --compare --reference         # beside the paper's and the LLaVA Model Zoo's published rows
     mg-eval results --add-server-score results/MGM-7B/mmmu_test/<run> --value 44.9 --source "EvalAI, 2026-12-01"
 """
 
@@ -23,7 +24,7 @@ from mg_eval.api import PROTOCOLS
 from mg_eval.engine import results as store_results
 from mg_eval.errors import UserInputError
 
-LIST_COLUMNS = ["model", "task", "protocol", "metric", "value", "n", "ungraded", "for_reporting", "judge", "run_id",
+LIST_COLUMNS = ["model", "backend", "task", "protocol", "metric", "value", "n", "ungraded", "for_reporting", "judge", "run_id",
                 "path", "manual"]
 HIDDEN_COLUMNS = ["created_at", "training_run", "step"]  # loaded, not printed in the list view
 MANUAL_KEY = "manual_scores"  # results.json scores: {metric: {value, source, added_at}} for hand-added numbers
@@ -52,6 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="where the number comes from (server, date)")
     parser.add_argument("--metric", default="server_accuracy", help="score key to write (default server_accuracy)")
     parser.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
+    parser.add_argument("--reference", nargs="*", default=None, metavar="LABEL",
+                        help="with --compare: add the transcribed numbers of these published rows (the paper's "
+                             "Table 1, the LLaVA Model Zoo) beside ours; no LABEL = the 7B/13B rows and the zoo's "
+                             "LLaVA-1.5/1.6 rows, \"all\" = every row (labels as in `mg-eval plot`)")
 
 
 def _flatten(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -81,7 +86,9 @@ def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
         metrics = scores if all_metrics else {primary: scores.get(primary)} if primary else {}
         manual = record["scores"].get(MANUAL_KEY) or {}
         for metric, value in metrics.items():
-            rows.append({"manual": f"server score, added by hand: {manual[metric]['source']}" if metric in manual else "","model": record["model"]["name"], "task": record["task"]["name"],
+            rows.append({"manual": f"server score, added by hand: {manual[metric]['source']}" if metric in manual else "",
+                         "model": record["model"]["name"], "backend": store_results.how_made(record)["backend"],
+                         "task": record["task"]["name"],
                          "protocol": record["protocol"], "metric": metric, "value": value,
                          "n": record["n_samples"]["total"], "ungraded": scores.get("n_ungraded"),
                          "for_reporting": record["for_reporting"],
@@ -143,6 +150,57 @@ def compare(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def how_made_table(frame: pd.DataFrame, references: list[str] | None = None) -> pd.DataFrame:
+    """One row per column of the compare table: how its numbers were made (backend, prompts, judge, reporting).
+
+    ``references``: the labels of the transcribed columns added by :func:`add_reference_columns`.
+    """
+    rows = []
+    for model, runs in frame.groupby("model", sort=True):
+        judges = sorted({str(judge) for judge in runs["judge"] if isinstance(judge, str) and judge})
+        rows.append({"column": model, "backend": ", ".join(sorted(set(runs["backend"]))),
+                     "protocol": ", ".join(sorted(set(runs["protocol"]))), "judge": ", ".join(judges) or "no judge",
+                     "for_reporting": "yes" if bool(runs["for_reporting"].all()) else "no (some runs)"})
+    for label in references or []:
+        rows.append({"column": label, "backend": "transcribed", "protocol": "the authors'", "judge": "as published",
+                     "for_reporting": "published"})
+    return pd.DataFrame(rows, columns=["column", "backend", "protocol", "judge", "for_reporting"])
+
+
+def add_reference_columns(table: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The compare table with one column per selected published row (paper Table 1, LLaVA Model Zoo).
+
+    A cell holds the published number of the leaderboard column the benchmark declares for that (task, score)
+    (``paper_columns`` in ``tasks/<benchmark>/benchmark.yaml``: the same mapping `mg-eval plot` uses); empty
+    where the row publishes none. Returns the table and the added column names.
+    """
+    from mg_eval.analysis import plots, zoo
+    from mg_eval.analysis.units import declaration_of
+    from mg_eval.cli.plot import DEFAULT_REFERENCE
+
+    paper, zoo_entries = plots.load_reference(DEFAULT_REFERENCE), zoo.load_zoo()
+    if labels == ["all"]:
+        chosen = paper + zoo_entries
+    elif labels:
+        known = {entry.label: entry for entry in paper + zoo_entries}
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise UserInputError(f"--reference {unknown} are not published rows; known: {sorted(known)}")
+        chosen = [known[label] for label in labels]
+    else:
+        chosen = plots.select_reference(paper, None) + plots.select_reference(zoo_entries, None, zoo.DEFAULT_ZOO_ROWS)
+    table = table.copy()
+    keys = []
+    for task, metric in zip(table["task"], table["metric"]):
+        declaration = declaration_of(str(task))
+        columns = [] if declaration is None else [column.key for column in declaration.paper_columns if
+                                                  column.score == metric and (not column.tasks or task in column.tasks)]
+        keys.append(columns[0] if columns else None)
+    for entry in chosen:
+        table[entry.display()] = [entry.values.get(key) if key else None for key in keys]
+    return table, [entry.display() for entry in chosen]
+
+
 COUNT_COLUMNS = ("n", "ungraded")
 
 
@@ -200,19 +258,31 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UserInputError(f"results root {root} does not exist; run `mg-eval run` (or `mg-eval demo`) first, "
                              "or pass --root DIR")
+    if args.reference is not None and not args.compare:
+        raise UserInputError("--reference adds published columns to the --compare table; add --compare")
     frame = select(load_runs(root, all_metrics=args.all_metrics), args)
     table = (steps_table(frame) if args.steps else compare(frame) if args.compare
              else frame.drop(columns=HIDDEN_COLUMNS))
     if table.empty:
         print(f"no runs under {root} match the filters")
         return 0
+    made = None
+    if args.compare:
+        references: list[str] = []
+        if args.reference is not None:
+            table, references = add_reference_columns(table, list(args.reference))
+        made = how_made_table(frame, references)
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                            "display.max_colwidth", 60):
         print(table.to_string(index=False, float_format=lambda value: f"{value:.2f}"))
+        if made is not None:
+            print("\nhow each column was made:")
+            print(made.to_string(index=False))
     if args.csv:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")
     if args.markdown:
-        Path(args.markdown).write_text(to_markdown(table), encoding="utf-8")
+        text = to_markdown(table) + ("" if made is None else "\nHow each column was made:\n\n" + to_markdown(made))
+        Path(args.markdown).write_text(text, encoding="utf-8")
         print(f"wrote {args.markdown}")
     return 0

@@ -5,6 +5,7 @@ Examples::
     mg-eval run --model /ckpt/MGM-7B --tasks mgm_paper
     mg-eval run --model /ckpt/A --model /ckpt/B --tasks textvqa_val,mme --batch-size 16 --limit 50
     mg-eval run --backend hf-vlm --model /models/llava-1.5-7b-hf --tasks mgm_paper --sample-data
+    mg-eval run --backend openai --model Qwen/Qwen2-VL-7B-Instruct --base-url http://localhost:8000/v1 --tasks mgm_paper
     torchrun --nproc-per-node 8 -m mg_eval.cli.main run --model /ckpt/MGM-34B --tasks mgm_paper
 
 Every prediction is on disk (fsync'd) the moment it is made; rerunning the same command resumes.
@@ -36,16 +37,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "evaluated on")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="NAME",
                         help="what builds and runs the model: mgm (default: Mini-Gemini checkpoints, the reference), "
-                             "hf-vlm (any transformers image-text-to-text model), or another installed backend "
+                             "hf-vlm (any transformers image-text-to-text model), openai (any OpenAI-compatible chat endpoint: "
+                             "--model NAME --base-url URL), or another installed backend "
                              "(entry-point group mg_eval.backends); other backends' results go to <model>+<backend>/")
     parser.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a backend-specific setting (VALUE read as JSON when it parses, else a string); "
                              "recorded in results and in every prediction's fingerprint")
+    parser.add_argument("--base-url", default=None, metavar="URL",
+                        help="endpoint backends (--backend openai): the OpenAI-compatible API root, e.g. "
+                             "http://localhost:8000/v1 (vllm serve) or https://api.openai.com/v1")
+    parser.add_argument("--api-key-env", default=None, metavar="VAR",
+                        help="endpoint backends: the environment variable holding the API key (default "
+                             "OPENAI_API_KEY; the key itself is never recorded)")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default=None,
                         help="prompts/decoding of the MGM paper's scripts (mgm) or each benchmark's generic prompt as "
-                             "lmms-eval gives it (lmms); default: the backend's (mgm for mgm, lmms for hf-vlm)")
+                             "lmms-eval gives it (lmms); default: the backend's (mgm for mgm, lmms for chat-model "
+                             "backends: hf-vlm, openai)")
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--limit", type=int, default=None,
                         help="first N samples per task; such runs are marked for_reporting=false")
@@ -122,13 +131,31 @@ def parse_backend_options(values: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+#: options spelled as their own flags for the backends that talk to an endpoint: flag -> backend option key
+ENDPOINT_FLAGS = {"--base-url": "base_url", "--api-key-env": "api_key_env"}
+
+
+def backend_settings(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """``(protocol, backend options)``: ``--protocol`` or the backend's default, and ``--backend-option`` items
+    plus the endpoint flags (refused, naming the flag, by a backend that takes no endpoint)."""
+    from mg_eval.backends import load_backend
+
+    backend = load_backend(args.backend)
+    options = parse_backend_options(args.backend_option)
+    for flag, key in ENDPOINT_FLAGS.items():
+        value = getattr(args, key)
+        if value is not None:
+            if key not in backend.capabilities.options:
+                raise UserInputError(f"{flag} is not an option of backend {backend.name!r}: it names an endpoint for "
+                                     "a backend that talks to one (e.g. --backend openai); drop it")
+            options[key] = value
+    return args.protocol or backend.default_protocol, options
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation; prints one line per finished (model, task) run."""
-    from mg_eval.backends import load_backend
     from mg_eval.engine import evaluate
     from mg_eval.engine.runner import resolve_task_objects
-
-    protocol = args.protocol or load_backend(args.backend).default_protocol
 
     tasks = resolve_task_objects(split_list(args.tasks))
     names = [task.name for task in tasks]
@@ -145,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
     if not 0.0 <= args.max_ungraded <= 1.0:
         raise UserInputError(f"--max-ungraded {args.max_ungraded} is outside [0, 1]; e.g. 0 or 0.05")
+    protocol, backend_options = backend_settings(args)
     judge = judge_for_task(args)
     if judge is not None:  # build every judge now: a missing key or a bad path fails before inference
         for task in tasks:
@@ -157,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
                         fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
                         decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous,
                         share=not args.no_share, backend=args.backend,
-                        backend_options=parse_backend_options(args.backend_option))
+                        backend_options=backend_options)
     for outcome in outcomes:
         if outcome.results is None:
             continue

@@ -349,3 +349,31 @@ def find_runs(root: str | os.PathLike) -> list[Path]:
     if not base.exists():
         return []
     return sorted(path.parent for path in base.rglob(RESULTS_FILE) if not path.parent.name.startswith("."))
+
+
+def how_made(record: Mapping[str, Any]) -> dict[str, str | None]:
+    """How a run was made, for marking it beside others: ``{"backend", "protocol", "judge"}``.
+
+    ``backend``: results.json ``backend.name`` (runs written before backends existed: the reference backend);
+    ``judge``: the judge's name, ``None`` when none was used.
+    """
+    from mg_eval.api import DEFAULT_BACKEND
+
+    block = record.get("backend")
+    backend = block.get("name") if isinstance(block, Mapping) else None
+    return {"backend": str(backend or DEFAULT_BACKEND), "protocol": str(record.get("protocol")),
+            "judge": record.get("judge") or None}
+
+
+def made_mark(backend: str, protocol: str, judges: Iterable[str | None] | None = None) -> str:
+    """The short mark of how runs were made, e.g. ``"backend openai · lmms prompts · judge openai:gpt-4o-mini"``.
+
+    ``judges``: the judges of the runs' judged tasks (``None`` = no judge used); ``None`` or empty leaves the
+    judge out (no task needed one).
+    """
+    parts = [f"backend {backend}", f"{protocol} prompts"]
+    if judges is not None:
+        names = sorted({name or "no judge" for name in judges})
+        if names:
+            parts.append("judge " + "/".join(names) if names != ["no judge"] else "no judge")
+    return " · ".join(parts)

@@ -59,11 +59,16 @@ def request_key(judge_identity: str, request: JudgeRequest, run: int = 0) -> tup
 class JudgeCache:
     """A SQLite file of ``key -> completion``; one connection guarded by a lock (thread-safe)."""
 
-    def __init__(self, path: str | Path) -> None:
-        """Open (creating if needed) the cache at ``path``, a ``.sqlite`` file or a directory for one."""
+    def __init__(self, path: str | Path, *, filename: str = CACHE_FILENAME, option: str = "--judge-cache-dir",
+                 what: str = "judge cache") -> None:
+        """Open (creating if needed) the cache at ``path``, a ``.sqlite`` file or a directory for one.
+
+        ``filename``: the file made in a directory; ``option`` / ``what``: the flag an error message tells the
+        user to change and what it calls the cache (the ``openai`` backend keeps its responses in one too).
+        """
         path = Path(path).expanduser()
         if path.suffix != ".sqlite":
-            path = path / CACHE_FILENAME
+            path = path / filename
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(str(path), timeout=60.0, check_same_thread=False, isolation_level=None)
@@ -72,8 +77,8 @@ class JudgeCache:
             self._conn.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise UserInputError(
-                f"cannot open the judge cache at {path}: {exc}. Pass a writable cache directory "
-                "(--judge-cache-dir DIR) or disable the cache."
+                f"cannot open the {what} at {path}: {exc}. Pass a writable cache directory "
+                f"({option} DIR) or disable the cache."
             ) from exc
         self.path = path
         self._lock = threading.Lock()

@@ -22,6 +22,7 @@ from mg_eval.api import Benchmark
 from mg_eval.errors import UserInputError
 from mg_eval.judges.base import Judge
 from mg_eval.judges.cache import CachedJudge, JudgeCache
+from mg_eval.judges.chat_client import DEFAULT_API_KEY_ENV
 from mg_eval.judges.openai_compat import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -35,7 +36,7 @@ __all__ = ["DEFAULT_CACHE_DIR", "build_judge", "judge_per_benchmark", "judge_rep
            "paper_judges"]
 
 DEFAULT_CACHE_DIR = Path("~/.cache/mg_eval/judges")
-_DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "azure": "AZURE_API_KEY"}
+_DEFAULT_KEY_ENV = {"openai": DEFAULT_API_KEY_ENV, "azure": "AZURE_API_KEY"}
 
 
 def paper_judges(root: Path | None = None) -> dict[str, str]:

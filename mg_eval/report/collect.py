@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.analysis import stats, units
-from mg_eval.engine.results import SAMPLES_FILE, find_runs, read_results, read_samples
+from mg_eval.engine.results import SAMPLES_FILE, find_runs, how_made, read_results, read_samples
 from mg_eval.errors import DataError, UserInputError
 
 #: Sample fields that hold the task's question text (first present wins; else the prompt without its
@@ -81,6 +81,11 @@ class RunView:
     @property
     def protocol(self) -> str:
         return str(self.record.get("protocol"))
+
+    @property
+    def backend(self) -> str:
+        """The backend that generated the answers (``engine.results.how_made``)."""
+        return str(how_made(self.record)["backend"])
 
     @property
     def run_id(self) -> str:

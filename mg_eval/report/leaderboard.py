@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mg_eval.analysis import plots, zoo
+from mg_eval.engine.results import how_made
 from mg_eval.report.collect import RunView
 
 
@@ -33,6 +34,7 @@ class Row:
     label: str
     source: str  # "ours" | "paper" | "zoo" (LLaVA Model Zoo)
     protocol: str = ""
+    backend: str = ""  # ours: the backend that made the runs (results.json backend.name)
     judges: list[str] = field(default_factory=list)
     cells: dict[str, Cell] = field(default_factory=dict)
 
@@ -49,12 +51,14 @@ class Row:
 
 
 def our_rows(views: Sequence[RunView], n_resamples: int, seed: int) -> list[Row]:
-    """One row per (model, protocol, limited or not); each column from the newest run that fills it."""
-    rows: dict[tuple[str, str, bool], Row] = {}
+    """One row per (model, backend, protocol, limited or not); each column from the newest run that fills it."""
+    rows: dict[tuple[str, str, str, bool], Row] = {}
     for view in sorted(views, key=lambda v: v.run_id):
         limited = view.record.get("limit") is not None
-        key = (view.model, view.protocol, limited)
-        row = rows.setdefault(key, Row(view.model + (" (limited)" if limited else ""), "ours", view.protocol))
+        backend = str(how_made(view.record)["backend"])
+        key = (view.model, backend, view.protocol, limited)
+        row = rows.setdefault(key, Row(view.model + (" (limited)" if limited else ""), "ours", view.protocol,
+                                       backend))
         judge = view.record.get("judge") or "no judge"
         if judge not in row.judges:
             row.judges.append(judge)
