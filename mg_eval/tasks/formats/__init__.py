@@ -15,7 +15,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "read_json", "read_text", "read_tsv"]
+__all__ = ["find_file", "read_json", "read_table", "read_text", "read_tsv"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -82,6 +82,22 @@ def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple
         record = {key: _plain_cell(value) for key, value in raw.items()}
         records.append((record, f"{file}: row {i + 2} (index {record.get('index')})"))
     return records
+
+
+def read_table(file: Path) -> list[dict[str, Any]]:
+    """The rows of a VLMEvalKit-style table, ``.xlsx`` (``pd.read_excel``) or ``.tsv`` (``pd.read_csv``, tab), read
+    with pandas defaults as VLMEvalKit's ``load`` reads them; NaN -> None, numpy scalars -> Python.
+
+    Raises:
+        DataError: the file cannot be read as such a table.
+    """
+    import pandas as pd
+
+    try:
+        table = pd.read_excel(file) if file.suffix == ".xlsx" else pd.read_csv(file, sep="\t")
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{file}: cannot read the table ({exc}).") from exc
+    return [{str(key): _plain_cell(value) for key, value in raw.items()} for raw in table.to_dict("records")]
 
 
 def _plain_cell(value: Any) -> Any:
