@@ -1,0 +1,70 @@
+"""HallusionBench: VLMEvalKit's prediction table ``<model>_HallusionBench.xlsx`` (or ``.tsv``), the file its
+``ImageYORNDataset.evaluate`` reads: the dataset's columns without the image (``index, question, answer,
+category, l2-category``) plus ``prediction``. A prediction cell left empty is read as VLMEvalKit reads it,
+``str(NaN)`` = ``"nan"``.
+
+Detection claims a table only when it has those columns, every ``category`` is ``VD`` / ``VS`` and every
+``index`` has HallusionBench's six ``_``-separated fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mg_eval.errors import DataError
+from mg_eval.rescore.base import ScoreOptions
+from mg_eval.tasks.formats import read_table
+
+from . import scorer as hallusionbench
+
+COLUMNS = ("index", "question", "answer", "category", "l2-category", "prediction")
+_TABLE_SUFFIXES = (".xlsx", ".tsv")
+
+
+def _rows(path: Path) -> list[dict] | None:
+    """The table's rows if it is a HallusionBench prediction table, else None."""
+    if not (path.is_file() and path.suffix in _TABLE_SUFFIXES):
+        return None
+    try:
+        rows = read_table(path)
+    except DataError:
+        return None
+    if not rows or not set(COLUMNS) <= set(rows[0]):
+        return None
+    ours = all(row["category"] in hallusionbench.CATEGORIES and len(str(row["index"]).split("_")) >= 6
+               for row in rows)
+    return rows if ours else None
+
+
+def detect(path: Path) -> bool:
+    """A table with HallusionBench's columns, categories and index form."""
+    return _rows(path) is not None
+
+
+def read(path: Path, options: ScoreOptions) -> list[dict]:
+    """One record per row (rule extraction done here)."""
+    rows = _rows(path)
+    if rows is None:
+        raise DataError(f"{path}: not a HallusionBench prediction table; expected an .xlsx/.tsv with columns "
+                        f"{', '.join(COLUMNS)}, categories VD / VS and indexes like VD_chart_1_0_0_0.")
+    return [hallusionbench.process_result(str(row["index"]), str(row["index"]), row["question"],
+                                          "nan" if row["prediction"] is None else row["prediction"], row["answer"],
+                                          row["category"], row["l2-category"]) for row in rows]
+
+
+def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
+    """:func:`scorer.aggregate` (the judge only for rows the rule leaves Unknown)."""
+    return hallusionbench.aggregate(records, judge=judge)
+
+
+def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
+    """samples.jsonl lines: the response, the rule's Yes / No, the answer and the hit (``None`` = ungraded)."""
+    per_sample = scores.get("per_sample", {})
+    out = []
+    for record in records:
+        hit = per_sample.get(record["doc_id"])
+        out.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
+                    "target": record["answer"], "score": None if hit is None else float(hit)})
+    return out
