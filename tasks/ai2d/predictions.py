@@ -1,0 +1,68 @@
+"""AI2D: VLMEvalKit's prediction table ``<model>_AI2D_TEST.xlsx`` (or ``.tsv``), the file its
+``ImageMCQDataset.evaluate`` reads: the dataset's columns without the image (``index, question, A-D, answer,
+category``) plus ``prediction``. An empty prediction cell is read as VLMEvalKit reads it, ``str(NaN)`` = ``"nan"``;
+an empty option cell is no option (``build_choices``).
+
+An MCQ table says nothing about its benchmark in its columns, so detection also needs the name VLMEvalKit gives
+the file: ``AI2D`` in the file name (``<model>_AI2D_TEST.xlsx``), and no ``l2-category`` column (MMBench's and
+MMStar's tables have one). Any other name: pass ``--format ai2d-vlmevalkit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mg_eval.errors import DataError
+from mg_eval.rescore.base import ScoreOptions
+from mg_eval.tasks.formats import read_table
+
+from . import scorer as ai2d
+
+COLUMNS = ("index", "question", "A", "B", "answer", "prediction")
+NAME_MARK = "ai2d"
+_TABLE_SUFFIXES = (".xlsx", ".tsv")
+
+
+def _is_table(path: Path) -> bool:
+    return path.is_file() and path.suffix in _TABLE_SUFFIXES
+
+
+def detect(path: Path) -> bool:
+    """An MCQ prediction table named like VLMEvalKit's AI2D file, without an ``l2-category`` column."""
+    if not (_is_table(path) and NAME_MARK in path.stem.lower()):
+        return False
+    try:
+        rows = read_table(path)
+    except DataError:
+        return False
+    return bool(rows) and set(COLUMNS) <= set(rows[0]) and "l2-category" not in rows[0]
+
+
+def read(path: Path, options: ScoreOptions) -> list[dict]:
+    """One record per row, in index order (rule matching done here)."""
+    if not _is_table(path):
+        raise DataError(f"{path}: the AI2D format is VLMEvalKit's .xlsx/.tsv prediction table.")
+    rows = read_table(path)
+    if not rows or not set(COLUMNS) <= set(rows[0]):
+        raise DataError(f"{path}: not an AI2D prediction table; expected the columns {', '.join(COLUMNS)}.")
+    return [ai2d.process_result(str(row["index"]), int(row["index"]), row["question"], ai2d.options_of(row),
+                                "nan" if row["prediction"] is None else row["prediction"], str(row["answer"]),
+                                row.get("category")) for row in rows]
+
+
+def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
+    """:func:`scorer.aggregate` (the judge only for rows the rules cannot match)."""
+    return ai2d.aggregate(records, judge=judge)
+
+
+def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
+    """samples.jsonl lines: the response, the rule's letter, the answer and the hit (``None`` = ungraded)."""
+    per_sample = scores.get("per_sample", {})
+    out = []
+    for record in records:
+        hit = per_sample.get(record["doc_id"])
+        out.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
+                    "target": record["answer"], "score": None if hit is None else float(hit)})
+    return out
