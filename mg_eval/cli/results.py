@@ -4,6 +4,7 @@ Examples::
 
     mg-eval results                              # latest run per (model, task, protocol) under ./results
     mg-eval results --compare                    # tasks as rows, models as columns (primary metric)
+    mg-eval results --task openvlm               # a group's summary score (its YAML's `average:`), when complete
     mg-eval results --all-runs --task mme --csv runs.csv
     mg-eval results --compare --markdown table.md
     mg-eval results --add-server-score results/MGM-7B/mmmu_test/<run> --value 44.9 --source "EvalAI, 2026-12-01"
@@ -82,6 +83,31 @@ def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
                          "for_reporting": record["for_reporting"],
                          "judge": record.get("judge"), "run_id": record["run_id"], "created_at": record["created_at"],
                          "path": str(directory)})
+    return pd.DataFrame(rows, columns=LIST_COLUMNS + ["created_at"])
+
+
+def group_score_rows(root: str | Path) -> pd.DataFrame:
+    """One row per (model, protocol, group score) whose member tasks all have a full run (the newest full run
+    of each member; :mod:`mg_eval.analysis.group_scores`). ``task`` is the group's name, ``metric`` the score's key."""
+    from mg_eval.analysis.group_scores import group_scores_of, newest_by_task
+
+    full_runs: dict[tuple[str, str], list[dict]] = {}
+    for directory in store_results.find_runs(root):
+        record = store_results.read_results(directory)
+        if record["for_reporting"]:
+            full_runs.setdefault((record["model"]["name"], record["protocol"]), []).append(record)
+    rows = []
+    for (model, protocol), records in sorted(full_runs.items()):
+        newest = newest_by_task(records)
+        for score, value in group_scores_of(newest).items():
+            members = [newest[task] for task in score.tasks]
+            judges = sorted({str(member.get("judge")) for member in members if member.get("judge")})
+            rows.append({"model": model, "task": score.group, "protocol": protocol, "metric": score.key,
+                         "value": value, "n": sum(member["n_samples"]["total"] for member in members),
+                         "ungraded": None, "for_reporting": True, "judge": ", ".join(judges) or None,
+                         "run_id": max(member["run_id"] for member in members),
+                         "created_at": max(member["created_at"] for member in members), "path": "",
+                         "manual": ""})
     return pd.DataFrame(rows, columns=LIST_COLUMNS + ["created_at"])
 
 
@@ -173,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"results root {root} does not exist; run `mg-eval run` (or `mg-eval demo`) first, "
                              "or pass --root DIR")
     frame = select(load_runs(root, all_metrics=args.all_metrics), args)
+    groups = select(group_score_rows(root), args)
+    if not groups.empty:
+        frame = groups if frame.empty else pd.concat([frame, groups], ignore_index=True)
     table = compare(frame) if args.compare else frame.drop(columns=["created_at"])
     if table.empty:
         print(f"no runs under {root} match the filters")
