@@ -7,10 +7,9 @@ import json
 import shutil
 
 import pytest
-from conftest import conformance_path
+from conftest import conformance_path, score_with_cli
+from scorer_fakes import ScriptedJudge
 
-from mg_eval.cli.main import main
-from mg_eval.engine.results import read_results
 from mg_eval.errors import DataError
 from mg_eval.rescore import detect_format
 from mg_eval.tasks import benchmark_module, get_task
@@ -21,21 +20,17 @@ TABLE = conformance_path("ai2d", "generated_AI2D_TEST.xlsx")
 MC = "Answer with the option's letter from the given choices directly."
 
 
-class ScriptedJudge:
+def _scripted_judge() -> ScriptedJudge:
     """The conformance run's judge: unsure on a prompt's first call, then a letter fixed by the question number."""
-
-    name = "scripted"
-
-    def __init__(self):
-        self.prompts = []
-
-    def complete(self, prompt, *, max_tokens, temperature=0.0, system=None):
-        self.prompts.append(prompt)
-        if self.prompts.count(prompt) == 1:
+    def reply(prompt: str) -> str:
+        if [call["prompt"] for call in judge.calls].count(prompt) == 1:
             return "I am not sure."
         number = int(prompt.rsplit("Question ", 1)[1].split(":")[0])
         letters = list(ai2d.options_of(DATA["rows"][number]))
         return letters[(number * 7) % len(letters)]
+
+    judge = ScriptedJudge(reply)
+    return judge
 
 
 def _records() -> list[dict]:
@@ -58,19 +53,15 @@ def test_exact_matching_scores_match_vlmevalkit():
 
 
 def test_judged_scores_and_prompts_match_vlmevalkit():
-    judge = ScriptedJudge()
+    judge = _scripted_judge()
     scores = ai2d.aggregate(_records(), judge=judge)
     _check(scores, DATA["scripted_judge"])
-    assert list(dict.fromkeys(judge.prompts)) == DATA["scripted_judge"]["prompts"]
+    assert list(dict.fromkeys(call["prompt"] for call in judge.calls)) == DATA["scripted_judge"]["prompts"]
 
 
 def test_official_table_scores_through_the_cli_on_its_own_benchmark(tmp_path, capsys):
     assert detect_format(TABLE) == "ai2d-vlmevalkit"
-    code = main(["score", str(TABLE), "--output", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    (written,) = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
-    record = read_results(written)
+    record = score_with_cli(capsys, TABLE, tmp_path)
     assert record["task"]["name"] == "ai2d_test" and record["task"]["benchmark"] == "ai2d"
     _check(record["scores"], DATA["exact_matching"])
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import conformance_path
+from conftest import conformance_path, score_with_cli
+from scorer_fakes import ScriptedJudge
 
-from mg_eval.cli.main import main
-from mg_eval.engine.results import read_results
 from mg_eval.errors import DataError
 from mg_eval.rescore import detect_format
 from mg_eval.tasks import benchmark_module, get_task
@@ -25,20 +24,16 @@ def test_extraction_matches_vlmevalkit(case):
     assert hb.extract_yes_no(case["response"]) == case["expected"]
 
 
-class ScriptedJudge:
-    """The conformance run's judge: unsure at temperature 0, then Unknown / Yes / No by question number."""
-
-    name = "scripted"
-
-    def __init__(self):
-        self.prompts = []
-
-    def complete(self, prompt, *, max_tokens, temperature=0.0, system=None):
-        self.prompts.append(prompt)
+def _scripted_judge() -> ScriptedJudge:
+    """The conformance run's judge: unsure on the first (temperature 0) call, then Unknown / Yes / No by number."""
+    def reply(prompt: str) -> str:
         number = int(prompt.rsplit("Question ", 1)[1].split(":")[0])
-        if temperature == 0:
+        if [call["prompt"] for call in judge.calls].count(prompt) == 1:
             return "I cannot tell."
         return "Unknown" if number % 5 == 0 else ("Yes" if number % 2 else "No")
+
+    judge = ScriptedJudge(reply)
+    return judge
 
 
 def _records() -> list[dict]:
@@ -67,20 +62,21 @@ def test_exact_matching_scores_match_vlmevalkit():
 
 
 def test_judged_scores_and_prompts_match_vlmevalkit():
-    judge = ScriptedJudge()
+    judge = _scripted_judge()
     scores = hb.aggregate(_records(), judge=judge)
     _check(scores, VANILLA["scripted_judge"])
-    assert list(dict.fromkeys(judge.prompts)) == VANILLA["scripted_judge"]["prompts"]  # what VLMEvalKit sent
+    prompts = [call["prompt"] for call in judge.calls]
+    assert list(dict.fromkeys(prompts)) == VANILLA["scripted_judge"]["prompts"]  # what VLMEvalKit sent
+    temperatures: dict[str, list[float]] = {}
+    for call in judge.calls:
+        temperatures.setdefault(call["prompt"], []).append(call["temperature"])
+    assert {tuple(t) for t in temperatures.values()} == {(0.0, 0.5), (0.0, 0.5, 1.0, 1.5, 2.0)}  # 5 tries, then Unknown
     assert scores["n_judged_rows"] == len(VANILLA["scripted_judge"]["prompts"]) == scores["n_unmatched"]
 
 
 def test_official_table_scores_through_the_cli_on_its_own_benchmark(tmp_path, capsys):
     assert detect_format(TABLE) == "hallusionbench-vlmevalkit"
-    code = main(["score", str(TABLE), "--output", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    (written,) = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
-    record = read_results(written)
+    record = score_with_cli(capsys, TABLE, tmp_path)
     assert record["task"]["name"] == "hallusionbench" and record["judge"] is None
     _check(record["scores"], VANILLA["exact_matching"])
 

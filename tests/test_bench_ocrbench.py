@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import conformance_path
+from conftest import conformance_path, score_with_cli
 
-from mg_eval.cli.main import main
-from mg_eval.engine.results import read_results
 from mg_eval.errors import DataError
 from mg_eval.rescore import detect_format
 from mg_eval.tasks import benchmark_module, get_task
@@ -51,11 +49,7 @@ def test_math_expression_rule_removes_spaces_and_keeps_case():
 
 def test_official_table_scores_through_the_cli_on_its_own_benchmark(tmp_path, capsys):
     assert detect_format(TABLE) == "ocrbench-vlmevalkit"
-    code = main(["score", str(TABLE), "--output", str(tmp_path)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    (written,) = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
-    record = read_results(written)
+    record = score_with_cli(capsys, TABLE, tmp_path)
     assert record["task"]["name"] == "ocrbench" and record["task"]["benchmark"] == "ocrbench"
     _check(record["scores"])
 

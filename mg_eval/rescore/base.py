@@ -12,7 +12,7 @@ from mg_eval.errors import DataError, UserInputError
 from mg_eval.tasks.formats import read_json  # the one JSON reader of benchmark files (UTF-8 + JSON errors)
 
 __all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
-           "SCORER_VERSION"]
+           "SCORER_VERSION", "samples_with_hits"]
 
 #: Version of the scoring code; recorded in every results record written by ``mg-eval score``.
 SCORER_VERSION = "1.0"
@@ -81,3 +81,16 @@ def require_annotation(options: ScoreOptions, fmt: str, what: str) -> Path:
     if not options.annotation.exists():
         raise UserInputError(f"--annotation {options.annotation}: file not found ({what}).")
     return options.annotation
+
+
+def samples_with_hits(records: list[dict], scores: Mapping[str, Any], target_key: str) -> list[dict]:
+    """samples.jsonl lines of a rule-then-judge format: each record with its ``prediction`` as ``response``, the
+    rules' answer (``prefetch``) as ``extracted``, ``record[target_key]`` as ``target`` and the hit the aggregate
+    reported under ``per_sample`` as ``score`` (``None``: ungraded)."""
+    per_sample = scores.get("per_sample", {})
+    lines = []
+    for record in records:
+        hit = per_sample.get(record["doc_id"])
+        lines.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
+                      "target": record[target_key], "score": None if hit is None else float(hit)})
+    return lines

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from mg_eval.tasks.formats import write_sample_tsv
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = [  # (question, options, answer, category, drawn labels)
@@ -36,26 +36,15 @@ def draw(labels: tuple[str, str]) -> Image.Image:
     return image
 
 
-def _b64(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def main(argv: list[str] | None = None) -> int:
-    import pandas as pd
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "sample"), help="output folder (default: this folder's sample/)")
-    out = Path(parser.parse_args(argv).out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = []
     for index, (question, options, answer, category, labels) in enumerate(QUESTIONS):
         cells = {letter: (options[i] if i < len(options) else None) for i, letter in enumerate("ABCD")}
         rows.append({"index": index, "question": question, **cells, "answer": answer, "category": category,
-                     "image": _b64(draw(labels))})
-    pd.DataFrame(rows).to_csv(out / "AI2D_TEST.tsv", sep="\t", index=False)
-    print(f"wrote {out / 'AI2D_TEST.tsv'}")
+                     "image": draw(labels)})
+    print(f"wrote {write_sample_tsv(rows, Path(parser.parse_args(argv).out) / 'AI2D_TEST.tsv')}")
     return 0
 
 

@@ -15,38 +15,29 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions
-from mg_eval.tasks.formats import read_table
+from mg_eval.rescore.base import ScoreOptions, samples_with_hits
+from mg_eval.tasks.formats import read_prediction_table
 
 from . import scorer as ai2d
 
 COLUMNS = ("index", "question", "A", "B", "answer", "prediction")
 NAME_MARK = "ai2d"
-_TABLE_SUFFIXES = (".xlsx", ".tsv")
-
-
-def _is_table(path: Path) -> bool:
-    return path.is_file() and path.suffix in _TABLE_SUFFIXES
 
 
 def detect(path: Path) -> bool:
     """An MCQ prediction table named like VLMEvalKit's AI2D file, without an ``l2-category`` column."""
-    if not (_is_table(path) and NAME_MARK in path.stem.lower()):
+    if NAME_MARK not in path.stem.lower():
         return False
-    try:
-        rows = read_table(path)
-    except DataError:
-        return False
-    return bool(rows) and set(COLUMNS) <= set(rows[0]) and "l2-category" not in rows[0]
+    rows = read_prediction_table(path, COLUMNS)
+    return rows is not None and "l2-category" not in rows[0]
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
-    """One record per row, in index order (rule matching done here)."""
-    if not _is_table(path):
-        raise DataError(f"{path}: the AI2D format is VLMEvalKit's .xlsx/.tsv prediction table.")
-    rows = read_table(path)
-    if not rows or not set(COLUMNS) <= set(rows[0]):
-        raise DataError(f"{path}: not an AI2D prediction table; expected the columns {', '.join(COLUMNS)}.")
+    """One record per row (rule matching done here)."""
+    rows = read_prediction_table(path, COLUMNS)
+    if rows is None:
+        raise DataError(f"{path}: not an AI2D prediction table; expected an .xlsx/.tsv with the columns "
+                        f"{', '.join(COLUMNS)}.")
     return [ai2d.process_result(str(row["index"]), int(row["index"]), row["question"], ai2d.options_of(row),
                                 "nan" if row["prediction"] is None else row["prediction"], str(row["answer"]),
                                 row.get("category")) for row in rows]
@@ -58,11 +49,5 @@ def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
-    """samples.jsonl lines: the response, the rule's letter, the answer and the hit (``None`` = ungraded)."""
-    per_sample = scores.get("per_sample", {})
-    out = []
-    for record in records:
-        hit = per_sample.get(record["doc_id"])
-        out.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
-                    "target": record["answer"], "score": None if hit is None else float(hit)})
-    return out
+    """samples.jsonl lines: the response, the rules' letter, the answer and the hit (``None`` = ungraded)."""
+    return samples_with_hits(records, scores, "answer")

@@ -9,11 +9,11 @@ map pair, so aAcc, fAcc and qAcc all differ when one answer is wrong.
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from mg_eval.tasks.formats import write_sample_tsv
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = [  # (category, subcategory, set, figure, question, text, answer, bars)
@@ -37,24 +37,13 @@ def draw(heights: tuple[int, int]) -> Image.Image:
     return image
 
 
-def _b64(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def main(argv: list[str] | None = None) -> int:
-    import pandas as pd
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "sample"), help="output folder (default: this folder's sample/)")
-    out = Path(parser.parse_args(argv).out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [{"index": f"{cat}_{sub}_1_{set_id}_{figure}_{question_id}", "image": _b64(draw(bars)), "question": text,
+    rows = [{"index": f"{cat}_{sub}_1_{set_id}_{figure}_{question_id}", "image": draw(bars), "question": text,
              "answer": answer, "category": cat, "l2-category": sub}
             for cat, sub, set_id, figure, question_id, text, answer, bars in QUESTIONS]
-    pd.DataFrame(rows).to_csv(out / "HallusionBench.tsv", sep="\t", index=False)
-    print(f"wrote {out / 'HallusionBench.tsv'}")
+    print(f"wrote {write_sample_tsv(rows, Path(parser.parse_args(argv).out) / 'HallusionBench.tsv')}")
     return 0
 
 

@@ -14,27 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions
-from mg_eval.tasks.formats import read_table
+from mg_eval.rescore.base import ScoreOptions, samples_with_hits
+from mg_eval.tasks.formats import read_prediction_table
 
 from . import scorer as hallusionbench
 
 COLUMNS = ("index", "question", "answer", "category", "l2-category", "prediction")
-_TABLE_SUFFIXES = (".xlsx", ".tsv")
 
 
 def _rows(path: Path) -> list[dict] | None:
     """The table's rows if it is a HallusionBench prediction table, else None."""
-    if not (path.is_file() and path.suffix in _TABLE_SUFFIXES):
-        return None
-    try:
-        rows = read_table(path)
-    except DataError:
-        return None
-    if not rows or not set(COLUMNS) <= set(rows[0]):
-        return None
-    ours = all(row["category"] in hallusionbench.CATEGORIES and len(str(row["index"]).split("_")) >= 6
-               for row in rows)
+    rows = read_prediction_table(path, COLUMNS)
+    ours = rows and all(row["category"] in hallusionbench.CATEGORIES and len(str(row["index"]).split("_")) >= 6
+                        for row in rows)
     return rows if ours else None
 
 
@@ -61,10 +53,4 @@ def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: the response, the rule's Yes / No, the answer and the hit (``None`` = ungraded)."""
-    per_sample = scores.get("per_sample", {})
-    out = []
-    for record in records:
-        hit = per_sample.get(record["doc_id"])
-        out.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
-                    "target": record["answer"], "score": None if hit is None else float(hit)})
-    return out
+    return samples_with_hits(records, scores, "answer")

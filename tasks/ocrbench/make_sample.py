@@ -8,11 +8,11 @@ One question per category (10), each image showing the text its answer names.
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from mg_eval.tasks.formats import write_sample_tsv
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = [  # (category, question, answers, text drawn)
@@ -38,23 +38,12 @@ def draw(text: str) -> Image.Image:
     return image
 
 
-def _b64(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def main(argv: list[str] | None = None) -> int:
-    import pandas as pd
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "sample"), help="output folder (default: this folder's sample/)")
-    out = Path(parser.parse_args(argv).out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [{"index": index, "image": _b64(draw(text)), "question": question, "answer": repr(answers),
+    rows = [{"index": index, "image": draw(text), "question": question, "answer": repr(answers),
              "category": category} for index, (category, question, answers, text) in enumerate(QUESTIONS)]
-    pd.DataFrame(rows).to_csv(out / "OCRBench.tsv", sep="\t", index=False)
-    print(f"wrote {out / 'OCRBench.tsv'}")
+    print(f"wrote {write_sample_tsv(rows, Path(parser.parse_args(argv).out) / 'OCRBench.tsv')}")
     return 0
 
 

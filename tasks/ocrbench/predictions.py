@@ -15,26 +15,18 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions
-from mg_eval.tasks.formats import read_table
+from mg_eval.tasks.formats import read_prediction_table
 
 from . import scorer as ocrbench
 from .official_data import parse_answers
 
 COLUMNS = ("index", "question", "answer", "category", "prediction")
-_TABLE_SUFFIXES = (".xlsx", ".tsv")
 
 
 def _rows(path: Path) -> list[dict] | None:
     """The table's rows if it is an OCRBench prediction table, else None."""
-    if not (path.is_file() and path.suffix in _TABLE_SUFFIXES):
-        return None
-    try:
-        rows = read_table(path)
-    except DataError:
-        return None
-    if not rows or not set(COLUMNS) <= set(rows[0]):
-        return None
-    return rows if all(row["category"] in ocrbench.CATEGORIES for row in rows) else None
+    rows = read_prediction_table(path, COLUMNS)
+    return rows if rows and all(row["category"] in ocrbench.CATEGORIES for row in rows) else None
 
 
 def detect(path: Path) -> bool:

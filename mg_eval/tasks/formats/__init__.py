@@ -15,7 +15,8 @@ from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "read_json", "read_table", "read_text", "read_tsv"]
+__all__ = ["find_file", "read_json", "read_prediction_table", "read_table", "read_text", "read_tsv",
+           "write_sample_tsv"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -98,6 +99,38 @@ def read_table(file: Path) -> list[dict[str, Any]]:
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{file}: cannot read the table ({exc}).") from exc
     return [{str(key): _plain_cell(value) for key, value in raw.items()} for raw in table.to_dict("records")]
+
+
+def read_prediction_table(path: Path, columns: tuple[str, ...]) -> list[dict[str, Any]] | None:
+    """The rows of ``path`` if it is a readable ``.xlsx`` / ``.tsv`` table with at least one row and ``columns``,
+    else ``None`` (for format detection: a file that is not such a table is simply not that format)."""
+    if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
+        return None
+    try:
+        rows = read_table(path)
+    except DataError:
+        return None
+    return rows if rows and set(columns) <= set(rows[0]) else None
+
+
+def write_sample_tsv(rows: list[dict[str, Any]], file: Path) -> Path:
+    """Write bundled sample rows as a VLMEvalKit-style tsv: PIL images become base64 PNG cells. Returns ``file``."""
+    import base64
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    def cell(value: Any) -> Any:
+        if not isinstance(value, Image.Image):
+            return value
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG", optimize=True)
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    file.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([{key: cell(value) for key, value in row.items()} for row in rows]).to_csv(file, sep="\t", index=False)
+    return file
 
 
 def _plain_cell(value: Any) -> Any:
