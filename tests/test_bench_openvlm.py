@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from conftest import conformance_path
 
 from mg_eval.analysis import plots
 from mg_eval.cli import tasks as tasks_cli
@@ -108,3 +110,20 @@ def test_an_average_must_name_exactly_the_group_tasks(tmp_path):
     bad.write_text("group: g\ntask: [mme]\naverage: {key: g_avg, scores: {mme: {score: x, scale: big}}}\n")
     with pytest.raises(UserInputError, match="scale must be a number"):
         parse_config(bad)
+
+
+@pytest.mark.parametrize(("folder", "file", "column", "value", "message"), [
+    ("ocrbench", "generated_OCRBench.xlsx", "index", "x3", "row 5 (index x3): index 'x3' is not an integer"),
+    ("ai2d", "generated_AI2D_TEST.xlsx", "answer", "E", "row 5: AI2D question 3: answer 'E' is not one of the options"),
+    ("hallusionbench", "generated_HallusionBench.xlsx", "answer", "Maybe", "row 5: HallusionBench question"),
+])
+def test_a_bad_row_of_an_official_table_is_one_error_line(folder, file, column, value, message, tmp_path,
+                                                          capsys):
+    table = pd.read_excel(conformance_path(folder, file))
+    table[column] = table[column].astype(object)
+    table.loc[3, column] = value
+    bad = tmp_path / file
+    table.to_excel(bad, index=False)
+    assert main(["score", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mg-eval score: error: {bad}: {message}") and "Traceback" not in err

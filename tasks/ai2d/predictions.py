@@ -16,7 +16,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions, samples_with_hits
-from mg_eval.tasks.formats import read_prediction_table
+from mg_eval.tasks.formats import int_cell, read_prediction_table
 
 from . import scorer as ai2d
 
@@ -38,9 +38,16 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     if rows is None:
         raise DataError(f"{path}: not an AI2D prediction table; expected an .xlsx/.tsv with the columns "
                         f"{', '.join(COLUMNS)}.")
-    return [ai2d.process_result(str(row["index"]), int(row["index"]), row["question"], ai2d.options_of(row),
-                                "nan" if row["prediction"] is None else row["prediction"], str(row["answer"]),
-                                row.get("category")) for row in rows]
+    records = []
+    for number, row in enumerate(rows, start=2):
+        where = f"{path}: row {number}"
+        try:
+            records.append(ai2d.process_result(str(row["index"]), int_cell(row, "index", where), row["question"],
+                                               ai2d.options_of(row), "nan" if row["prediction"] is None else
+                                               row["prediction"], str(row["answer"]), row.get("category")))
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
+    return records
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:

@@ -41,9 +41,15 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     if rows is None:
         raise DataError(f"{path}: not a HallusionBench prediction table; expected an .xlsx/.tsv with columns "
                         f"{', '.join(COLUMNS)}, categories VD / VS and indexes like VD_chart_1_0_0_0.")
-    return [hallusionbench.process_result(str(row["index"]), str(row["index"]), row["question"],
-                                          "nan" if row["prediction"] is None else row["prediction"], row["answer"],
-                                          row["category"], row["l2-category"]) for row in rows]
+    records = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            records.append(hallusionbench.process_result(str(row["index"]), str(row["index"]), row["question"],
+                                                         "nan" if row["prediction"] is None else row["prediction"],
+                                                         row["answer"], row["category"], row["l2-category"]))
+        except DataError as exc:
+            raise DataError(f"{path}: row {number}: {exc}") from None
+    return records
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions
-from mg_eval.tasks.formats import read_prediction_table
+from mg_eval.tasks.formats import int_cell, read_prediction_table
 
 from . import scorer as ocrbench
 from .official_data import parse_answers
@@ -48,7 +48,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     records = []
     for number, row in enumerate(rows, start=2):
         where = f"{path}: row {number} (index {row['index']})"
-        records.append(ocrbench.process_result(str(row["index"]), int(row["index"]), row["category"],
+        records.append(ocrbench.process_result(str(row["index"]), int_cell(row, "index", where), row["category"],
                                                parse_answers(row["answer"], where), prediction_text(row["prediction"])))
     return records
 

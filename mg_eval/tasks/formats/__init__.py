@@ -15,7 +15,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "read_json", "read_prediction_table", "read_table", "read_text", "read_tsv",
+__all__ = ["find_file", "int_cell", "read_json", "read_prediction_table", "read_table", "read_text", "read_tsv",
            "write_sample_tsv"]
 
 
@@ -111,6 +111,22 @@ def read_prediction_table(path: Path, columns: tuple[str, ...]) -> list[dict[str
     except DataError:
         return None
     return rows if rows and set(columns) <= set(rows[0]) else None
+
+
+def int_cell(row: Mapping[str, Any], column: str, where: str) -> int:
+    """``int(row[column])`` (a whole float such as ``3.0`` included).
+
+    Raises:
+        DataError: not a whole number; names ``where`` (file and row) and the column.
+    """
+    value = row.get(column)
+    try:
+        number = int(value)
+        if isinstance(value, bool) or number != float(value):
+            raise ValueError(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {column} {value!r} is not an integer.") from None
+    return number
 
 
 def write_sample_tsv(rows: list[dict[str, Any]], file: Path) -> Path:
