@@ -15,7 +15,7 @@ from mg_eval.analysis import plots
 from mg_eval.cli import tasks as tasks_cli
 from mg_eval.cli.main import main
 from mg_eval.engine.results import make_results, run_dir, write_run
-from mg_eval.errors import UserInputError
+from mg_eval.errors import DataError, UserInputError
 from mg_eval.report import collect, leaderboard
 from mg_eval.tasks import get_task, list_group_scores, list_groups
 from mg_eval.tasks.config import parse_config
@@ -127,3 +127,40 @@ def test_a_bad_row_of_an_official_table_is_one_error_line(folder, file, column, 
     assert main(["score", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"mg-eval score: error: {bad}: {message}") and "Traceback" not in err
+
+
+def _hub_copy(folder: Path, split: str, rows: list[dict]) -> Path:
+    """A local copy in the hub's parquet layout (``<split>-00000-of-00001.parquet``, embedded PNG images)."""
+    import io
+
+    import datasets
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(png, format="PNG")
+    table = datasets.Dataset.from_list([{**row, "image": {"bytes": png.getvalue(), "path": None}} for row in rows])
+    folder.mkdir(parents=True)
+    table.cast_column("image", datasets.Image()).to_parquet(str(folder / f"{split}-00000-of-00001.parquet"))
+    return folder
+
+
+MATH = "Handwritten Mathematical Expression Recognition"
+
+
+def test_hub_copies_are_read_into_the_official_schema(tmp_path):
+    ocr = get_task("ocrbench").load(_hub_copy(tmp_path / "ocr", "test", [
+        {"dataset": "IIIT5K", "question": "what is written in the image?", "question_type": "Regular Text Recognition",
+         "answer": ["STOP"]},
+        {"dataset": "HME100k", "question": "formula?", "question_type": MATH, "answer": ["x ^ 2"]}]))
+    assert [(d["doc_id"], d["answers"], d["category"]) for d in ocr] == [
+        ("0", ["STOP"], "Regular Text Recognition"), ("1", ["x ^ 2"], MATH)]
+    ai2d = get_task("ai2d_test").load(_hub_copy(tmp_path / "ai2d", "test", [
+        {"question": "Which is the producer?", "options": ["grass", "fox", "owl"], "answer": "0"}]))
+    assert (ai2d[0]["A"], ai2d[0]["C"], ai2d[0]["D"], ai2d[0]["answer"]) == ("grass", "owl", None, "A")
+    hb = get_task("hallusionbench").load(_hub_copy(tmp_path / "hb", "image", [
+        {"category": "VD", "subcategory": "chart", "visual_input": "1", "set_id": "3", "figure_id": "1",
+         "question_id": "0", "question": "Is it so?", "gt_answer": "0"}]))
+    assert (hb[0]["doc_id"], hb[0]["answer"], hb[0]["l2_category"]) == ("VD_chart_1_3_1_0", "No", "chart")
+    with pytest.raises(DataError, match="answer '7' is not the number of one of the 2 options"):
+        get_task("ai2d_test").load(_hub_copy(tmp_path / "bad", "test", [
+            {"question": "q", "options": ["a", "b"], "answer": "7"}]))

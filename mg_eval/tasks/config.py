@@ -13,6 +13,8 @@ The YAML keys follow lmms-eval (``task``, ``dataset_path``, ``dataset_name``, ``
 * ``doc_id_repeats``: how many rows may share one ``doc_id`` (default 1; MME: 2, two questions per image;
   such rows get ``#0``/``#1`` suffixes and must differ in their other fields);
 * ``official_format``: ``!function official_data.read``, the reader of the benchmark's official files;
+* ``hub_format``: ``!function official_data.from_hub``, for a task whose docs follow its official files'
+  schema rather than the hub's: maps the hub dataset's rows (and local copies in the hub layout) into it;
 * ``sample``: the bundled sample data folder, relative to the YAML.
 
 An unknown key is an error naming the YAML file and the key. ``!function utils.fn`` names a function in
@@ -191,6 +193,7 @@ class TaskConfig:
     dataset_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     optional_image_fields: tuple[str, ...] = ()
     official_format: FunctionRef | None = None
+    hub_format: FunctionRef | None = None
     sample: str | None = None
     tag: tuple[str, ...] = ()
     task_alias: str | None = None
@@ -409,6 +412,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         image_fields=_as_tuple(data.get("image_fields")),
         optional_image_fields=_as_tuple(data.get("optional_image_fields")),
         official_format=_optional_ref(path, data, "official_format"),
+        hub_format=_optional_ref(path, data, "hub_format"),
         sample=data.get("sample"),
         tag=_as_tuple(data.get("tag")),
         task_alias=data.get("task_alias"),

@@ -31,3 +31,34 @@ def read(path: Path, split: str) -> list[Row]:
         row["image"] = None if image is None else ImageRef(where=where, b64=str(image))
         rows.append((row, where))
     return rows
+
+
+def from_hub(rows: list[Row]) -> list[Row]:
+    """Rows of the hub copy lmms-eval reads (``lmms-lab/ai2d``, split ``test``: ``question, options`` (a list of
+    2-4 texts), ``answer`` (the option's number as a string), ``image``) in this task's schema: ``index`` is the
+    row position, the options go to ``A``-``D``, the answer becomes a letter; no ``category`` (the hub copy has
+    none).
+
+    A row already in this schema (a copy saved from loaded docs) is kept as it is.
+
+    Raises:
+        DataError: a row without those fields, or an answer that is not one of the options' numbers.
+    """
+    out = []
+    for position, (record, where) in enumerate(rows):
+        if {"index", "A", "B"} <= set(record):  # already in this schema (a copy saved from docs)
+            out.append((record, where))
+            continue
+        options = record.get("options")
+        if record.get("question") is None or not isinstance(options, list) or not 2 <= len(options) <= 4:
+            raise DataError(f"{where}: expected the hub copy lmms-lab/ai2d (question, options with 2-4 texts, "
+                            "answer, image).")
+        number = str(record.get("answer"))
+        if not number.isdigit() or int(number) >= len(options):
+            raise DataError(f"{where}: answer {record.get('answer')!r} is not the number of one of the "
+                            f"{len(options)} options.")
+        letters = {letter: (str(options[i]) if i < len(options) else None) for i, letter in enumerate("ABCD")}
+        out.append(({"index": position, "question": str(record["question"]), **letters,
+                     "answer": "ABCD"[int(number)], "category": None, "hint": None, "image": record.get("image")},
+                    where))
+    return out

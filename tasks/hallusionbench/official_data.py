@@ -31,3 +31,32 @@ def read(path: Path, split: str) -> list[Row]:
         row["image"] = None if image is None else ImageRef(where=where, b64=str(image))
         rows.append((row, where))
     return rows
+
+
+def from_hub(rows: list[Row]) -> list[Row]:
+    """Rows of the hub copy lmms-eval reads (``lmms-lab/HallusionBench``, split ``image``: ``category,
+    subcategory, visual_input, set_id, figure_id, question_id, question, gt_answer`` (``"1"`` yes / ``"0"`` no),
+    ``image``) in this task's schema: ``index`` built as VLMEvalKit's (``<category>_<subcategory>_<visual_input>_
+    <set_id>_<figure_id>_<question_id>``), ``answer`` Yes / No, ``l2_category`` the subcategory.
+
+    A row already in this schema (a copy saved from loaded docs) is kept as it is.
+
+    Raises:
+        DataError: a row without those fields or with another ``gt_answer``.
+    """
+    fields = ("category", "subcategory", "visual_input", "set_id", "figure_id", "question_id", "question", "gt_answer")
+    out = []
+    for record, where in rows:
+        if {"index", "answer", "l2_category"} <= set(record):  # already in this schema (a copy saved from docs)
+            out.append((record, where))
+            continue
+        missing = [field for field in fields if record.get(field) is None]
+        if missing:
+            raise DataError(f"{where}: no {missing}; expected the hub copy lmms-lab/HallusionBench.")
+        if str(record["gt_answer"]) not in ("0", "1"):
+            raise DataError(f"{where}: gt_answer {record['gt_answer']!r} is not '1' (yes) or '0' (no).")
+        index = "_".join(str(record[field]) for field in fields[:6])
+        out.append(({"index": index, "question": str(record["question"]),
+                     "answer": "Yes" if str(record["gt_answer"]) == "1" else "No", "category": str(record["category"]),
+                     "l2_category": str(record["subcategory"]), "image": record.get("image")}, where))
+    return out

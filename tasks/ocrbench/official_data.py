@@ -47,3 +47,29 @@ def read(path: Path, split: str) -> list[Row]:
                       "answers": parse_answers(record["answer"], where), "category": record["category"],
                       "image": None if image is None else ImageRef(where=where, b64=str(image))}, where))
     return rows
+
+
+def from_hub(rows: list[Row]) -> list[Row]:
+    """Rows of the hub copy lmms-eval reads (``echo840/OCRBench``, split ``test``: ``dataset, question,
+    question_type, answer`` (a list, or one string), ``image``) in this task's schema: ``index`` is the row
+    position, ``category`` the ``question_type``.
+
+    A row already in this schema (a copy saved from loaded docs) is kept as it is.
+
+    Raises:
+        DataError: a row without those fields.
+    """
+    out = []
+    for position, (record, where) in enumerate(rows):
+        if {"index", "answers", "category"} <= set(record):  # already in this schema (a copy saved from docs)
+            out.append((record, where))
+            continue
+        missing = [field for field in ("question", "question_type", "answer") if record.get(field) is None]
+        if missing:
+            raise DataError(f"{where}: no {missing}; expected the hub copy echo840/OCRBench (dataset, question, "
+                            "question_type, answer, image).")
+        answer = record["answer"]
+        out.append(({"index": position, "question": str(record["question"]),
+                     "answers": [str(a) for a in answer] if isinstance(answer, list) else [str(answer)],
+                     "category": record["question_type"], "image": record.get("image")}, where))
+    return out
