@@ -199,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"results root {root} does not exist; run `mg-eval run` (or `mg-eval demo`) first, "
                              "or pass --root DIR")
     frame = select(load_runs(root, all_metrics=args.all_metrics), args)
-    groups = select(group_score_rows(root), args)
+    groups = group_score_rows(root)
+    groups = select(groups, args) if not groups.empty else groups
     if not groups.empty:
         frame = groups if frame.empty else pd.concat([frame, groups], ignore_index=True)
     table = compare(frame) if args.compare else frame.drop(columns=["created_at"])
