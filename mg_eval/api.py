@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
-    "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark", "Generator", "GroupScore", "JudgeRole",
+    "BACKENDS_GROUP", "DEFAULT_BACKEND", "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark",
+    "Generator", "GroupScore", "JudgeRole",
     "PaperColumn", "PredictionFormat", "RunOptions", "SampleRecord", "SampleWiseGenerator", "SharingGenerator",
     "StreamingGenerator", "TaskLike", "TokenCountingGenerator", "UnitSpec",
 ]
@@ -28,6 +29,10 @@ GENERATION_KEYS: tuple[str, ...] = ("max_new_tokens", "do_sample", "temperature"
 #: Keys a task YAML's ``generation_kwargs`` may hold: the above plus lmms-eval's ``until`` (recorded, not used
 #: for decoding: the template's stop strings end a generation).
 TASK_GENERATION_KEYS: tuple[str, ...] = GENERATION_KEYS + ("until",)
+#: The entry-point group model backends register under (``mg_eval.backends``: docs/architecture.md "Backends").
+BACKENDS_GROUP = "mg_eval.backends"
+#: The reference backend (the HF path over ``mg_model``); its predictions carry no backend fingerprint field.
+DEFAULT_BACKEND = "mgm"
 
 
 class SampleRecord(TypedDict, total=False):
@@ -170,6 +175,8 @@ class RunOptions:
         decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official).
         continuous: continuous batching for greedy single-beam tasks.
         share: vision-feature cache + shared-prefix / beam prefill (same tokens; ``False``: the plain path).
+        backend: the backend that builds the models (``mg_eval.backends``; default the reference ``mgm``).
+        backend_options: backend-specific settings (``--backend-option KEY=VALUE``), checked by the backend.
     """
 
     protocol: str = "mgm"
@@ -189,6 +196,8 @@ class RunOptions:
     decode: Mapping[str, Any] | None = None
     continuous: bool = False
     share: bool = True
+    backend: str = DEFAULT_BACKEND
+    backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -200,8 +209,10 @@ class PredictionFormat:
     """One official prediction-file format ``mg-eval score`` understands (declared by its benchmark).
 
     ``read`` turns the file into the benchmark's per-sample records (``tasks/<b>/scorer.py``), ``aggregate``
-    scores them, ``to_samples`` gives the lines of ``samples.jsonl``. ``priority``: formats are tried for
-    detection in ascending order.
+    scores them, ``to_samples`` gives the lines of ``samples.jsonl``. ``priority``: the order formats are
+    listed in (detection asks every format; a file several claim is refused). ``example`` /
+    ``example_annotation``: a shipped file in this format (and the ``--annotation`` it needs) that
+    ``mg-eval score`` must detect as this format and score (tested for every format).
     """
 
     name: str
@@ -215,6 +226,8 @@ class PredictionFormat:
     to_samples: Callable[[list[dict], Mapping[str, Any]], list[dict]]
     needs_judge: bool = False
     priority: int = 100
+    example: Path | None = None
+    example_annotation: Path | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from engine_fakes import count_model_loads
 
 from mg_eval.cli.main import main
 
@@ -180,17 +181,7 @@ def _insert_line(file: Path, position: int, line: str) -> None:
 @contextlib.contextmanager
 def _counting_model_loads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Record every ``MGMForCausalLM.from_pretrained`` call (the expensive step)."""
-    from mg_model import MGMForCausalLM
-
-    calls: list[str] = []
-    original = MGMForCausalLM.from_pretrained.__func__
-
-    def counted(cls: type, path: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(str(path))
-        return original(cls, path, *args, **kwargs)
-
-    monkeypatch.setattr(MGMForCausalLM, "from_pretrained", classmethod(counted))
-    yield calls
+    yield count_model_loads(monkeypatch)
 
 
 def _stored_records(out: Path, argv: list[str]) -> list[str]:

@@ -40,7 +40,7 @@ def _write_run(root: Path, task_name: str, responses, limit: int | None = None) 
 
 
 def test_every_declared_format_is_listed():
-    assert set(export_formats()) == {"mmmu_test", "mmbench_en_test", "mmbench_cn_test", "mmvet_online"}
+    assert set(export_formats()) == {"mmmu_test", "mmbench_en_test", "mmbench_cn_test", "mmvet_online", "docvqa_test"}
 
 
 def test_mmmu_test_file_is_id_to_prediction(tmp_path):

@@ -114,8 +114,8 @@ def test_an_average_must_name_exactly_the_group_tasks(tmp_path):
 
 @pytest.mark.parametrize(("folder", "file", "column", "value", "message"), [
     ("ocrbench", "generated_OCRBench.xlsx", "index", "x3", "row 5 (index x3): index 'x3' is not an integer"),
-    ("ai2d", "generated_AI2D_TEST.xlsx", "answer", "E", "row 5: AI2D question 3: answer 'E' is not one of the options"),
-    ("hallusionbench", "generated_HallusionBench.xlsx", "answer", "Maybe", "row 5: HallusionBench question"),
+    ("ai2d", "generated_AI2D_TEST.xlsx", "answer", "E", "row 5 (index 3): AI2D question 3: answer 'E' is not one of the options"),
+    ("hallusionbench", "generated_HallusionBench.xlsx", "answer", "Maybe", "row 5 (index VD_ocr_0_2_0_0): HallusionBench question"),
 ])
 def test_a_bad_row_of_an_official_table_is_one_error_line(folder, file, column, value, message, tmp_path,
                                                           capsys):

@@ -146,7 +146,7 @@ def test_specs_and_paper_defaults(tmp_path) -> None:
         build_judge("azure:dep", cache_dir=tmp_path)
     with pytest.raises(UserInputError, match="benchmark"):
         build_judge(None)
-    with pytest.raises(UserInputError, match=r"known: (\w+, )*mathvista, "):
+    with pytest.raises(UserInputError, match="known: .*mathvista"):
         paper_judge_spec("vqav2")
 
 

@@ -99,7 +99,7 @@ def test_include_inherits_and_child_keys_win(root):
         "include: mme.yaml\ntask: mme_short\nmetadata:\n  version: 2\n")
     registry = Registry.scan(root)
     child = registry.get_task("mme_short")
-    assert child.version == 2 and child.config.dataset_path == "lmms-lab/MME"
+    assert child.version == 2 and child.config.dataset_path == "lmms-lab-encoder/MME"
     assert child.fingerprint("mgm") != registry.get_task("mme").fingerprint("mgm")
     (root / "mme" / "bad.yaml").write_text("include: ../../outside.yaml\ntask: bad\n")
     with pytest.raises(UserInputError, match="leaves the task folder"):

@@ -181,7 +181,7 @@ def test_hub_load_failure_points_to_a_local_copy(monkeypatch):
         raise ConnectionError("offline")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(DataError, match=r"cannot load hub dataset lmms-lab/MME split 'test'.*--data-path"):
+    with pytest.raises(DataError, match=r"cannot load hub dataset lmms-lab-encoder/MME split 'test'.*also tried its former id.*lmms-lab/MME.*--data-path"):
         get_task("mme").load()
 
 

@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "for a results folder."),
     "train": ("train", "Train one Mini-Gemini stage (stage 1 alignment / stage 2 instruction tuning) with the "
                        "official recipe."),
+    "watch": ("watch", "Follow a training run and evaluate each checkpoint as soon as it is complete (oldest first, "
+                       "one model at a time)."),
 }
 
 

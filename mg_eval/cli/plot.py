@@ -6,11 +6,13 @@ Examples:
   mg-eval plot results/ --zoo-rows all                    # every LLaVA Model Zoo row as markers
   mg-eval plot --ablation results/ablations/info_mining/info_mining.csv
   mg-eval plot results/MGM-7B results/MGM-7B-HD --output figures/ --title "MGM-7B reproduction"
+  mg-eval plot results/ --curve --curve-reference MGM-7B       # score against training step, released model as a line
 
 Writes to OUTPUT (default figures/): leaderboard_bars (grouped bars, MME on its own axis; the LLaVA Model Zoo
 rows as open markers on the columns mg_eval/analysis/reference/llava_model_zoo_mapping.csv ties to ours),
 leaderboard_heatmap (every model x benchmark, normalised per benchmark) and, per --ablation table,
-<table>_deltas (Δ with 95 % CIs beside the paper's Δ).
+<table>_deltas (Δ with 95 % CIs beside the paper's Δ). With --curve instead: training_curves (score against
+training step per task for every evaluated training checkpoint, bootstrap 95 % CI band, references as lines).
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for our error bars")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 300)")
+    curve = parser.add_argument_group("training curves (runs written by `mg-eval run` on checkpoints / `mg-eval watch`)")
+    curve.add_argument("--curve", action="store_true",
+                       help="draw score against training step per task (training_curves.png/.svg) instead")
+    curve.add_argument("--curve-run", action="append", default=[], metavar="RUN",
+                       help="only this training run (its folder name or config hash prefix; repeatable)")
+    curve.add_argument("--curve-reference", action="append", default=[], metavar="MODEL",
+                       help="a model in the results (e.g. the released MGM-7B, or stage2-step1000) drawn as a "
+                            "horizontal line per task (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from mg_eval.analysis import plots, zoo  # matplotlib: only when plotting
 
     dpi = args.dpi or plots.DEFAULT_DPI
+    if args.curve:
+        return run_curves(args, dpi)
     if not args.results and not args.ablation and args.no_reference:
         raise UserInputError("nothing to plot: give results folders, --ablation tables, or drop --no-reference")
     output = Path(args.output)
@@ -74,5 +86,24 @@ def run(args: argparse.Namespace) -> int:
         written += plots.plot_ablation_deltas(metrics, rows, output / f"{Path(table).stem}_deltas", args.title,
                                              dpi)
     for path in written:
+        print(path)
+    return 0
+
+
+def run_curves(args: argparse.Namespace, dpi: int) -> int:
+    """``--curve``: the training-curve figure of every training checkpoint under the results folders."""
+    from mg_eval.analysis import curves
+    from mg_eval.report.collect import load_run_views
+
+    if not args.results:
+        raise UserInputError("--curve needs the results folder(s) the checkpoints were evaluated into, e.g. "
+                             "mg-eval plot results/ --curve")
+    views = [view for root in args.results for view in load_run_views(root, args.resamples, args.seed)]
+    points = curves.curve_points(views, args.curve_run)
+    if args.curve_run and not points:
+        raise UserInputError(f"--curve-run {', '.join(args.curve_run)} matches no evaluated training run under "
+                             f"{', '.join(args.results)}")
+    references = curves.reference_lines(views, args.curve_reference)
+    for path in curves.plot_curves(points, Path(args.output) / "training_curves", references, args.title, dpi):
         print(path)
     return 0

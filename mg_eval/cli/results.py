@@ -7,6 +7,7 @@ Examples::
     mg-eval results --task openvlm               # a group's summary score (its YAML's `average:`), when complete
     mg-eval results --all-runs --task mme --csv runs.csv
     mg-eval results --compare --markdown table.md
+    mg-eval results --steps                      # training checkpoints: one row per (run, step), tasks as columns
     mg-eval results --add-server-score results/MGM-7B/mmmu_test/<run> --value 44.9 --source "EvalAI, 2026-12-01"
 """
 
@@ -25,6 +26,7 @@ from mg_eval.errors import UserInputError
 
 LIST_COLUMNS = ["model", "task", "protocol", "metric", "value", "n", "ungraded", "for_reporting", "judge", "run_id",
                 "path", "manual"]
+HIDDEN_COLUMNS = ["created_at", "training_run", "step"]  # loaded, not printed in the list view
 MANUAL_KEY = "manual_scores"  # results.json scores: {metric: {value, source, added_at}} for hand-added numbers
 
 
@@ -40,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drop runs not for reporting (for_reporting=false: --limit, sample data, overrides)")
     parser.add_argument("--compare", action="store_true",
                         help="pivot: one row per (task, protocol, metric), one column per model")
+    parser.add_argument("--steps", action="store_true",
+                        help="training checkpoints only: one row per (training run, step), one column per task "
+                             "(primary metric; runs from `mg-eval run` on checkpoints or `mg-eval watch`)")
     parser.add_argument("--all-metrics", action="store_true", help="every score and sub-score, not only the primary")
     parser.add_argument("--csv", default=None, metavar="FILE", help="also write the table as CSV")
     parser.add_argument("--add-server-score", default=None, metavar="RUN",
@@ -82,8 +87,31 @@ def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
                          "n": record["n_samples"]["total"], "ungraded": scores.get("n_ungraded"),
                          "for_reporting": record["for_reporting"],
                          "judge": record.get("judge"), "run_id": record["run_id"], "created_at": record["created_at"],
-                         "path": str(directory)})
-    return pd.DataFrame(rows, columns=LIST_COLUMNS + ["created_at"])
+                         "path": str(directory), **training_columns(record)})
+    return pd.DataFrame(rows, columns=LIST_COLUMNS + HIDDEN_COLUMNS)
+
+
+def training_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """``training_run`` (run folder name + short config hash) and ``step`` of a training checkpoint's run."""
+    training = record["model"].get("training")
+    if not training:
+        return {"training_run": None, "step": None}
+    digest = str(training.get("config_hash") or "").removeprefix("sha256:")[:8]
+    run = Path(str(training.get("run_dir") or "")).name
+    return {"training_run": f"{run} ({digest})" if digest else run, "step": int(training["step"])}
+
+
+def steps_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows (training run, step), columns = ``task/metric``, values = the selected runs' scores."""
+    frame = frame[frame["step"].notna()]
+    if frame.empty:
+        return frame
+    frame = frame.assign(step=frame["step"].astype(int), column=frame["task"] + "/" + frame["metric"])
+    latest = frame.sort_values("run_id").groupby(["training_run", "step", "column"])["value"].agg(
+        lambda values: values.iloc[-1])
+    table = latest.unstack("column").reset_index()
+    table.columns.name = None
+    return table
 
 
 def group_score_rows(root: str | Path) -> pd.DataFrame:
@@ -107,8 +135,8 @@ def group_score_rows(root: str | Path) -> pd.DataFrame:
                          "ungraded": None, "for_reporting": True, "judge": ", ".join(judges) or None,
                          "run_id": max(member["run_id"] for member in members),
                          "created_at": max(member["created_at"] for member in members), "path": "",
-                         "manual": ""})
-    return pd.DataFrame(rows, columns=LIST_COLUMNS + ["created_at"])
+                         "manual": "", "training_run": None, "step": None})
+    return pd.DataFrame(rows, columns=LIST_COLUMNS + HIDDEN_COLUMNS)
 
 
 def select(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
@@ -203,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
     groups = select(groups, args) if not groups.empty else groups
     if not groups.empty:
         frame = groups if frame.empty else pd.concat([frame, groups], ignore_index=True)
-    table = compare(frame) if args.compare else frame.drop(columns=["created_at"])
+    table = (steps_table(frame) if args.steps else compare(frame) if args.compare
+             else frame.drop(columns=HIDDEN_COLUMNS))
     if table.empty:
         print(f"no runs under {root} match the filters")
         return 0

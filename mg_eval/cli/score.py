@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_judge_arguments(parser, default="paper",
                         judge_help="Judge for the benchmarks that declare one; default paper: the paper's judge, "
                                    "built only if a sample needs it.")
-    parser.add_argument("--task", default=None, help="samples format: task name (default: from results.json)")
+    parser.add_argument("--task", default=None,
+                        help="samples format: task name (default: from results.json); official formats: the task "
+                             "whose format to use when several could read the file")
     parser.add_argument("--protocol", default=None, help="samples format: protocol (default: from results.json)")
     parser.add_argument("--model-name", default=None, help="model name in the results path (default: the input's name)")
     parser.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results/)")
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     """Score ``args.path``; print the table; write the results record unless ``--no-write``."""
     if args.num_runs < 1:
         raise UserInputError(f"--num-runs must be >= 1, got {args.num_runs}.")
-    fmt = args.format or detect_format(args.path)
+    fmt = args.format or detect_format(args.path, args.task)
     options = ScoreOptions(annotation=args.annotation, grades=args.grades, num_runs=args.num_runs)
     result = score_predictions(args.path, fmt, judge_factory=_judge_factory(args), options=options,
                                task=args.task, protocol=args.protocol)

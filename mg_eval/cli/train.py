@@ -5,6 +5,8 @@ Examples:
   torchrun --nproc_per_node 8 -m mg_eval.cli.main train --size 7b --stage finetune \\
       --model checkpoints/mgm-7b-init --pretrain-adapter checkpoints/mgm-7b-stage1/mm_projector.bin \\
       --data data/MGM-Finetune/mgm_instruction.json --image-folder data/MGM-Finetune --output checkpoints/mgm-7b
+  # evaluate every checkpoint while training (a `mg-eval watch` process beside the trainer, here on a second GPU)
+  mg-eval train ... --output runs/stage2 --eval-every 500 --eval-tasks textvqa_val,mme --eval-device cuda:1
   # tiny CPU run (plain torch, no DeepSpeed)
   mg-eval train --model /tmp/tiny --data synth/train.json --image-folder synth --output /tmp/out \\
       --template vicuna_v1 --lr 1e-3 --batch-size 8 --max-steps 50
@@ -55,6 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only at the end)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints in --output")
+    evaluation = parser.add_argument_group("evaluation while training (`mg-eval watch` on --output, in a second process)")
+    evaluation.add_argument("--eval-tasks", default=None, metavar="LIST",
+                            help="evaluate every checkpoint on these tasks as soon as it is written (mg-eval watch)")
+    evaluation.add_argument("--eval-every", type=int, default=None, metavar="N",
+                            help="checkpoint (and evaluate) every N steps (sets --save-steps)")
+    evaluation.add_argument("--eval-device", default="auto", help="device of the evaluation (default auto)")
+    evaluation.add_argument("--eval-output", default="results", metavar="DIR", help="results root (default ./results)")
+    evaluation.add_argument("--eval-poll", type=float, default=30.0, metavar="SECONDS",
+                            help="seconds between the watcher's looks at --output (default 30)")
+    evaluation.add_argument("--eval-args", default="", metavar="'OPTIONS'",
+                            help="further `mg-eval watch` / `run` options, quoted, e.g. '--limit 200 --batch-size 16'")
 
 
 def resolve_config(args: argparse.Namespace):
@@ -91,15 +104,22 @@ def resolve_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the settings, check them, train; prints where the model went and the final loss."""
+    from mg_eval.cli.watch import watch_beside_training
     from mg_model.train.data import TrainingInputError
     from mg_model.train.trainer import train
 
+    if args.eval_every is not None:
+        if args.eval_every < 1 or (args.save_steps and args.save_steps != args.eval_every):
+            raise UserInputError(f"--eval-every {args.eval_every} must be >= 1 and agree with --save-steps "
+                                 f"{args.save_steps} (it sets it); drop one of them")
+        args.save_steps = args.eval_every
     try:
         config = resolve_config(args)
         if args.show_defaults:
             print(json.dumps(dataclasses.asdict(config), indent=1))
             return 0
-        result = train(config)
+        with watch_beside_training(args):
+            result = train(config)
     except TrainingInputError as exc:
         raise UserInputError(str(exc)) from exc
     if result.already_finished:

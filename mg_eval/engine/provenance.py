@@ -32,6 +32,14 @@ def encoder_identity(info: Mapping[str, Any]) -> dict[str, Any]:
     return {"encoders": outside} if outside else {}
 
 
+def prompt_source(generator: Any, protocol: str) -> dict[str, str]:
+    """Which prompt a sample got: the protocol's user text (``mgm``: the MGM scripts'; ``lmms``: the benchmark's
+    generic prompt) and the template that wrapped it (``info["prompt_template"]`` when the generator names it,
+    e.g. ``chat_template:<id>`` or ``conversation:vicuna_v1``; else ``template:<template_id>``)."""
+    template = generator.info.get("prompt_template") or f"template:{generator.template_id}"
+    return {"protocol": protocol, "template": str(template)}
+
+
 def made_with_summary(predictions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
     """``{setting: {value: number of predictions}}`` over ``made_with`` (``"unknown"`` for old records)."""
     counts: dict[str, Counter] = {"batch_size": Counter(), "device": Counter()}

@@ -21,7 +21,7 @@ from typing import Any
 
 from mg_eval.api import GENERATION_KEYS, Generator
 
-__all__ = ["GENERATION_KEYS", "Generator", "hf_generation_kwargs", "sample_seed"]
+__all__ = ["GENERATION_KEYS", "Generator", "cut_at_stops", "hf_generation_kwargs", "sample_seed"]
 
 
 def sample_seed(task_seed: int | None, doc_id: str) -> int:
@@ -43,3 +43,13 @@ def hf_generation_kwargs(generation: dict[str, Any]) -> dict[str, Any]:
         if generation.get("top_p") is not None:
             kwargs["top_p"] = float(generation["top_p"])
     return kwargs
+
+
+def cut_at_stops(text: str, stops: list[str]) -> str:
+    """Drop everything from the first stop string on (generate may emit the stop itself)."""
+    cut = len(text)
+    for stop in stops:
+        index = text.find(stop)
+        if index >= 0:
+            cut = min(cut, index)
+    return text[:cut]

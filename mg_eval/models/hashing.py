@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -22,12 +23,18 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 SAMPLES = 16
 BLOCK = 64 * 1024
 _MAX_HEADER = 100 * 1024 * 1024
+CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")  # a trainer's intermediate checkpoint folder (group: the step)
 
 
 def weight_files(checkpoint: str | os.PathLike) -> list[Path]:
-    """Every weight file under ``checkpoint`` (encoder sub-folders included), sorted by relative path."""
+    """Every weight file under ``checkpoint`` (encoder sub-folders included), sorted by relative path.
+
+    A training output's ``checkpoint-<step>/`` folders are other models, not part of the final model at its
+    root: left out (so the trainer pruning them does not change the final model's hash).
+    """
     root = Path(checkpoint)
-    return sorted((path for path in root.rglob("*") if path.is_file() and path.suffix in WEIGHT_SUFFIXES),
+    return sorted((path for path in root.rglob("*") if path.is_file() and path.suffix in WEIGHT_SUFFIXES
+                   and not any(CHECKPOINT_DIR.match(part) for part in path.relative_to(root).parts[:-1])),
                   key=lambda path: path.relative_to(root).as_posix())
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from mg_eval.errors import UserInputError, user_error_from
-from mg_eval.models.base import hf_generation_kwargs
+from mg_eval.models.base import cut_at_stops, hf_generation_kwargs
 from mg_eval.models.hashing import weight_files, weights_hash
 from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
@@ -92,11 +92,13 @@ class MGMGenerator:
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
                         device_map: str | dict | None = None, encoder_root: str | None = None,
-                        decode: dict[str, Any] | None = None) -> MGMGenerator:
+                        decode: dict[str, Any] | None = None, adapter: str | Path | None = None) -> MGMGenerator:
         """Load model + processor from a local checkpoint directory (no hub access).
 
         ``decode``: ``mg_model.fast_decode.DecodeOptions`` fields (``attn``, ``cache``, ``compile``);
-        default = the official numerics.
+        default = the official numerics. ``adapter``: a stage-1 ``mm_projector.bin`` loaded over the
+        checkpoint's projector and mining modules (a projector-only training checkpoint on its base); its
+        weights join ``weights_hash``.
         """
         from mg_model import MGMForCausalLM, MGMProcessor
 
@@ -116,6 +118,8 @@ class MGMGenerator:
             if user_error is None:
                 raise
             raise user_error from None
+        if adapter is not None:
+            _load_adapter(model, Path(adapter))
         if not device_map:
             model = model.to(device)
         model.eval()
@@ -124,7 +128,7 @@ class MGMGenerator:
         info = {
             "name": folder.resolve().name,
             "path": str(folder.resolve()),
-            "weights_hash": weights_hash(folder),
+            "weights_hash": _combined_hash(folder, adapter),
             "encoders": encoder_info(folder, model.config, encoder_root),
             "config": json.loads((folder / "config.json").read_text(encoding="utf-8")),
             "dtype": dtype,
@@ -284,7 +288,7 @@ class MGMGenerator:
 
     def _response(self, tokens: list[int], stops: list[str]) -> str:
         text = self.processor.batch_decode(torch.tensor([tokens]), skip_special_tokens=True)[0]
-        return _cut_at_stops(text, stops).strip()
+        return cut_at_stops(text, stops).strip()
 
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
@@ -315,7 +319,29 @@ class MGMGenerator:
                        "share_prefix": options.cache == "dynamic"}
         out_ids = self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
-        return [_cut_at_stops(text, stops).strip() for text in texts]
+        return [cut_at_stops(text, stops).strip() for text in texts]
+
+
+def _load_adapter(model: Any, adapter: Path) -> None:
+    """Stage-1 projector + mining weights over the base's (``mg_model.train.stages.load_adapter``)."""
+    from mg_model.train.stages import load_adapter
+
+    try:
+        load_adapter(model, adapter)
+    except Exception as exc:
+        user_error = user_error_from(exc, source=f"adapter {adapter}")
+        if user_error is None:
+            raise
+        raise user_error from None
+
+
+def _combined_hash(folder: Path, adapter: str | Path | None) -> str:
+    """The checkpoint's weights hash, or with an adapter the hash of (base hash, adapter folder's hash)."""
+    base = weights_hash(folder)
+    if adapter is None:
+        return base
+    combined = hashlib.sha256(f"{base}\0{weights_hash(Path(adapter).parent)}".encode()).hexdigest()
+    return f"sha256:{combined}"
 
 
 def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dict[str, Any]:
@@ -379,12 +405,3 @@ def image_key(image: Image.Image | None, salt: str) -> torch.Tensor:
     digest.update(image.tobytes())
     return torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
 
-
-def _cut_at_stops(text: str, stops: list[str]) -> str:
-    """Drop everything from the first stop string on (generate may emit the stop itself)."""
-    cut = len(text)
-    for stop in stops:
-        index = text.find(stop)
-        if index >= 0:
-            cut = min(cut, index)
-    return text[:cut]

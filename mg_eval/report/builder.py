@@ -9,7 +9,7 @@ Output layout::
     DIR/data/<slug>/<k>.js         sample rows, 500 per chunk, loaded by <script> on demand
     DIR/data/compare.js            the flipped samples' rows
     DIR/thumbs/<data>/<id>_<k>.jpg downscaled image copies
-    DIR/figures/*.png              leaderboard and breakdown figures
+    DIR/figures/*.png              leaderboard, breakdown and training-curve figures
     DIR/static/report.{css,js}     hand-written, shipped with the package
 """
 
@@ -163,6 +163,7 @@ def _write_index(env: jinja2.Environment, context: dict[str, Any], views: Sequen
     figure_paths = figures.leaderboard_figures([row.entry() for row in ours if row.cells],
                                                [row.entry() for row in paper], output / "figures",
                                                zoo=[row.entry() for row in zoo])
+    figure_paths += figures.training_curve_figure(views, output / "figures")
     return _render(env, "index.html", output / "index.html", context, ours=ours, paper=paper, zoo=zoo,
                    columns=leaderboard.columns([*ours, *paper, *zoo]), views=views,
                    figures=[path.relative_to(output).as_posix() for path in figure_paths],

@@ -1,5 +1,5 @@
-"""Figures of the report: sub-score breakdowns (one horizontal bar chart per breakdown) and the
-leaderboard figures of ``mg-eval plot``.
+"""Figures of the report: sub-score breakdowns (one horizontal bar chart per breakdown), the
+leaderboard figures of ``mg-eval plot`` and its training curves (``--curve``).
 
 Drawn on a bare :class:`matplotlib.figure.Figure` inside ``rc_context`` (no pyplot, no global state), saved
 as PNG only: an SVG carries namespace URLs, and the report's files must name no external address.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
@@ -68,3 +69,17 @@ def leaderboard_figures(ours: Sequence[plots.Entry], reference: Sequence[plots.E
         else:
             pngs.append(path)
     return pngs
+
+
+def training_curve_figure(views: Sequence[Any], out_dir: Path) -> list[Path]:
+    """``mg-eval plot --curve``'s figure (score against training step) when the results hold training
+    checkpoints; PNG only (see the module docstring). Empty list otherwise."""
+    from mg_eval.analysis import curves
+
+    points = curves.curve_points(views)
+    if not points:
+        return []
+    path = out_dir / "training_curves.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    curves.draw_curves(points).savefig(path, dpi=FIGURE_DPI_LEADERBOARD)
+    return [path]

@@ -9,10 +9,13 @@ from typing import Any
 
 from mg_eval.api import PredictionFormat
 from mg_eval.errors import DataError, UserInputError
-from mg_eval.tasks.formats import read_json  # the one JSON reader of benchmark files (UTF-8 + JSON errors)
+from mg_eval.tasks.formats import (
+    read_json,  # the one JSON reader of benchmark files (UTF-8 + JSON errors)
+    read_tsv,
+)
 
 __all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
-           "SCORER_VERSION", "samples_with_hits"]
+           "SCORER_VERSION", "is_prediction_table", "read_prediction_table", "samples_with_hits", "table_prediction"]
 
 #: Version of the scoring code; recorded in every results record written by ``mg-eval score``.
 SCORER_VERSION = "1.0"
@@ -81,6 +84,39 @@ def require_annotation(options: ScoreOptions, fmt: str, what: str) -> Path:
     if not options.annotation.exists():
         raise UserInputError(f"--annotation {options.annotation}: file not found ({what}).")
     return options.annotation
+
+
+def is_prediction_table(path: Path, columns: tuple[str, ...], name_suffix: str | None = None) -> bool:
+    """An ``.xlsx``/``.tsv`` prediction table (VLMEvalKit's ``<model>_<dataset>`` files) with ``columns``, its
+    name ending in ``name_suffix`` when given. For detection: an unreadable file is simply not one."""
+    if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
+        return False
+    if name_suffix is not None and not path.stem.endswith(name_suffix):
+        return False
+    try:
+        rows = read_tsv(path)
+    except DataError:
+        return False
+    return bool(rows) and set(columns) <= set(rows[0][0])
+
+
+def read_prediction_table(path: Path, columns: tuple[str, ...], fix: str) -> list[tuple[dict, str]]:
+    """``(row, where)`` of a prediction table, every row holding ``columns``.
+
+    Raises:
+        DataError: an unreadable or empty table, or a row without one of ``columns`` (``fix`` says what to use).
+    """
+    rows = read_tsv(path)
+    if not rows:
+        raise DataError(f"{path}: no rows.")
+    for row, where in rows:
+        require_keys(row, columns, where, fix)
+    return rows
+
+
+def table_prediction(row: Mapping) -> str:
+    """``str(prediction)`` of a table row as VLMEvalKit takes it (pandas: an empty cell reads ``nan``)."""
+    return "nan" if row["prediction"] is None else str(row["prediction"])
 
 
 def samples_with_hits(records: list[dict], scores: Mapping[str, Any], target_key: str) -> list[dict]:

@@ -41,11 +41,15 @@ JudgeFactory = Callable[[str], Any]
 PER_SAMPLE_KEY = "per_sample"
 
 
-def detect_format(path: str | os.PathLike) -> str:
+def detect_format(path: str | os.PathLike, task: str | None = None) -> str:
     """The format name of ``path`` (``samples`` or a name of :func:`prediction_formats`).
 
+    Every declared format is asked; exactly one may claim the file. ``task`` (a task name) keeps only the
+    formats of that task, or else of its benchmark, so a file several formats read can still be scored.
+
     Raises:
-        UserInputError: nothing matches; the message lists the formats and the ``--format`` option.
+        UserInputError: nothing matches (the message lists the formats and ``--format``), or several formats
+            claim the file (the message names them and says to pass ``--format`` or ``--task``).
     """
     target = Path(path)
     if not target.exists():
@@ -53,12 +57,28 @@ def detect_format(path: str | os.PathLike) -> str:
     if samples.detect(target):
         return SAMPLES_FORMAT
     formats = prediction_formats()
-    for name, fmt in formats.items():
-        if fmt.detect(target):
-            return name
+    claims = [name for name, fmt in formats.items() if fmt.detect(target)]
+    if task is not None and claims:
+        claims = _claims_of_task(claims, formats, task)
+    if len(claims) == 1:
+        return claims[0]
+    if claims:
+        named = ", ".join(f"{name} ({formats[name].task})" for name in claims)
+        raise UserInputError(f"{target}: several prediction formats could read this file: {named}; pass "
+                             f"--format NAME (or --task TASK) to say which benchmark it belongs to.")
     listing = "\n".join(f"  {name}: {fmt.description}" for name, fmt in formats.items())
-    raise UserInputError(f"{target}: cannot tell which prediction format this is; pass --format, one of:\n"
+    among = f" of task {task}" if task is not None else ""
+    raise UserInputError(f"{target}: cannot tell which prediction format{among} this is; pass --format, one of:\n"
                          f"  {SAMPLES_FORMAT}: a run directory or samples.jsonl of `mg-eval run`\n{listing}")
+
+
+def _claims_of_task(claims: list[str], formats: Mapping[str, PredictionFormat], task: str) -> list[str]:
+    """The claiming formats of ``task`` itself, else those of its benchmark (unknown task: UserInputError)."""
+    own = [name for name in claims if formats[name].task == task]
+    if own:
+        return own
+    benchmark = get_task(task).benchmark
+    return [name for name in claims if formats[name].benchmark == benchmark]
 
 
 def _aggregate_with_judge(aggregate: Callable[[Any], dict], judge: Any, judge_factory: JudgeFactory | None,
@@ -130,12 +150,14 @@ def score_predictions(
         judge_factory: instead of ``judge``: ``benchmark -> Judge | None``, called only when a judge-free
             pass leaves samples ungraded (so stored extractions / grades need no API key).
         options: annotation / grade files and MM-Vet runs.
-        task, protocol: for ``samples`` only, override what ``results.json`` says.
+        task: for ``samples``, overrides what ``results.json`` says; for an official file, picks among the
+            formats that claim it and is recorded as the task (a task of the format's benchmark).
+        protocol: for ``samples`` only, overrides what ``results.json`` says.
     Raises:
         UserInputError / DataError: unknown format, unreadable file, missing field (named in the message).
     """
     target = Path(path)
-    name = fmt or detect_format(target)
+    name = fmt or detect_format(target, task)
     if name == SAMPLES_FORMAT:
         return _score_samples(target, judge, judge_factory, task, protocol)
     formats = prediction_formats()
@@ -143,7 +165,21 @@ def score_predictions(
         raise UserInputError(f"unknown format {name!r}; choose one of {', '.join([SAMPLES_FORMAT, *formats])}.")
     if not target.exists():
         raise UserInputError(f"{target}: no such file or directory.")
-    return _score_official(target, formats[name], judge, judge_factory, options or ScoreOptions())
+    own_task = _task_of_format(formats[name], task) if task is not None else formats[name].task
+    result = _score_official(target, formats[name], judge, judge_factory, options or ScoreOptions())
+    result.task = own_task
+    return result
+
+
+def _task_of_format(fmt: PredictionFormat, task: str) -> str:
+    """``--task`` with an official format: a task of the format's benchmark (recorded as the run's task)."""
+    if task == fmt.task:
+        return task
+    benchmark = get_task(task).benchmark
+    if benchmark != fmt.benchmark:
+        raise UserInputError(f"--task {task} is a task of {benchmark}, but format {fmt.name} holds {fmt.benchmark} "
+                             f"predictions (task {fmt.task}); drop --task or pass the format of {benchmark}.")
+    return task
 
 
 def write_score_results(

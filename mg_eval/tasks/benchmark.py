@@ -28,7 +28,8 @@ _UNIT_KEYS = {"unit", "statistic", "scale", "group_by", "group_modulo", "stratif
 _STATISTICS = ("mean", "all_of_group", "acc_plus")
 _COLUMN_KEYS = {"key", "header", "position", "score", "scale", "requires_field", "requires", "tasks", "in_paper"}
 _FORMAT_KEYS = {"name", "task", "primary_metric", "description", "detect", "read", "aggregate", "to_samples",
-                "needs_judge", "priority"}
+                "needs_judge", "priority", "example"}
+_EXAMPLE_KEYS = {"path", "annotation"}
 _FORMAT_FUNCTIONS = ("detect", "read", "aggregate", "to_samples")
 _EXPORT_KEYS = {"name", "tasks", "description", "submit_to", "suffix", "write"}
 
@@ -138,6 +139,7 @@ def _format(path: Path, i: int, entry: Any, benchmark: str, primary_metrics: Map
         if not isinstance(entry[key], FunctionRef):
             raise UserInputError(f"{path}: {where}.{key} must be a '!function predictions.{key}' reference.")
     task = str(entry["task"])
+    example, annotation = _example(path, where, entry.get("example"))
     primary = entry.get("primary_metric") or primary_metrics.get(task)
     if primary is None:
         raise UserInputError(f"{path}: {where}: task {task!r} is not a task of this folder; name one of "
@@ -146,7 +148,28 @@ def _format(path: Path, i: int, entry: Any, benchmark: str, primary_metrics: Map
                             description=str(entry["description"]), detect=entry["detect"], read=entry["read"],
                             aggregate=entry["aggregate"], to_samples=entry["to_samples"],
                             needs_judge=bool(entry.get("needs_judge", False)),
-                            priority=int(entry.get("priority", 100)))
+                            priority=int(entry.get("priority", 100)), example=example,
+                            example_annotation=annotation)
+
+
+def _example(path: Path, where: str, entry: Any) -> tuple[Path | None, Path | None]:
+    """``example: {path, annotation}`` of a prediction format, as paths inside the benchmark folder."""
+    entry = _mapping(path, f"{where}.example", entry)
+    if not entry:
+        return None, None
+    _check_keys(path, f"{where}.example", entry, _EXAMPLE_KEYS)
+    if "path" not in entry:
+        raise UserInputError(f"{path}: {where}.example: 'path' (a file of this format in the folder) is required.")
+    files = []
+    for key in ("path", "annotation"):
+        if entry.get(key) is None:
+            files.append(None)
+            continue
+        file = (path.parent / str(entry[key])).resolve()
+        if not file.is_relative_to(path.parent):
+            raise UserInputError(f"{path}: {where}.example.{key}: {entry[key]!r} leaves the benchmark folder.")
+        files.append(file)
+    return files[0], files[1]
 
 
 def _export(path: Path, i: int, entry: Any, benchmark: str) -> ExportFormat:

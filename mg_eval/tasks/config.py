@@ -6,12 +6,16 @@ The YAML keys follow lmms-eval (``task``, ``dataset_path``, ``dataset_name``, ``
 
 * ``protocols``: ``{mgm: {prompt: {...}, generation_kwargs: {...}}, lmms: {...}}``, the two prompt
   protocols (prompt pieces handed to ``doc_to_text``/``doc_to_visual``, and decoding settings);
-* ``doc_id``: the column that identifies a sample; ``required_fields`` / ``image_fields``: the schema
+* ``doc_id``: the column that identifies a sample (``null``: the row's place in the split, for hub data
+  without an id column, e.g. ChartQA); ``required_fields`` / ``image_fields``: the schema
   checked before inference; ``optional_image_fields``: image columns that may be empty;
 * ``field_types``: ``{field: type}`` checked on every row before inference (``str``, ``int``, ``number``,
   ``bool``, ``list``, ``list[str]``, ``dict``, ``null``, alternatives joined by ``|``: ``str|null``);
 * ``doc_id_repeats``: how many rows may share one ``doc_id`` (default 1; MME: 2, two questions per image;
   such rows get ``#0``/``#1`` suffixes and must differ in their other fields);
+* ``dataset_path_former``: hub ids the dataset had before (lmms-eval PR #1416 moved ``lmms-lab/X`` to
+  ``lmms-lab-encoder/X``); tried in order when ``dataset_path`` cannot be loaded (e.g. offline with a cache
+  under the old id);
 * ``official_format``: ``!function official_data.read``, the reader of the benchmark's official files;
 * ``hub_format``: ``!function official_data.from_hub``, for a task whose docs follow its official files'
   schema rather than the hub's: maps the hub dataset's rows (and local copies in the hub layout) into it;
@@ -184,12 +188,13 @@ class TaskConfig:
     process_results: FunctionRef
     metric_list: tuple[MetricSpec, ...]
     protocols: dict[str, ProtocolSpec]
-    doc_id: str
+    doc_id: str | None
     required_fields: tuple[str, ...]
     image_fields: tuple[str, ...]
     version: int | float | str
     metadata: dict[str, Any]
     dataset_name: str | tuple[str, ...] | None = None
+    dataset_path_former: tuple[str, ...] = ()
     dataset_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     optional_image_fields: tuple[str, ...] = ()
     official_format: FunctionRef | None = None
@@ -400,6 +405,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         dataset_path=_require(path, data, "dataset_path", str),
         dataset_name=tuple(dataset_name) if isinstance(dataset_name, list) else dataset_name,
         dataset_kwargs=dict(data.get("dataset_kwargs") or {}),
+        dataset_path_former=_as_tuple(data.get("dataset_path_former")),
         test_split=_require(path, data, "test_split", str),
         doc_to_visual=data["doc_to_visual"],
         doc_to_text=data["doc_to_text"],
@@ -407,7 +413,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         process_results=data["process_results"],
         metric_list=_parse_metrics(path, _require(path, data, "metric_list", list)),
         protocols=_parse_protocols(path, _require(path, data, "protocols", dict), base_generation),
-        doc_id=_require(path, data, "doc_id", str),
+        doc_id=_require(path, data, "doc_id", (str, type(None))),
         required_fields=_as_tuple(_require(path, data, "required_fields", list)),
         image_fields=_as_tuple(data.get("image_fields")),
         optional_image_fields=_as_tuple(data.get("optional_image_fields")),

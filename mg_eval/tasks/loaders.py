@@ -179,23 +179,36 @@ def _in_doc_schema(config: TaskConfig, rows: list[Row]) -> list[Row]:
 
 
 def _load_hub(config: TaskConfig) -> list[Row]:
-    import datasets
-
     names = config.dataset_name if isinstance(config.dataset_name, tuple) else (config.dataset_name,)
-    kwargs = dict(config.dataset_kwargs)
     rows: list[Row] = []
     for name in names:
-        label = f"{config.dataset_path}" + (f" ({name})" if name else "") + f" split '{config.test_split}'"
-        try:
-            dataset = datasets.load_dataset(config.dataset_path, name, split=config.test_split, **kwargs)
-        except Exception as exc:  # network, missing revision, unknown split: all reported the same way
-            raise DataError(
-                f"cannot load hub dataset {label} at revision {config.revision}: {exc}. "
-                f"Without hub access, pass --data-path to a local copy (a save_to_disk folder, parquet files, "
-                f"or the official files; see docs/tasks.md)."
-            ) from exc
-        rows.extend(_dataset_rows(dataset, config, f"{config.dataset_path}:{name or ''}:{config.test_split}"))
+        dataset, hub_id = _load_hub_split(config, name)
+        rows.extend(_dataset_rows(dataset, config, f"{hub_id}:{name or ''}:{config.test_split}"))
     return _in_doc_schema(config, rows)
+
+
+def _load_hub_split(config: TaskConfig, name: str | None) -> tuple[Any, str]:
+    """``(dataset, hub id)``: ``dataset_path``, else each ``dataset_path_former`` id in order (a dataset the
+    hub moved, e.g. still cached under its old id).
+
+    Raises:
+        DataError: no id loads; names the current id, the former ones and the ``--data-path`` fix.
+    """
+    import datasets
+
+    errors = []
+    for hub_id in (config.dataset_path, *config.dataset_path_former):
+        try:
+            return datasets.load_dataset(hub_id, name, split=config.test_split, **dict(config.dataset_kwargs)), hub_id
+        except Exception as exc:  # network, missing revision, unknown split: all reported the same way
+            errors.append(f"{hub_id}: {exc}")
+    label = config.dataset_path + (f" ({name})" if name else "") + f" split '{config.test_split}'"
+    former = f" (also tried its former id(s) {', '.join(config.dataset_path_former)})" if config.dataset_path_former else ""
+    raise DataError(
+        f"cannot load hub dataset {label} at revision {config.revision}{former}: {'; '.join(errors)}. "
+        f"Without hub access, pass --data-path to a local copy (a save_to_disk folder, parquet files, "
+        f"or the official files; see docs/tasks.md)."
+    )
 
 
 def _is_save_to_disk(path: Path) -> bool:
@@ -357,7 +370,7 @@ def type_names(values: Iterable[Any]) -> str:
 
 
 def _check_rows(config: TaskConfig, rows: Iterable[Row]) -> None:
-    required = set(config.required_fields) | {config.doc_id} | set(config.image_fields)
+    required = set(config.required_fields) | {config.doc_id} - {None} | set(config.image_fields)
     for record, where in rows:
         missing = sorted(required - set(record))
         if missing:
@@ -396,7 +409,10 @@ def load_docs(config: TaskConfig, data_path: str | Path | None = None, limit: in
         raise DataError(f"{data_path or config.dataset_path}: no samples found for task {config.task}.")
     # ids (and duplicates) over the whole file, so a --limit run gets the ids of a full run; a row lacking
     # the id column beyond the limit is left to a full run's schema check
-    whole_file_ids = _stable_ids(rows, config) if all(config.doc_id in record for record, _ in rows) else None
+    if config.doc_id is None:  # the hub data has no id column: the row's place in the whole split
+        whole_file_ids = [str(position) for position in range(len(rows))]
+    else:
+        whole_file_ids = _stable_ids(rows, config) if all(config.doc_id in record for record, _ in rows) else None
     rows = rows[:limit] if limit is not None else rows
     _check_rows(config, rows)
     docs = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,23 @@ class TrainConfig:
         parse_lr_multi(self.lr_multi)
         if self.deepspeed is not None:
             ds_config_path(self.deepspeed)
+
+
+#: TrainConfig fields that do not change the trained weights: left out of the run's identity (:func:`config_hash`)
+NOT_IN_RUN_IDENTITY = ("resume", "progress", "logging_steps", "save_steps", "save_total_limit", "cache_data",
+                       "output_dir")
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """The identity of a training run: ``sha256:<16 hex>`` of its :class:`TrainConfig` fields (as
+    ``dataclasses.asdict`` gives them) that change the trained weights (:data:`NOT_IN_RUN_IDENTITY` left out).
+
+    Written into every ``trainer_state.json`` as ``config_hash``; evaluation records it beside each checkpoint's
+    step, so the points of one training run are told apart from another run's with the same folder names.
+    """
+    kept = {key: value for key, value in sorted(config.items()) if key not in NOT_IN_RUN_IDENTITY}
+    text = json.dumps(kept, sort_keys=True, default=str, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass

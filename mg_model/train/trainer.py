@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from .config import TrainConfig, TrainResult
+from .config import TrainConfig, TrainResult, config_hash
 from .data import ResumableBatchSampler as BatchSampler
 from .data import SupervisedDataset, TrainingInputError, collate, modality_lengths, total_steps
 from .deepspeed_config import DS_CONFIG_DIR, DS_PRESETS, ds_config_path, fill_ds_config
@@ -270,12 +270,18 @@ def save_checkpoint(backend: Backend, sampler: BatchSampler, state: LoopState, c
                                    "global_step": state.global_step})
     barrier(info)
     if info.is_main:
-        (directory / STATE_FILE).write_text(json.dumps(
-            {"global_step": state.global_step, "losses": state.losses, "backend": backend.name,
-             "config": dataclasses.asdict(cfg)}, indent=1))
+        (directory / STATE_FILE).write_text(json.dumps(state_record(state, backend.name, cfg), indent=1))
         _prune_checkpoints(Path(cfg.output_dir), cfg.save_total_limit)
     barrier(info)
     return directory
+
+
+def state_record(state: LoopState, backend_name: str, cfg: TrainConfig) -> dict[str, Any]:
+    """What ``trainer_state.json`` holds (a checkpoint's, or the final model's): step, losses, backend, the
+    config and its :func:`~mg_model.train.config.config_hash` (the run's identity for evaluation records)."""
+    config = dataclasses.asdict(cfg)
+    return {"global_step": state.global_step, "losses": state.losses, "backend": backend_name, "config": config,
+            "config_hash": config_hash(config)}
 
 
 def _restore(backend: Backend, sampler: BatchSampler, checkpoint: Path) -> LoopState:
@@ -313,9 +319,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     out = Path(cfg.output_dir)
     _save_model(backend, out, info)
     if info.is_main:
-        (out / STATE_FILE).write_text(json.dumps({"global_step": state.global_step, "losses": state.losses,
-                                                  "backend": backend.name, "config": dataclasses.asdict(cfg)},
-                                                 indent=1))
+        (out / STATE_FILE).write_text(json.dumps(state_record(state, backend.name, cfg), indent=1))
     barrier(info)
     return TrainResult(out, state.global_step, state.losses, int(checkpoint.name.split("-")[-1]) if checkpoint
                        else None, backend.name, time.perf_counter() - started, backend.module)

@@ -34,7 +34,7 @@ def read(path: Path, split: str) -> list[Row]:
 
 
 def from_hub(rows: list[Row]) -> list[Row]:
-    """Rows of the hub copy lmms-eval reads (``lmms-lab/ai2d``, split ``test``: ``question, options`` (a list of
+    """Rows of the hub copy lmms-eval reads (``lmms-lab-encoder/ai2d``, split ``test``: ``question, options`` (a list of
     2-4 texts), ``answer`` (the option's number as a string), ``image``) in this task's schema: ``index`` is the
     row position, the options go to ``A``-``D``, the answer becomes a letter; no ``category`` (the hub copy has
     none).
@@ -51,7 +51,7 @@ def from_hub(rows: list[Row]) -> list[Row]:
             continue
         options = record.get("options")
         if record.get("question") is None or not isinstance(options, list) or not 2 <= len(options) <= 4:
-            raise DataError(f"{where}: expected the hub copy lmms-lab/ai2d (question, options with 2-4 texts, "
+            raise DataError(f"{where}: expected the hub copy lmms-lab-encoder/ai2d (question, options with 2-4 texts, "
                             "answer, image).")
         number = str(record.get("answer"))
         if not number.isdigit() or int(number) >= len(options):

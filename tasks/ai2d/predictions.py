@@ -4,8 +4,8 @@ category``) plus ``prediction``. An empty prediction cell is read as VLMEvalKit 
 an empty option cell is no option (``build_choices``).
 
 An MCQ table says nothing about its benchmark in its columns, so detection also needs the name VLMEvalKit gives
-the file: ``AI2D`` in the file name (``<model>_AI2D_TEST.xlsx``), and no ``l2-category`` column (MMBench's and
-MMStar's tables have one). Any other name: pass ``--format ai2d-vlmevalkit``.
+the file (``<model>_AI2D_TEST``), and no ``l2-category`` column (MMBench's and MMStar's tables have one). Any
+other name: pass ``--format ai2d-vlmevalkit`` or ``--task ai2d_test``.
 """
 
 from __future__ import annotations
@@ -15,38 +15,38 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, samples_with_hits
-from mg_eval.tasks.formats import int_cell, read_prediction_table
+from mg_eval.rescore.base import (
+    ScoreOptions,
+    is_prediction_table,
+    read_prediction_table,
+    samples_with_hits,
+    table_prediction,
+)
+from mg_eval.tasks.formats import int_cell, read_tsv
 
 from . import scorer as ai2d
 
 COLUMNS = ("index", "question", "A", "B", "answer", "prediction")
-NAME_MARK = "ai2d"
+NAME_SUFFIX = "_AI2D_TEST"
+_FIX = "Use VLMEvalKit's <model>_AI2D_TEST.xlsx (inference output)."
 
 
 def detect(path: Path) -> bool:
     """An MCQ prediction table named like VLMEvalKit's AI2D file, without an ``l2-category`` column."""
-    if NAME_MARK not in path.stem.lower():
-        return False
-    rows = read_prediction_table(path, COLUMNS)
-    return rows is not None and "l2-category" not in rows[0]
+    return (is_prediction_table(path, COLUMNS, name_suffix=NAME_SUFFIX)
+            and "l2-category" not in read_tsv(path)[0][0])
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per row (rule matching done here)."""
-    rows = read_prediction_table(path, COLUMNS)
-    if rows is None:
-        raise DataError(f"{path}: not an AI2D prediction table; expected an .xlsx/.tsv with the columns "
-                        f"{', '.join(COLUMNS)}.")
     records = []
-    for number, row in enumerate(rows, start=2):
-        where = f"{path}: row {number}"
+    for row, where in read_prediction_table(path, COLUMNS, _FIX):
         try:
             records.append(ai2d.process_result(str(row["index"]), int_cell(row, "index", where), row["question"],
-                                               ai2d.options_of(row), "nan" if row["prediction"] is None else
-                                               row["prediction"], str(row["answer"]), row.get("category")))
+                                               ai2d.options_of(row), table_prediction(row), str(row["answer"]),
+                                               row.get("category")))
         except DataError as exc:
-            raise DataError(f"{where}: {exc}" if not str(exc).startswith(where) else str(exc)) from None
+            raise DataError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
     return records
 
 

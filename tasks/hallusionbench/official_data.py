@@ -34,7 +34,7 @@ def read(path: Path, split: str) -> list[Row]:
 
 
 def from_hub(rows: list[Row]) -> list[Row]:
-    """Rows of the hub copy lmms-eval reads (``lmms-lab/HallusionBench``, split ``image``: ``category,
+    """Rows of the hub copy lmms-eval reads (``lmms-lab-encoder/HallusionBench``, split ``image``: ``category,
     subcategory, visual_input, set_id, figure_id, question_id, question, gt_answer`` (``"1"`` yes / ``"0"`` no),
     ``image``) in this task's schema: ``index`` built as VLMEvalKit's (``<category>_<subcategory>_<visual_input>_
     <set_id>_<figure_id>_<question_id>``), ``answer`` Yes / No, ``l2_category`` the subcategory.
@@ -52,7 +52,7 @@ def from_hub(rows: list[Row]) -> list[Row]:
             continue
         missing = [field for field in fields if record.get(field) is None]
         if missing:
-            raise DataError(f"{where}: no {missing}; expected the hub copy lmms-lab/HallusionBench.")
+            raise DataError(f"{where}: no {missing}; expected the hub copy lmms-lab-encoder/HallusionBench.")
         if str(record["gt_answer"]) not in ("0", "1"):
             raise DataError(f"{where}: gt_answer {record['gt_answer']!r} is not '1' (yes) or '0' (no).")
         index = "_".join(str(record[field]) for field in fields[:6])

@@ -14,41 +14,38 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, samples_with_hits
-from mg_eval.tasks.formats import read_prediction_table
+from mg_eval.rescore.base import (
+    ScoreOptions,
+    is_prediction_table,
+    read_prediction_table,
+    samples_with_hits,
+    table_prediction,
+)
+from mg_eval.tasks.formats import read_tsv
 
 from . import scorer as hallusionbench
 
 COLUMNS = ("index", "question", "answer", "category", "l2-category", "prediction")
-
-
-def _rows(path: Path) -> list[dict] | None:
-    """The table's rows if it is a HallusionBench prediction table, else None."""
-    rows = read_prediction_table(path, COLUMNS)
-    ours = rows and all(row["category"] in hallusionbench.CATEGORIES and len(str(row["index"]).split("_")) >= 6
-                        for row in rows)
-    return rows if ours else None
+_FIX = "Use VLMEvalKit's <model>_HallusionBench.xlsx (inference output)."
 
 
 def detect(path: Path) -> bool:
     """A table with HallusionBench's columns, categories and index form."""
-    return _rows(path) is not None
+    return is_prediction_table(path, COLUMNS) and all(
+        row["category"] in hallusionbench.CATEGORIES and len(str(row["index"]).split("_")) >= 6
+        for row, _ in read_tsv(path))
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
     """One record per row (rule extraction done here)."""
-    rows = _rows(path)
-    if rows is None:
-        raise DataError(f"{path}: not a HallusionBench prediction table; expected an .xlsx/.tsv with columns "
-                        f"{', '.join(COLUMNS)}, categories VD / VS and indexes like VD_chart_1_0_0_0.")
     records = []
-    for number, row in enumerate(rows, start=2):
+    for row, where in read_prediction_table(path, COLUMNS, _FIX):
         try:
             records.append(hallusionbench.process_result(str(row["index"]), str(row["index"]), row["question"],
-                                                         "nan" if row["prediction"] is None else row["prediction"],
-                                                         row["answer"], row["category"], row["l2-category"]))
+                                                         table_prediction(row), row["answer"], row["category"],
+                                                         row["l2-category"]))
         except DataError as exc:
-            raise DataError(f"{path}: row {number}: {exc}") from None
+            raise DataError(f"{where}: {exc}") from None
     return records
 
 

@@ -9,45 +9,45 @@ case-insensitively except the option letters.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import ScoreOptions
+from mg_eval.tasks.benchmark import read_declaration
+from mg_eval.tasks.formats import read_tsv
 
 from . import scorer as mmbench
 
 _OPTION_COLUMNS = ("A", "B", "C", "D")
+#: MMBench's L2 abilities (benchmark.yaml); a table naming others belongs to another benchmark.
+L2_CATEGORIES = frozenset(read_declaration(Path(__file__).parent).categories["l2_categories"])
 
 
 def _load_table(path: Path) -> list[dict]:
-    import pandas as pd
-
-    try:
-        table = pd.read_excel(path) if path.suffix == ".xlsx" else pd.read_csv(path, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the table ({exc}).") from exc
-    table.columns = [name if name in _OPTION_COLUMNS else str(name).lower() for name in table.columns]
-    return [{key: _clean(value) for key, value in row.items()} for row in table.to_dict("records")]
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
+    """The table's rows (NaN -> None), column names lower-cased except the option letters."""
+    return [{name if name in _OPTION_COLUMNS else str(name).lower(): value for name, value in row.items()}
+            for row, _ in read_tsv(path)]
 
 
 def detect(path: Path) -> bool:
-    """An ``.xlsx``/``.tsv`` with ``index`` and ``prediction`` columns."""
+    """An ``.xlsx``/``.tsv`` with ``index``, ``prediction`` and option ``A`` columns whose ``l2-category``
+    values, where the column is there, are MMBench's L2 abilities (MMStar's tables have the same columns).
+    MMBench's meta gives ``category`` and ``l2-category`` together: a table with a ``category`` column and no
+    ``l2-category`` is another benchmark's (VLMEvalKit's AI2D_TEST table)."""
     if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
         return False
     try:
         rows = _load_table(path)
     except DataError:
         return False
-    return bool(rows) and {"index", "prediction"} <= set(rows[0])
+    if not rows or not {"index", "prediction", "A"} <= set(rows[0]):
+        return False
+    if "category" in rows[0] and "l2-category" not in rows[0]:
+        return False
+    l2_values = {row.get("l2-category") for row in rows} - {None}
+    return l2_values <= L2_CATEGORIES
 
 
 def _meta(options: ScoreOptions) -> dict[int, dict] | None:

@@ -13,44 +13,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions
-from mg_eval.tasks.formats import int_cell, read_prediction_table
+from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
+from mg_eval.tasks.formats import int_cell, read_tsv
 
 from . import scorer as ocrbench
 from .official_data import parse_answers
 
 COLUMNS = ("index", "question", "answer", "category", "prediction")
-
-
-def _rows(path: Path) -> list[dict] | None:
-    """The table's rows if it is an OCRBench prediction table, else None."""
-    rows = read_prediction_table(path, COLUMNS)
-    return rows if rows and all(row["category"] in ocrbench.CATEGORIES for row in rows) else None
+_FIX = "Use VLMEvalKit's <model>_OCRBench.xlsx (inference output)."
 
 
 def detect(path: Path) -> bool:
     """A table with OCRBench's columns whose categories are all OCRBench's."""
-    return _rows(path) is not None
-
-
-def prediction_text(value: Any) -> str:
-    """A prediction cell as VLMEvalKit's ``str(line['prediction'])`` sees it (an empty cell is NaN: ``"nan"``)."""
-    return "nan" if value is None else str(value)
+    return is_prediction_table(path, COLUMNS) and all(row["category"] in ocrbench.CATEGORIES
+                                                      for row, _ in read_tsv(path))
 
 
 def read(path: Path, options: ScoreOptions) -> list[dict]:
-    """One record per row."""
-    rows = _rows(path)
-    if rows is None:
-        raise DataError(f"{path}: not an OCRBench prediction table; expected an .xlsx/.tsv with columns "
-                        f"{', '.join(COLUMNS)} and OCRBench's categories.")
-    records = []
-    for number, row in enumerate(rows, start=2):
-        where = f"{path}: row {number} (index {row['index']})"
-        records.append(ocrbench.process_result(str(row["index"]), int_cell(row, "index", where), row["category"],
-                                               parse_answers(row["answer"], where), prediction_text(row["prediction"])))
-    return records
+    """One record per row (the substring match is done here)."""
+    return [ocrbench.process_result(str(row["index"]), int_cell(row, "index", where), str(row["category"]),
+                                    parse_answers(row["answer"], where), table_prediction(row))
+            for row, where in read_prediction_table(path, COLUMNS, _FIX)]
 
 
 def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "int_cell", "read_json", "read_prediction_table", "read_table", "read_text", "read_tsv",
-           "write_sample_tsv"]
+__all__ = ["find_file", "int_cell", "read_json", "read_jsonl", "read_text", "read_tsv", "write_sample_tsv"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -63,54 +63,45 @@ def read_json(file: Path) -> Any:
         raise DataError(f"{file}: not valid JSON ({exc}); re-download the file.") from None
 
 
+def read_jsonl(file: Path) -> list[tuple[Any, str]]:
+    """``(item, "<file>:<line>")`` for every non-blank line of a JSON-lines file (UTF-8).
+
+    Raises:
+        DataError: unreadable, not UTF-8, or a line that is not valid JSON (names the file and line).
+    """
+    items = []
+    for number, line in enumerate(read_text(file).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((json.loads(line), f"{file}:{number}"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file}:{number}: not valid JSON ({exc}); the file is JSON lines.") from None
+    return items
+
+
 def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple[dict[str, Any], str]]:
     """The rows of a tsv read with pandas defaults (as the official scripts read them: "None"/"NA" cells become
     missing), columns renamed by ``renames``, NaN -> None and numpy scalars -> Python; each row with its place
-    for messages, ``"<file>: row N (index I)"`` (N counts the header as row 1).
+    for messages, ``"<file>: row N (index I)"`` (N counts the header as row 1). An ``.xlsx`` file (VLMEvalKit's
+    prediction tables) is read from its first sheet into the same rows.
 
     Raises:
         DataError: the file cannot be read as a tsv.
     """
     import pandas as pd
 
+    excel = file.suffix == ".xlsx"
     try:
-        table = pd.read_csv(file, sep="\t")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{file}: cannot read the tsv ({exc}).") from exc
+        table = pd.read_excel(file) if excel else pd.read_csv(file, sep="\t")
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # a damaged .xlsx is a damaged zip archive
+        raise DataError(f"{file}: cannot read the {'xlsx' if excel else 'tsv'} ({exc}).") from exc
     table = table.rename(columns=dict(renames or {}))
     records = []
     for i, raw in enumerate(table.to_dict("records")):
         record = {key: _plain_cell(value) for key, value in raw.items()}
         records.append((record, f"{file}: row {i + 2} (index {record.get('index')})"))
     return records
-
-
-def read_table(file: Path) -> list[dict[str, Any]]:
-    """The rows of a VLMEvalKit-style table, ``.xlsx`` (``pd.read_excel``) or ``.tsv`` (``pd.read_csv``, tab), read
-    with pandas defaults as VLMEvalKit's ``load`` reads them; NaN -> None, numpy scalars -> Python.
-
-    Raises:
-        DataError: the file cannot be read as such a table.
-    """
-    import pandas as pd
-
-    try:
-        table = pd.read_excel(file) if file.suffix == ".xlsx" else pd.read_csv(file, sep="\t")
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{file}: cannot read the table ({exc}).") from exc
-    return [{str(key): _plain_cell(value) for key, value in raw.items()} for raw in table.to_dict("records")]
-
-
-def read_prediction_table(path: Path, columns: tuple[str, ...]) -> list[dict[str, Any]] | None:
-    """The rows of ``path`` if it is a readable ``.xlsx`` / ``.tsv`` table with at least one row and ``columns``,
-    else ``None`` (for format detection: a file that is not such a table is simply not that format)."""
-    if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
-        return None
-    try:
-        rows = read_table(path)
-    except DataError:
-        return None
-    return rows if rows and set(columns) <= set(rows[0]) else None
 
 
 def int_cell(row: Mapping[str, Any], column: str, where: str) -> int:
