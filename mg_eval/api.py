@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
     "BACKENDS_GROUP", "DEFAULT_BACKEND", "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark",
-    "Generator", "JudgeRole",
+    "Generator", "GroupScore", "JudgeRole",
     "PaperColumn", "PredictionFormat", "RunOptions", "SampleRecord", "SampleWiseGenerator", "SharingGenerator",
     "StreamingGenerator", "TaskLike", "TokenCountingGenerator", "UnitSpec",
 ]
@@ -299,6 +299,38 @@ class PaperColumn:
     requires: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     in_paper: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupScore:
+    """A group's summary score, declared as data in the group YAML (``average:``): the mean over the group's
+    tasks of one score each (``members``: ``(task, results.json score key, scale)``), rounded to ``decimals``
+    (``None``: not rounded). ``key`` / ``title``: its name in tables and its column header in plots;
+    ``source``: where the definition comes from.
+    """
+
+    group: str
+    key: str
+    title: str
+    members: tuple[tuple[str, str, float], ...]
+    decimals: int | None = None
+    source: str = ""
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The member task names, in the declared order."""
+        return tuple(task for task, _, _ in self.members)
+
+    def compute(self, scores_by_task: Mapping[str, Mapping[str, Any]]) -> float | None:
+        """The score from ``{task: results.json scores}``; ``None`` unless every member has its score."""
+        values = []
+        for task, key, scale in self.members:
+            value = (scores_by_task.get(task) or {}).get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                return None
+            values.append(float(value) * scale)
+        mean = sum(values) / len(values)
+        return round(mean, self.decimals) if self.decimals is not None else mean
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,18 @@ def conformance_path(benchmark: str, *parts: str) -> Path:
     return path
 
 
+def score_with_cli(capsys, path: Path, output: Path) -> dict:
+    """``mg-eval score PATH --output OUTPUT`` with format detection on; the results.json record it wrote."""
+    from mg_eval.cli.main import main
+    from mg_eval.engine.results import read_results
+
+    code = main(["score", str(path), "--output", str(output)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (written,) = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("wrote ")]
+    return read_results(written)
+
+
 @pytest.fixture(scope="session")
 def conformance():
     """``conformance(benchmark, *parts) -> Path``: see :func:`conformance_path`."""

@@ -188,7 +188,7 @@ def test_hd_reading_group_and_the_demo_runs_it():
     from mg_eval.cli.demo import DEMO_TASKS
     from mg_eval.tasks import list_groups
 
-    assert list_groups()["hd_reading"] == ["textvqa_val", "chartqa_test", "docvqa_val"]
+    assert list_groups()["hd_reading"] == ["textvqa_val", "chartqa_test", "docvqa_val", "ocrbench"]
     assert "hd_reading" in DEMO_TASKS
 
 

@@ -148,7 +148,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, tiny_checkpoint: Path, capsys) -> 
     assert sorted(run.parent.name for run in runs) == sorted(
         ["textvqa_val", "mmbench_en_dev", "mme", "mmvet", "mmmu_val", "mathvista_testmini",
          "pope", "mmbench_cn_dev", "mmbench_en_dev_v11", "mmstar", "mmmu_pro_standard", "mmmu_pro_vision",
-         "chartqa_test", "docvqa_val"])
+         "chartqa_test", "docvqa_val", "ocrbench", "ai2d_test", "hallusionbench"])
     for run in runs:
         record = results.read_results(run)
         assert record["protocol"] == "mgm" and record["judge"] is None

@@ -129,7 +129,9 @@ def test_cache_dir_errors_are_clear(tmp_path) -> None:
 def test_specs_and_paper_defaults(tmp_path) -> None:
     assert paper_judges() == {"mmvet": "openai:gpt-4-0613", "mathvista": "openai:gpt-4-0613",
                             "mmbench": "openai:gpt-3.5-turbo-0613",
-                            "mmstar": "openai:gpt-4o-mini"}  # VLMEvalKit's default MCQ judge (tasks/mmstar)
+                            "mmstar": "openai:gpt-4o-mini",  # VLMEvalKit's default MCQ judge (tasks/mmstar)
+                            "ai2d": "openai:gpt-4o-mini",  # VLMEvalKit's default MCQ and Y/N judge (run.py)
+                            "hallusionbench": "openai:gpt-4o-mini"}
     assert paper_judge_spec("MM-Vet") == "openai:gpt-4-0613"
     assert paper_judge_spec("mmbench") == "openai:gpt-3.5-turbo-0613"
     assert paper_judge_spec("textvqa") is None

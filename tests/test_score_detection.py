@@ -60,7 +60,7 @@ def test_categories_tell_an_mmstar_table_from_an_mmbench_one(tmp_path):
     pd.DataFrame([{"index": 1, "question": "q", "A": "x", "B": "y", "answer": "A", "category": "coarse perception",
                    "l2-category": "image emotion", "prediction": "A"}]).to_csv(bare, sep="\t", index=False)
     assert detect_format(bare) == "mmstar-vlmevalkit"  # MMStar categories: MMBench's detector stays out
-    table = pd.read_csv(bare, sep="\t").drop(columns=["l2-category"])
+    table = pd.read_csv(bare, sep="\t").drop(columns=["category", "l2-category"])
     table.to_csv(bare, sep="\t", index=False)  # no categories: MMBench's detector claims it, MMStar's does not
     assert detect_format(bare) == "mmbench-table"
 

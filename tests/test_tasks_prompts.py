@@ -69,6 +69,14 @@ CASES = [
     ("mathvista_testmini_solution", "2", "lmms",
      "Question: How many bars are in the chart?\nHint: Please answer the question requiring an integer answer and "
      "provide the final value, e.g., 1, 2, 3, at the end.\nSolution:"),
+    # OCRBench / HallusionBench: the raw question (VLMEvalKit's base build_prompt; lmms-eval with empty pre/post).
+    ("ocrbench", "8", "mgm", "What is the date? Answer this question using the text in the image directly."),
+    ("ocrbench", "8", "lmms", "What is the date? Answer this question using the text in the image directly."),
+    ("hallusionbench", "VD_illusion_1_1_1_0", "mgm", "Are the two bars the same height?"),
+    ("hallusionbench", "VD_illusion_1_1_1_0", "lmms", "Are the two bars the same height?"),
+    # AI2D: question + "A. opt" lines + MC suffix (VLMEvalKit's LLaVA MCQ prompt; lmms-eval prompt_format mcq).
+    ("ai2d_test", "2", "mgm", f"Which layer is on the outside?\nA. core\nB. mantle\nC. crust\n{MC}"),
+    ("ai2d_test", "2", "lmms", f"Which layer is on the outside?\nA. core\nB. mantle\nC. crust\n{MC}"),
 ]
 
 
@@ -102,6 +110,11 @@ def test_decoding_per_protocol_follows_the_official_scripts():
     assert get_task("mme").generation_kwargs("lmms")["max_new_tokens"] == 16
     lmms_mmvet = get_task("mmvet").generation_kwargs("lmms")
     assert lmms_mmvet["temperature"] == 0.2 and lmms_mmvet["do_sample"] is True
-    for name in ("textvqa_val", "mmbench_en_dev", "mme", "mmvet", "mathvista_testmini"):
+    for name in ("ocrbench", "ai2d_test", "hallusionbench"):  # VLMEvalKit's LLaVA defaults; lmms-eval's YAMLs
+        assert get_task(name).generation_kwargs("mgm")["max_new_tokens"] == 2048
+    assert [get_task(name).generation_kwargs("lmms")["max_new_tokens"]
+            for name in ("ocrbench", "ai2d_test", "hallusionbench")] == [128, 16, 128]
+    for name in ("textvqa_val", "mmbench_en_dev", "mme", "mmvet", "mathvista_testmini", "ocrbench", "ai2d_test",
+                 "hallusionbench"):
         kwargs = get_task(name).generation_kwargs("mgm")
         assert (kwargs["do_sample"], kwargs["num_beams"], kwargs["temperature"]) == (False, 1, 0.0), name

@@ -31,11 +31,12 @@ from matplotlib.figure import Figure
 
 from mg_eval.ablation.spec import parse_paper_value
 from mg_eval.analysis import stats
+from mg_eval.analysis.group_scores import group_scores_of
 from mg_eval.analysis.units import declaration_of, unit_scores
 from mg_eval.api import PROTOCOLS, PaperColumn
 from mg_eval.engine.results import find_runs, how_made, made_mark, read_results, read_samples
 from mg_eval.errors import UserInputError
-from mg_eval.tasks import find_benchmark, list_benchmarks
+from mg_eval.tasks import find_benchmark, list_benchmarks, list_group_scores
 
 DEFAULT_REFERENCE_ROWS = ("LLaVA-1.5 (Vicuna-7B)", "LLaVA-NeXT (Vicuna-7B)", "Mini-Gemini (Vicuna-7B)",
                           "Mini-Gemini-HD (Vicuna-7B)", "LLaVA-1.5 (Vicuna-13B)", "LLaVA-NeXT (Vicuna-13B)",
@@ -55,8 +56,12 @@ COLUMN_WIDTH_IN = 3.3
 
 
 def leaderboard_columns() -> list[PaperColumn]:
-    """Every declared paper column, in the paper's order (``position``)."""
-    return sorted((column for b in list_benchmarks() for column in b.paper_columns), key=lambda c: c.position)
+    """Every declared paper column, in the paper's order (``position``), then one per group score (a group
+    YAML's ``average:``, filled only where every member task has a full run)."""
+    columns = sorted((column for b in list_benchmarks() for column in b.paper_columns), key=lambda c: c.position)
+    last = columns[-1].position if columns else 0
+    return columns + [PaperColumn(key=score.key, header=score.title, position=last + 1 + i, in_paper=False)
+                      for i, score in enumerate(list_group_scores())]
 
 
 def _headers() -> dict[str, str]:
@@ -144,6 +149,7 @@ def collect_results(roots: Sequence[str | Path], n_resamples: int = stats.DEFAUL
                 newest[key] = (record["run_id"], run, record)
     entries: dict[str, Entry] = {}
     judges: dict[str, list[str | None]] = {}
+    records: dict[str, dict[str, dict]] = {}
     for (label, task), (_, run, record) in sorted(newest.items()):
         made = how_made(record)
         entry = entries.setdefault(label, Entry(label=label, source="ours"))
@@ -152,6 +158,9 @@ def collect_results(roots: Sequence[str | Path], n_resamples: int = stats.DEFAUL
             judges.setdefault(label, []).append(made["judge"])
         entry.made = made_mark(str(made["backend"]), str(made["protocol"]), judges.get(label))
         _add_run(entry, run, record, task, n_resamples, seed)
+        records.setdefault(label, {})[task] = record
+    for label, entry in entries.items():  # a group score: only where every member has a full run (no CI)
+        entry.values.update({score.key: value for score, value in group_scores_of(records[label]).items()})
     return list(entries.values())
 
 

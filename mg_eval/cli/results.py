@@ -4,6 +4,7 @@ Examples::
 
     mg-eval results                              # latest run per (model, task, protocol) under ./results
     mg-eval results --compare                    # tasks as rows, models as columns (primary metric)
+    mg-eval results --task openvlm               # a group's summary score (its YAML's `average:`), when complete
     mg-eval results --all-runs --task mme --csv runs.csv
     mg-eval results --compare --markdown table.md
     mg-eval results --steps                      # training checkpoints: one row per (run, step), tasks as columns
@@ -118,6 +119,34 @@ def steps_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = latest.unstack("column").reset_index()
     table.columns.name = None
     return table
+
+
+def group_score_rows(root: str | Path) -> pd.DataFrame:
+    """One row per (model, backend, protocol, group score) whose member tasks all have a full run (the newest
+    full run of each member; :mod:`mg_eval.analysis.group_scores`). ``task`` is the group's name, ``metric`` the
+    score's key."""
+    from mg_eval.analysis.group_scores import group_scores_of, newest_by_task
+
+    full_runs: dict[tuple[str, str, str], list[dict]] = {}
+    for directory in store_results.find_runs(root):
+        record = store_results.read_results(directory)
+        if record["for_reporting"]:
+            key = (record["model"]["name"], store_results.how_made(record)["backend"], record["protocol"])
+            full_runs.setdefault(key, []).append(record)
+    rows = []
+    for (model, backend, protocol), records in sorted(full_runs.items()):
+        newest = newest_by_task(records)
+        for score, value in group_scores_of(newest).items():
+            members = [newest[task] for task in score.tasks]
+            judges = sorted({str(member.get("judge")) for member in members if member.get("judge")})
+            rows.append({"model": model, "backend": backend, "task": score.group, "protocol": protocol,
+                         "metric": score.key,
+                         "value": value, "n": sum(member["n_samples"]["total"] for member in members),
+                         "ungraded": None, "for_reporting": True, "judge": ", ".join(judges) or None,
+                         "run_id": max(member["run_id"] for member in members),
+                         "created_at": max(member["created_at"] for member in members), "path": "",
+                         "manual": "", "training_run": None, "step": None})
+    return pd.DataFrame(rows, columns=LIST_COLUMNS + HIDDEN_COLUMNS)
 
 
 def select(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
@@ -261,6 +290,10 @@ def run(args: argparse.Namespace) -> int:
     if args.reference is not None and not args.compare:
         raise UserInputError("--reference adds published columns to the --compare table; add --compare")
     frame = select(load_runs(root, all_metrics=args.all_metrics), args)
+    groups = group_score_rows(root)
+    groups = select(groups, args) if not groups.empty else groups
+    if not groups.empty:
+        frame = groups if frame.empty else pd.concat([frame, groups], ignore_index=True)
     table = (steps_table(frame) if args.steps else compare(frame) if args.compare
              else frame.drop(columns=HIDDEN_COLUMNS))
     if table.empty:

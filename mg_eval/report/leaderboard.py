@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mg_eval.analysis import plots, zoo
+from mg_eval.analysis.group_scores import group_scores_of
 from mg_eval.engine.results import how_made
 from mg_eval.report.collect import RunView
 
@@ -53,12 +54,14 @@ class Row:
 def our_rows(views: Sequence[RunView], n_resamples: int, seed: int) -> list[Row]:
     """One row per (model, backend, protocol, limited or not); each column from the newest run that fills it."""
     rows: dict[tuple[str, str, str, bool], Row] = {}
+    newest: dict[tuple[str, str, str, bool], dict[str, dict]] = {}
     for view in sorted(views, key=lambda v: v.run_id):
         limited = view.record.get("limit") is not None
         backend = str(how_made(view.record)["backend"])
         key = (view.model, backend, view.protocol, limited)
         row = rows.setdefault(key, Row(view.model + (" (limited)" if limited else ""), "ours", view.protocol,
                                        backend))
+        newest.setdefault(key, {})[view.task] = view.record
         judge = view.record.get("judge") or "no judge"
         if judge not in row.judges:
             row.judges.append(judge)
@@ -66,6 +69,8 @@ def our_rows(views: Sequence[RunView], n_resamples: int, seed: int) -> list[Row]
             for column, value in entry.values.items():
                 low, high = entry.intervals.get(column, (None, None))
                 row.cells[column] = Cell(value, low, high, view.slug, view.not_for_reporting)
+    for key, row in rows.items():  # a group score: only where every member's newest run is a full run
+        row.cells.update({score.key: Cell(value) for score, value in group_scores_of(newest[key]).items()})
     return [rows[key] for key in sorted(rows)]
 
 

@@ -15,7 +15,7 @@ from mg_eval.tasks.formats import (
 )
 
 __all__ = ["ScoreOptions", "PredictionFormat", "ScoreResult", "read_json", "require_keys", "require_annotation",
-           "SCORER_VERSION", "is_prediction_table", "read_prediction_table", "table_prediction"]
+           "SCORER_VERSION", "is_prediction_table", "read_prediction_table", "samples_with_hits", "table_prediction"]
 
 #: Version of the scoring code; recorded in every results record written by ``mg-eval score``.
 SCORER_VERSION = "1.0"
@@ -117,3 +117,16 @@ def read_prediction_table(path: Path, columns: tuple[str, ...], fix: str) -> lis
 def table_prediction(row: Mapping) -> str:
     """``str(prediction)`` of a table row as VLMEvalKit takes it (pandas: an empty cell reads ``nan``)."""
     return "nan" if row["prediction"] is None else str(row["prediction"])
+
+
+def samples_with_hits(records: list[dict], scores: Mapping[str, Any], target_key: str) -> list[dict]:
+    """samples.jsonl lines of a rule-then-judge format: each record with its ``prediction`` as ``response``, the
+    rules' answer (``prefetch``) as ``extracted``, ``record[target_key]`` as ``target`` and the hit the aggregate
+    reported under ``per_sample`` as ``score`` (``None``: ungraded)."""
+    per_sample = scores.get("per_sample", {})
+    lines = []
+    for record in records:
+        hit = per_sample.get(record["doc_id"])
+        lines.append({**record, "prompt": None, "response": record["prediction"], "extracted": record["prefetch"],
+                      "target": record[target_key], "score": None if hit is None else float(hit)})
+    return lines

@@ -17,7 +17,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from mg_eval.api import PROTOCOLS, Benchmark
+from mg_eval.api import PROTOCOLS, Benchmark, GroupScore
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.config import TaskConfig
 from mg_eval.tasks.modules import import_folder_module
@@ -25,7 +25,8 @@ from mg_eval.tasks.registry import TASKS_ROOT, Registry, current_root, default_r
 from mg_eval.tasks.task import Task
 
 __all__ = ["PROTOCOLS", "TASKS_ROOT", "Registry", "Task", "TaskConfig", "benchmark_module", "current_root",
-           "find_benchmark", "get_benchmark", "get_task", "list_benchmarks", "list_groups", "list_tasks",
+           "find_benchmark", "get_benchmark", "get_task", "list_benchmarks", "list_group_scores", "list_groups",
+           "list_tasks",
            "resolve_tasks", "use_tasks_root"]
 
 
@@ -51,6 +52,14 @@ def list_groups(root: Path | None = None) -> dict[str, list[str]]:
     """Group and tag names -> the task names they expand to."""
     registry = _registry(root)
     return {name: registry.expand(name) for name in sorted(registry.groups)}
+
+
+def list_group_scores(root: Path | None = None) -> list[GroupScore]:
+    """The summary scores groups declare (``average:`` in a group YAML), by group name (one naming a task that
+    does not exist is left out; `mg-eval validate` reports it)."""
+    registry = _registry(root)
+    return [score for _, score in sorted(registry.group_scores.items())
+            if all(task in registry.tasks for task in score.tasks)]
 
 
 def resolve_tasks(names: list[str] | tuple[str, ...] | str, root: Path | None = None) -> list[Task]:

@@ -17,6 +17,8 @@ The YAML keys follow lmms-eval (``task``, ``dataset_path``, ``dataset_name``, ``
   ``lmms-lab-encoder/X``); tried in order when ``dataset_path`` cannot be loaded (e.g. offline with a cache
   under the old id);
 * ``official_format``: ``!function official_data.read``, the reader of the benchmark's official files;
+* ``hub_format``: ``!function official_data.from_hub``, for a task whose docs follow its official files'
+  schema rather than the hub's: maps the hub dataset's rows (and local copies in the hub layout) into it;
 * ``sample``: the bundled sample data folder, relative to the YAML.
 
 An unknown key is an error naming the YAML file and the key. ``!function utils.fn`` names a function in
@@ -35,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from mg_eval.api import PROTOCOLS, TASK_GENERATION_KEYS
+from mg_eval.api import PROTOCOLS, TASK_GENERATION_KEYS, GroupScore
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.modules import import_folder_module
 
@@ -196,6 +198,7 @@ class TaskConfig:
     dataset_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     optional_image_fields: tuple[str, ...] = ()
     official_format: FunctionRef | None = None
+    hub_format: FunctionRef | None = None
     sample: str | None = None
     tag: tuple[str, ...] = ()
     task_alias: str | None = None
@@ -217,16 +220,18 @@ class TaskConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GroupConfig:
-    """A group YAML: ``group: name`` + ``task: [names]``."""
+    """A group YAML: ``group: name`` + ``task: [names]`` (+ ``average:``, its summary score, as data)."""
 
     yaml_file: Path
     group: str
     task: tuple[str, ...]
     metadata: dict[str, Any]
+    average: GroupScore | None = None
 
 
 _TASK_FIELDS = {f.name for f in dataclasses.fields(TaskConfig)} - {"yaml_file", "version"}
-_GROUP_KEYS = {"group", "task", "metadata"}
+_GROUP_KEYS = {"group", "task", "metadata", "average"}
+_AVERAGE_KEYS = {"key", "title", "scores", "decimals", "source"}
 
 
 def _unknown_key_error(path: Path, key: str, allowed: set[str]) -> UserInputError:
@@ -331,6 +336,37 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return (str(value),) if isinstance(value, str) else tuple(str(v) for v in value)
 
 
+def _average_member(path: Path, task: str, spec: Any) -> tuple[str, str, float]:
+    """``(task, score key, scale)`` from ``task: key`` or ``task: {score: key, scale: number}``."""
+    if isinstance(spec, str):
+        return task, spec, 1.0
+    if not isinstance(spec, dict) or not isinstance(spec.get("score"), str) or set(spec) - {"score", "scale"}:
+        raise UserInputError(f"{path}: average.scores.{task} must be a score key or {{score: key, scale: number}}.")
+    scale = spec.get("scale", 1.0)
+    if not isinstance(scale, int | float) or isinstance(scale, bool):
+        raise UserInputError(f"{path}: average.scores.{task}.scale must be a number, got {scale!r}.")
+    return task, spec["score"], float(scale)
+
+
+def _parse_average(path: Path, group: str, tasks: tuple[str, ...], data: Any) -> GroupScore:
+    """The group's ``average:`` block: ``key``, ``title``, ``scores`` (one per group task), ``decimals``, ``source``."""
+    if not isinstance(data, dict):
+        raise UserInputError(f"{path}: 'average' must be a mapping with {', '.join(sorted(_AVERAGE_KEYS))}.")
+    for key in data:
+        if key not in _AVERAGE_KEYS:
+            raise _unknown_key_error(path, key, _AVERAGE_KEYS)
+    scores = _require(path, data, "scores", dict)
+    if set(scores) != set(tasks):
+        raise UserInputError(f"{path}: average.scores must name every task of group '{group}' once (missing: "
+                             f"{sorted(set(tasks) - set(scores))}, not in the group: {sorted(set(scores) - set(tasks))}).")
+    decimals = data.get("decimals")
+    if decimals is not None and (not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0):
+        raise UserInputError(f"{path}: average.decimals must be a non-negative integer, got {decimals!r}.")
+    return GroupScore(group=group, key=_require(path, data, "key", str), title=str(data.get("title") or group),
+                      members=tuple(_average_member(path, task, scores[task]) for task in tasks),
+                      decimals=decimals, source=str(data.get("source") or ""))
+
+
 def parse_config(path: Path) -> TaskConfig | GroupConfig:
     """Load ``path`` (with includes) and validate it into a :class:`TaskConfig` or :class:`GroupConfig`.
 
@@ -344,7 +380,9 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         for key in data:
             if key not in _GROUP_KEYS:
                 raise _unknown_key_error(path, key, _GROUP_KEYS)
-        return GroupConfig(path, str(data["group"]), _as_tuple(data["task"]), dict(data.get("metadata") or {}))
+        group, tasks = str(data["group"]), _as_tuple(data["task"])
+        average = _parse_average(path, group, tasks, data["average"]) if "average" in data else None
+        return GroupConfig(path, group, tasks, dict(data.get("metadata") or {}), average)
     if "group" in data:
         raise UserInputError(f"{path}: 'group' in a task YAML is deprecated in lmms-eval; use 'tag: [name]'.")
     allowed = _TASK_FIELDS | {"metadata"}
@@ -380,6 +418,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         image_fields=_as_tuple(data.get("image_fields")),
         optional_image_fields=_as_tuple(data.get("optional_image_fields")),
         official_format=_optional_ref(path, data, "official_format"),
+        hub_format=_optional_ref(path, data, "hub_format"),
         sample=data.get("sample"),
         tag=_as_tuple(data.get("tag")),
         task_alias=data.get("task_alias"),

@@ -12,6 +12,9 @@ Accepted ``data_path`` forms:
 * a folder (or single file) of ``.parquet`` / ``.arrow`` files in the HF layout
   (``<split>-00000-of-00001.parquet``, optionally one sub-folder per config, as ``MMMU/MMMU``);
 * the benchmark's official files, read by the task's ``official_format`` (``tasks/<b>/official_data.py``).
+
+A task whose docs follow its official files' schema (the VLMEvalKit tsv benchmarks) names ``hub_format``: the
+hub dataset's rows, and local copies in the hub layout, go through it into that schema.
 """
 
 from __future__ import annotations
@@ -170,13 +173,18 @@ def _dataset_rows(dataset: Any, config: TaskConfig, source: str | list[str]) -> 
     return rows
 
 
+def _in_doc_schema(config: TaskConfig, rows: list[Row]) -> list[Row]:
+    """Rows of the hub dataset's layout in the task's doc schema: through ``hub_format`` where the task has one."""
+    return config.hub_format(rows) if config.hub_format is not None else rows
+
+
 def _load_hub(config: TaskConfig) -> list[Row]:
     names = config.dataset_name if isinstance(config.dataset_name, tuple) else (config.dataset_name,)
     rows: list[Row] = []
     for name in names:
         dataset, hub_id = _load_hub_split(config, name)
         rows.extend(_dataset_rows(dataset, config, f"{hub_id}:{name or ''}:{config.test_split}"))
-    return rows
+    return _in_doc_schema(config, rows)
 
 
 def _load_hub_split(config: TaskConfig, name: str | None) -> tuple[Any, str]:
@@ -288,12 +296,12 @@ def _load_local(config: TaskConfig, path: Path) -> list[Row]:
     if not path.exists():
         raise DataError(f"data path {path} does not exist; pass the folder or file of a local copy of {config.task}.")
     if _is_save_to_disk(path):
-        return _load_saved(config, path)
+        return _in_doc_schema(config, _load_saved(config, path))
     if isinstance(config.dataset_name, str) and (path / config.dataset_name).is_dir():
         path = path / config.dataset_name  # a hub copy with several configs (MMBench: en/, cn/, ...)
     for suffix in ("parquet", "arrow"):
         if (path.is_file() and path.suffix == f".{suffix}") or (path.is_dir() and any(path.rglob(f"*.{suffix}"))):
-            return _load_files(config, path, suffix)
+            return _in_doc_schema(config, _load_files(config, path, suffix))
     if config.official_format is not None:
         return config.official_format(path, config.test_split)
     raise DataError(f"{path}: not a save_to_disk folder and holds no parquet/arrow files; task {config.task} "

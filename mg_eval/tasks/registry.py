@@ -15,7 +15,7 @@ import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
-from mg_eval.api import Benchmark, normalise_name
+from mg_eval.api import Benchmark, GroupScore, normalise_name
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.benchmark import DECLARATION_FILE, parse_benchmark
 from mg_eval.tasks.config import GroupConfig, TaskConfig, parse_config
@@ -72,6 +72,7 @@ class Registry:
     tasks: dict[str, TaskConfig] = dataclasses.field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     benchmarks: dict[str, Benchmark] = dataclasses.field(default_factory=dict)
+    group_scores: dict[str, GroupScore] = dataclasses.field(default_factory=dict)
     errors: list[tuple[Path, str]] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -118,6 +119,8 @@ class Registry:
             if config.group in self.groups or config.group in self.tasks:
                 raise UserInputError(f"{config.yaml_file}: group name '{config.group}' is already used.")
             self.groups[config.group] = config.task
+            if config.average is not None:
+                self.group_scores[config.group] = config.average
             return
         if config.task in self.tasks or config.task in self.groups:
             other = self.tasks[config.task].yaml_file if config.task in self.tasks else "a group"
@@ -136,6 +139,9 @@ class Registry:
             for member in members:
                 if member not in self.tasks and member not in self.groups:
                     raise UserInputError(f"group '{group}' lists unknown task '{member}'{self._suggest(member)}")
+                if group in self.group_scores and member not in self.tasks:
+                    raise UserInputError(f"group '{group}' has an average, so its members must be tasks; "
+                                         f"'{member}' is a group.")
 
     def _suggest(self, name: str) -> str:
         close = difflib.get_close_matches(name, sorted(self.tasks) + sorted(self.groups), n=5, cutoff=0.5)

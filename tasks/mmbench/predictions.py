@@ -33,7 +33,9 @@ def _load_table(path: Path) -> list[dict]:
 
 def detect(path: Path) -> bool:
     """An ``.xlsx``/``.tsv`` with ``index``, ``prediction`` and option ``A`` columns whose ``l2-category``
-    values, where the column is there, are MMBench's L2 abilities (MMStar's tables have the same columns)."""
+    values, where the column is there, are MMBench's L2 abilities (MMStar's tables have the same columns).
+    MMBench's meta gives ``category`` and ``l2-category`` together: a table with a ``category`` column and no
+    ``l2-category`` is another benchmark's (VLMEvalKit's AI2D_TEST table)."""
     if not (path.is_file() and path.suffix in (".xlsx", ".tsv")):
         return False
     try:
@@ -41,6 +43,8 @@ def detect(path: Path) -> bool:
     except DataError:
         return False
     if not rows or not {"index", "prediction", "A"} <= set(rows[0]):
+        return False
+    if "category" in rows[0] and "l2-category" not in rows[0]:
         return False
     l2_values = {row.get("l2-category") for row in rows} - {None}
     return l2_values <= L2_CATEGORIES

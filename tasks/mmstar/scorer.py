@@ -169,7 +169,8 @@ def _judge_row(record: Mapping, judge, rng: random.Random, stats: dict) -> str:
 def _mean_by(hits: list[tuple[Mapping, int]], field: str) -> dict[str, float]:
     groups: dict[str, list[int]] = {}
     for record, hit in hits:
-        groups.setdefault(record[field], []).append(hit)
+        if record.get(field) is not None:  # a dataset without the column (AI2D has no l2-category) reports none
+            groups.setdefault(record[field], []).append(hit)
     return {name: 100.0 * sum(values) / len(values) for name, values in sorted(groups.items())}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from mg_eval.errors import DataError
 
-__all__ = ["find_file", "read_json", "read_jsonl", "read_text", "read_tsv"]
+__all__ = ["find_file", "int_cell", "read_json", "read_jsonl", "read_text", "read_tsv", "write_sample_tsv"]
 
 
 def find_file(path: Path, patterns: tuple[str, ...], what: str) -> Path:
@@ -102,6 +102,42 @@ def read_tsv(file: Path, renames: Mapping[str, str] | None = None) -> list[tuple
         record = {key: _plain_cell(value) for key, value in raw.items()}
         records.append((record, f"{file}: row {i + 2} (index {record.get('index')})"))
     return records
+
+
+def int_cell(row: Mapping[str, Any], column: str, where: str) -> int:
+    """``int(row[column])`` (a whole float such as ``3.0`` included).
+
+    Raises:
+        DataError: not a whole number; names ``where`` (file and row) and the column.
+    """
+    value = row.get(column)
+    try:
+        number = int(value)
+        if isinstance(value, bool) or number != float(value):
+            raise ValueError(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {column} {value!r} is not an integer.") from None
+    return number
+
+
+def write_sample_tsv(rows: list[dict[str, Any]], file: Path) -> Path:
+    """Write bundled sample rows as a VLMEvalKit-style tsv: PIL images become base64 PNG cells. Returns ``file``."""
+    import base64
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    def cell(value: Any) -> Any:
+        if not isinstance(value, Image.Image):
+            return value
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG", optimize=True)
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    file.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([{key: cell(value) for key, value in row.items()} for row in rows]).to_csv(file, sep="\t", index=False)
+    return file
 
 
 def _plain_cell(value: Any) -> Any:
