@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,11 @@ def checkpoint_files(checkpoint_dir: Path) -> list[Path]:
     for index_name in INDEX_FILES:
         index_path = checkpoint_dir / index_name
         if index_path.is_file():
-            weight_map = json.loads(index_path.read_text())["weight_map"]
+            index = read_json_file(index_path)
+            weight_map = index.get("weight_map") if isinstance(index, dict) else None
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise CheckpointError(f"{index_path} has no 'weight_map' object of tensor name -> shard file; "
+                                      "re-download or re-save the checkpoint")
             files = [checkpoint_dir / name for name in dict.fromkeys(weight_map.values())]
             absent = [str(file.name) for file in files if not file.is_file()]
             if absent:

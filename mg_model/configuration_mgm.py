@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig, PretrainedConfig
 
 from .constants import LLM_TYPE_OF_MGM_TYPE
@@ -110,7 +111,10 @@ class MGMConfig(PretrainedConfig):
         null_rope_scaling = "rope_scaling" in kwargs and kwargs["rope_scaling"] is None
         if null_rope_scaling:  # transformers 4.x wrote `rope_scaling: null`; keep it without a deprecation warning
             del kwargs["rope_scaling"]
-        super().__init__(**kwargs)
+        try:  # transformers' strict validation builds the LLM config (``get_text_config``): wrong value types
+            super().__init__(**kwargs)
+        except (StrictDataclassError, TypeError, ValueError) as err:
+            raise _value_error(err, self.llm_model_type or LLM_TYPE_OF_MGM_TYPE.get(self.model_type)) from err
         if null_rope_scaling:
             self.__dict__["rope_scaling"] = None
         self.validate()
@@ -266,6 +270,15 @@ def _projector_depth(projector_type: str) -> int:
 def projector_depth(projector_type: str) -> int:
     """Public form of the projector-type parser: 1 for ``linear``, N for ``mlpNx_gelu``, else 0."""
     return _projector_depth(projector_type)
+
+
+def _value_error(err: Exception, llm_type: str | None) -> MGMConfigError:
+    """:class:`MGMConfigError` for a value the LLM config class refuses, with the innermost cause's words
+    (e.g. "Field 'hidden_size' expected int, got str (value: '64')")."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return MGMConfigError(f"config.json: {' '.join(str(err).split())} (language model {llm_type!r}); fix that "
+                          "value in config.json")
 
 
 def _to_plain(value: Any) -> Any:

@@ -394,8 +394,11 @@ def evaluate(
     return _evaluate(model_path, tasks, options)
 
 
-def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOptions) -> list[RunResult]:
-    context = distributed.init()
+def check_run_options(options: RunOptions) -> None:
+    """``UserInputError`` naming the flag for a bad run setting (before any data or checkpoint is read; callers
+    with expensive work before ``evaluate``, e.g. ``mg-eval ablate --train``, call it first)."""
+    from mg_eval.models.mgm import check_device
+
     protocol, limit = options.protocol, options.limit
     if protocol not in PROTOCOLS:
         raise UserInputError(f"unknown --protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
@@ -406,14 +409,28 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
     if options.encoder_root is not None and not Path(options.encoder_root).expanduser().is_dir():
         raise UserInputError(f"--encoder-root {options.encoder_root} is not a directory; pass the folder that holds "
                              "model_zoo/OpenAI/... (or the two encoder folders)")
+    if options.num_workers is not None and int(options.num_workers) < 0:
+        raise UserInputError(f"--num-workers must be >= 0 (0 = decode images in the main process), "
+                             f"got {options.num_workers}")
+    cap = (options.generation_overrides or {}).get("max_new_tokens_cap")
+    if cap is not None and (not isinstance(cap, int) or cap < 1):
+        raise UserInputError(f"--max-new-tokens-cap must be >= 1 (a cap on generated tokens), got {cap}")
+    check_device(options.device)
+    check_device(options.device_map, flag="--device-map")
+
+
+def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOptions) -> list[RunResult]:
+    context = distributed.init()
+    check_run_options(options)
+    protocol, limit = options.protocol, options.limit
     models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
-    specs = _model_specs(models)
     task_objects = resolve_task_objects(tasks)
     output = check_output_dir(options.output_dir)
     data_paths = dict(options.data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
     for task in task_objects:
         check_prompts(task, docs[task.name], protocol)
+    specs = _model_specs(models)  # after the data: its checks are cheaper than opening the checkpoint
     options = dataclasses.replace(
         options, batch_size=int(options.batch_size), output_dir=output, data_paths=data_paths,
         num_workers=default_num_workers() if options.num_workers is None else int(options.num_workers),
