@@ -78,6 +78,20 @@ MGM_DEFAULTS: dict[str, Any] = {
     "hr_drop_path_at_inference": False,  # True reproduces the official active DropPath (spec §4.4)
 }
 
+# The types of the MGM keys this implementation reads (checked before any other check uses them); the others are
+# training flags of the official code, kept in the file and never read.
+_KEY_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("mm_vision_tower", "mm_vision_tower_aux", "mm_projector_type", "mm_vision_select_feature",
+                     "tokenizer_padding_side"), (str,)),
+    **dict.fromkeys(("mm_hidden_size", "mm_hidden_size_aux", "mm_vision_select_layer", "image_size_aux", "image_grid",
+                     "tokenizer_model_max_length"), (int,)),
+    **dict.fromkeys(("optimize_vision_tower", "optimize_vision_tower_aux", "image_global",
+                     "hr_drop_path_at_inference"), (bool,)),
+    "image_aspect_ratio": (str, type(None)), "llm_model_type": (str, type(None)),
+    "mm_vision_config": (dict, type(None)), "hr_convnext_dims": (list, type(None)),
+    "hr_convnext_depths": (list, type(None)), "hr_drop_path_rate": (int, float),
+}
+
 # Keys the LLaVA/MGM training code may leave in a config.json; accepted and kept, never used.
 TOLERATED_EXTRA_KEYS = frozenset(
     {
@@ -98,8 +112,8 @@ class MGMConfig(PretrainedConfig):
 
     This is the configuration class of :class:`mg_model.MGMForCausalLM`; it reads and writes the ``config.json``
     of a released checkpoint unchanged. Every default below is the value of the released non-HD checkpoints
-    (e.g. MGM-7B); the HD variants set ``image_size_aux=1536``, ``image_grid=2``, ``image_global=True``
-    (``mg_model.variants``). Unknown or contradictory keys raise :class:`MGMConfigError` (before any weights).
+    (e.g. MGM-7B); the HD variants set ``image_size_aux=1536``, ``image_grid=2``, ``image_global=True``,
+    ``tokenizer_model_max_length=4096`` (``mg_model.variants``). Unknown or contradictory keys raise :class:`MGMConfigError` (before any weights).
 
     Args:
         mm_vision_tower (`str`, *optional*, defaults to `"model_zoo/OpenAI/clip-vit-large-patch14-336"`):
@@ -121,11 +135,12 @@ class MGMConfig(PretrainedConfig):
         mm_vision_select_feature (`str`, *optional*, defaults to `"patch"`):
             ``"patch"`` drops the CLS token, ``"cls_patch"`` keeps it.
         image_size_aux (`int`, *optional*, defaults to 768):
-            Side in pixels of the image the high-resolution encoder sees (1536 for HD).
+            Side in pixels of the image the high-resolution encoder sees, the side preprocessing runs at (1536 for
+            HD).
         optimize_vision_tower (`bool`, *optional*, defaults to `False`):
-            Train the CLIP encoder (gradients flow through it).
+            Train the CLIP encoder (gradients flow through it; the official code then trains its second half).
         optimize_vision_tower_aux (`bool`, *optional*, defaults to `False`):
-            Train the ConvNeXt encoder.
+            Train the ConvNeXt encoder (the official code then trains the last block of each stage).
         image_grid (`int`, *optional*, defaults to 1):
             Side g of the low-resolution crop grid: g² crops of 336 px per image (2 for HD).
         image_global (`bool`, *optional*, defaults to `False`):
@@ -266,8 +281,22 @@ class MGMConfig(PretrainedConfig):
         Checks that need the CLIP hyper-parameters run when ``mm_vision_config`` is known, or with
         ``require_clip`` (then CLIP ViT-L/14-336 is assumed), as the model constructor does.
         """
+        self._check_key_types()
         self._check_unknown_keys()
         self._check_vision_keys(require_clip)
+
+    def _check_key_types(self) -> None:
+        wrong = []
+        for key, types in _KEY_TYPES.items():
+            value = getattr(self, key)
+            is_int_for_bool = isinstance(value, bool) and bool not in types  # JSON true is no width
+            listed = isinstance(value, list) and not all(isinstance(item, int) for item in value)
+            if not isinstance(value, types) or is_int_for_bool or listed:
+                expected = " or ".join("null" if t is type(None) else "a list of int" if t is list else t.__name__
+                                       for t in types)
+                wrong.append(f"{key!r} must be {expected}, got {value!r}")
+        if wrong:
+            raise MGMConfigError(f"config.json: {'; '.join(wrong)}; fix that value in config.json")
 
     def _check_unknown_keys(self) -> None:
         llm_type = self.llm_type
