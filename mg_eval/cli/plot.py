@@ -63,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.results and not args.ablation and args.no_reference:
         raise UserInputError("nothing to plot: give results folders, --ablation tables, or drop --no-reference")
     output = Path(args.output)
+    try:  # before any run is read: an output that cannot be made is named now
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserInputError(f"--output {output} cannot be created ({err.strerror or err}); pass a folder you can "
+                             "write to") from None
     ours = plots.collect_results(args.results, args.resamples, args.seed) if args.results else []
     reference = [] if args.no_reference else plots.load_reference(args.reference)
     zoo_rows = [] if args.no_reference or args.no_zoo else zoo.load_zoo()
