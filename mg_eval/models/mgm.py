@@ -76,8 +76,9 @@ def check_checkpoint(path: str | Path) -> Path:
 
 
 def _preflight(folder: Path) -> None:
-    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type)
-    so a broken checkpoint fails before the data is read and any model is built."""
+    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type, the
+    config's keys and value types) so a broken checkpoint fails before any model is built. ``evaluate`` runs them
+    after the data's checks (cheaper still), so bad data is named first."""
     from mg_model.checkpoint_dirs import read_checkpoint_config
     from mg_model.checkpoint_tensors import checkpoint_files
     from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE, config_from_dict
