@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from .checkpoint_dirs import read_json_file
 from .errors import CheckpointError
@@ -72,11 +72,17 @@ class LazyTensor:
 def iter_tensors(path: Path) -> Iterator[tuple[str, LazyTensor]]:
     """(name, lazy tensor) pairs of one ``.safetensors`` or torch pickle file (weights only, memory-mapped)."""
     if path.suffix == ".safetensors":
-        handle = safe_open(str(path), framework="pt")
+        try:
+            handle = safe_open(str(path), framework="pt")
+        except (SafetensorError, OSError) as err:  # truncated / not a safetensors file
+            raise CheckpointError(f"{path} is not a readable safetensors file ({err}); re-download it") from err
         for name in handle.keys():
             yield name, LazyTensor(handle.get_slice(name).get_shape(), functools.partial(handle.get_tensor, name))
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except (RuntimeError, OSError, EOFError, ValueError) as err:  # truncated or not a torch file
+            raise CheckpointError(f"{path} is not a readable torch weight file ({err}); re-download it") from err
         for name, tensor in state.items():
             yield name, LazyTensor(tensor.shape, functools.partial(_identity, tensor))
 
