@@ -69,6 +69,14 @@ class LazyTensor:
         return self._read()
 
 
+def check_weight_headers(files: Sequence[Path]) -> None:
+    """Open the header of every ``.safetensors`` file (no tensor is read): :class:`CheckpointError` naming a
+    truncated or foreign file before any model is built. Torch pickles are checked only when loaded."""
+    for path in files:
+        if path.suffix == ".safetensors":
+            next(iter_tensors(path), None)
+
+
 def iter_tensors(path: Path) -> Iterator[tuple[str, LazyTensor]]:
     """(name, lazy tensor) pairs of one ``.safetensors`` or torch pickle file (weights only, memory-mapped)."""
     if path.suffix == ".safetensors":

@@ -76,16 +76,18 @@ def check_checkpoint(path: str | Path) -> Path:
 
 
 def _preflight(folder: Path) -> None:
-    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type, the
-    config's keys and value types) so a broken checkpoint fails before any model is built. ``evaluate`` runs them
+    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index and the shards'
+    headers, generation_config.json, model_type, the config's keys and value types) so a broken checkpoint fails before any model is built. ``evaluate`` runs them
     after the data's checks (cheaper still), so bad data is named first."""
-    from mg_model.checkpoint_dirs import read_checkpoint_config
-    from mg_model.checkpoint_tensors import checkpoint_files
+    from mg_model.checkpoint_dirs import read_checkpoint_config, read_json_file
+    from mg_model.checkpoint_tensors import check_weight_headers, checkpoint_files
     from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE, config_from_dict
 
     try:
         values = read_checkpoint_config(folder)
-        checkpoint_files(folder)
+        check_weight_headers(checkpoint_files(folder))
+        if (folder / "generation_config.json").is_file():
+            read_json_file(folder / "generation_config.json")
         model_type = values.get("model_type", "mgm") if isinstance(values, dict) else None
         if model_type not in CONFIG_CLASS_OF_TYPE:
             raise UserInputError(f"checkpoint {folder}: {folder / 'config.json'} model_type {model_type!r} is not an "
