@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 from .checkpoint_dirs import read_json_file
 from .errors import CheckpointError
@@ -35,7 +34,11 @@ def checkpoint_files(checkpoint_dir: Path) -> list[Path]:
     for index_name in INDEX_FILES:
         index_path = checkpoint_dir / index_name
         if index_path.is_file():
-            weight_map = json.loads(index_path.read_text())["weight_map"]
+            index = read_json_file(index_path)
+            weight_map = index.get("weight_map") if isinstance(index, dict) else None
+            if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+                raise CheckpointError(f"{index_path} has no 'weight_map' object of tensor name -> shard file; "
+                                      "re-download or re-save the checkpoint")
             files = [checkpoint_dir / name for name in dict.fromkeys(weight_map.values())]
             absent = [str(file.name) for file in files if not file.is_file()]
             if absent:
@@ -66,14 +69,28 @@ class LazyTensor:
         return self._read()
 
 
+def check_weight_headers(files: Sequence[Path]) -> None:
+    """Open the header of every ``.safetensors`` file (no tensor is read): :class:`CheckpointError` naming a
+    truncated or foreign file before any model is built. Torch pickles are checked only when loaded."""
+    for path in files:
+        if path.suffix == ".safetensors":
+            next(iter_tensors(path), None)
+
+
 def iter_tensors(path: Path) -> Iterator[tuple[str, LazyTensor]]:
     """(name, lazy tensor) pairs of one ``.safetensors`` or torch pickle file (weights only, memory-mapped)."""
     if path.suffix == ".safetensors":
-        handle = safe_open(str(path), framework="pt")
+        try:
+            handle = safe_open(str(path), framework="pt")
+        except (SafetensorError, OSError) as err:  # truncated / not a safetensors file
+            raise CheckpointError(f"{path} is not a readable safetensors file ({err}); re-download it") from err
         for name in handle.keys():
             yield name, LazyTensor(handle.get_slice(name).get_shape(), functools.partial(handle.get_tensor, name))
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except (RuntimeError, OSError, EOFError, ValueError) as err:  # truncated or not a torch file
+            raise CheckpointError(f"{path} is not a readable torch weight file ({err}); re-download it") from err
         for name, tensor in state.items():
             yield name, LazyTensor(tensor.shape, functools.partial(_identity, tensor))
 

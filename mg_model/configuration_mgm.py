@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig, PretrainedConfig
 
 from .constants import LLM_TYPE_OF_MGM_TYPE
@@ -77,6 +78,20 @@ MGM_DEFAULTS: dict[str, Any] = {
     "hr_drop_path_at_inference": False,  # True reproduces the official active DropPath (spec §4.4)
 }
 
+# The types of the MGM keys this implementation reads (checked before any other check uses them); the others are
+# training flags of the official code, kept in the file and never read.
+_KEY_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("mm_vision_tower", "mm_vision_tower_aux", "mm_projector_type", "mm_vision_select_feature",
+                     "tokenizer_padding_side"), (str,)),
+    **dict.fromkeys(("mm_hidden_size", "mm_hidden_size_aux", "mm_vision_select_layer", "image_size_aux", "image_grid",
+                     "tokenizer_model_max_length"), (int,)),
+    **dict.fromkeys(("optimize_vision_tower", "optimize_vision_tower_aux", "image_global",
+                     "hr_drop_path_at_inference"), (bool,)),
+    "image_aspect_ratio": (str, type(None)), "llm_model_type": (str, type(None)),
+    "mm_vision_config": (dict, type(None)), "hr_convnext_dims": (list, type(None)),
+    "hr_convnext_depths": (list, type(None)), "hr_drop_path_rate": (int, float),
+}
+
 # Keys the LLaVA/MGM training code may leave in a config.json; accepted and kept, never used.
 TOLERATED_EXTRA_KEYS = frozenset(
     {
@@ -93,12 +108,90 @@ _GENERIC_CONFIG_KEYS = frozenset(PretrainedConfig().to_dict()) | {"model_type", 
 
 
 class MGMConfig(PretrainedConfig):
-    """Flat Mini-Gemini config: MGM keys of spec §1.2 + the base LLM's keys (composition).
+    r"""Flat Mini-Gemini config: the MGM keys of spec §1.2 + the base LLM's keys (composition).
+
+    This is the configuration class of :class:`mg_model.MGMForCausalLM`; it reads and writes the ``config.json``
+    of a released checkpoint unchanged. Every default below is the value of the released non-HD checkpoints
+    (e.g. MGM-7B); the HD variants set ``image_size_aux=1536``, ``image_grid=2``, ``image_global=True``,
+    ``tokenizer_model_max_length=4096`` (``mg_model.variants``). Unknown or contradictory keys raise :class:`MGMConfigError` (before any weights).
 
     Args:
-        **kwargs: the keys of a released ``config.json``. MGM keys default to the released non-HD values
-            (:data:`MGM_DEFAULTS`); the other keys must be fields of the language model's config class
-            (``llm_model_type``, derived from ``model_type``), else :class:`MGMConfigError` is raised.
+        mm_vision_tower (`str`, *optional*, defaults to `"model_zoo/OpenAI/clip-vit-large-patch14-336"`):
+            Folder of the low-resolution encoder (CLIP ViT-L/14-336), relative to a ``model_zoo`` root, the
+            checkpoint folder or its parent (``encoder_root`` of ``from_pretrained`` names another root).
+        mm_vision_tower_aux (`str`, *optional*, defaults to `"model_zoo/OpenAI/openclip-convnext-large-d-320-laion2B-s29B-b131K-ft-soup"`):
+            Folder of the high-resolution encoder (open_clip ConvNeXt-L), found the same way.
+        mm_hidden_size (`int`, *optional*, defaults to 1024):
+            Width of the low-resolution visual tokens (the CLIP hidden size): the input of ``mm_projector``.
+        mm_hidden_size_aux (`int`, *optional*, defaults to 2880):
+            Channels of the high-resolution feature map (the ConvNeXt stage widths concatenated, 192 + 384 +
+            768 + 1536); the input of the mining key/value projections.
+        mm_projector_type (`str`, *optional*, defaults to `"mlp2x_gelu"`):
+            The projector to the LLM width: ``"linear"`` or ``"mlp<N>x_gelu"`` (N Linear layers with GELU between).
+        use_mm_proj (`bool`, *optional*, defaults to `True`):
+            Training flag of the official code (a projector exists); kept in the file, not read.
+        mm_vision_select_layer (`int`, *optional*, defaults to -2):
+            The CLIP hidden state used as visual tokens (-2: the penultimate layer).
+        mm_vision_select_feature (`str`, *optional*, defaults to `"patch"`):
+            ``"patch"`` drops the CLS token, ``"cls_patch"`` keeps it.
+        image_size_aux (`int`, *optional*, defaults to 768):
+            Side in pixels of the image the high-resolution encoder sees, the side preprocessing runs at (1536 for
+            HD).
+        optimize_vision_tower (`bool`, *optional*, defaults to `False`):
+            Train the CLIP encoder (gradients flow through it; the official code then trains its second half).
+        optimize_vision_tower_aux (`bool`, *optional*, defaults to `False`):
+            Train the ConvNeXt encoder (the official code then trains the last block of each stage).
+        image_grid (`int`, *optional*, defaults to 1):
+            Side g of the low-resolution crop grid: g² crops of 336 px per image (2 for HD).
+        image_global (`bool`, *optional*, defaults to `False`):
+            Add one global low-resolution view to the g² crops (HD; needs ``image_grid >= 2``).
+        image_aspect_ratio (`str`, *optional*, defaults to `"pad"`):
+            ``"pad"``: pad the image to a square with the CLIP mean colour before resizing; ``"square"``: resize.
+        image_grid_pinpoints (`list`, *optional*, defaults to `None`):
+            LLaVA's any-resolution grid; unused by MGM, kept in the file.
+        tokenizer_padding_side (`str`, *optional*, defaults to `"right"`):
+            Side on which ``forward`` pads a batch (``generate`` pads left).
+        tokenizer_model_max_length (`int`, *optional*, defaults to 2048):
+            Most tokens per sample after the image placeholder is replaced; longer inputs are cut at the end.
+        tune_mm_mlp_adapter (`bool`, *optional*, defaults to `False`):
+            Training flag of the official code (stage 1 trains only the projector); kept in the file, not read.
+        freeze_mm_mlp_adapter (`bool`, *optional*, defaults to `False`):
+            Training flag of the official code; kept in the file, not read.
+        mm_use_im_start_end (`bool`, *optional*, defaults to `False`):
+            LLaVA's image start/end tokens; off in every released MGM model, kept in the file.
+        mm_use_im_patch_token (`bool`, *optional*, defaults to `False`):
+            LLaVA's image patch token; off in every released MGM model, kept in the file.
+        mm_projector_lr (`float`, *optional*, defaults to `None`):
+            Separate learning rate of the projector in training (`None`: the main one); kept in the file.
+        llm_model_type (`str`, *optional*, defaults to `None`):
+            Added by this implementation: the transformers ``model_type`` of the language model; `None` derives
+            it from ``model_type`` (``mgm`` -> ``llama``, ``mgm_gemma`` -> ``gemma``, ``mgm_mixtral`` ->
+            ``mixtral``, ``mgm_mistral`` -> ``mistral``).
+        mm_vision_config (`dict`, *optional*, defaults to `None`):
+            Added: the CLIP hyper-parameters (``hidden_size``, ``image_size``, ``patch_size``, ...); `None` reads
+            them from the CLIP folder, else CLIP ViT-L/14-336. Tiny models set it.
+        hr_convnext_dims (`list[int]`, *optional*, defaults to `None`):
+            Added: the four ConvNeXt stage widths; `None` is ConvNeXt-L (192, 384, 768, 1536).
+        hr_convnext_depths (`list[int]`, *optional*, defaults to `None`):
+            Added: blocks per ConvNeXt stage; `None` is ConvNeXt-L (3, 3, 27, 3).
+        hr_drop_path_rate (`float`, *optional*, defaults to 0.1):
+            Added: the ConvNeXt stochastic-depth rate (open_clip's ``timm_drop_path`` of the official encoder).
+        hr_drop_path_at_inference (`bool`, *optional*, defaults to `False`):
+            Added: keep that drop-path active in ``eval()`` as the official code does (stochastic; spec §4.4).
+        **kwargs:
+            The language model's own keys (``hidden_size``, ``num_hidden_layers``, ``vocab_size``, ...), which
+            must be fields of the config class of ``llm_model_type`` (e.g. ``LlamaConfig``), and the generic
+            :class:`~transformers.PretrainedConfig` keys. :meth:`llm_config` builds that config from them.
+
+    Example:
+
+    ```python
+    >>> from mg_model import MGMConfig
+    >>> config = MGMConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+    ...                    vocab_size=1000, image_grid=2, image_global=True, image_size_aux=1536)
+    >>> config.num_image_views, config.llm_config().model_type
+    (5, 'llama')
+    ```
     """
 
     model_type = "mgm"
@@ -110,7 +203,10 @@ class MGMConfig(PretrainedConfig):
         null_rope_scaling = "rope_scaling" in kwargs and kwargs["rope_scaling"] is None
         if null_rope_scaling:  # transformers 4.x wrote `rope_scaling: null`; keep it without a deprecation warning
             del kwargs["rope_scaling"]
-        super().__init__(**kwargs)
+        try:  # transformers' strict validation builds the LLM config (``get_text_config``): wrong value types
+            super().__init__(**kwargs)
+        except (StrictDataclassError, TypeError, ValueError) as err:
+            raise _value_error(err, self.llm_model_type or LLM_TYPE_OF_MGM_TYPE.get(self.model_type)) from err
         if null_rope_scaling:
             self.__dict__["rope_scaling"] = None
         self.validate()
@@ -185,8 +281,22 @@ class MGMConfig(PretrainedConfig):
         Checks that need the CLIP hyper-parameters run when ``mm_vision_config`` is known, or with
         ``require_clip`` (then CLIP ViT-L/14-336 is assumed), as the model constructor does.
         """
+        self._check_key_types()
         self._check_unknown_keys()
         self._check_vision_keys(require_clip)
+
+    def _check_key_types(self) -> None:
+        wrong = []
+        for key, types in _KEY_TYPES.items():
+            value = getattr(self, key)
+            is_int_for_bool = isinstance(value, bool) and bool not in types  # JSON true is no width
+            listed = isinstance(value, list) and not all(isinstance(item, int) for item in value)
+            if not isinstance(value, types) or is_int_for_bool or listed:
+                expected = " or ".join("null" if t is type(None) else "a list of int" if t is list else t.__name__
+                                       for t in types)
+                wrong.append(f"{key!r} must be {expected}, got {value!r}")
+        if wrong:
+            raise MGMConfigError(f"config.json: {'; '.join(wrong)}; fix that value in config.json")
 
     def _check_unknown_keys(self) -> None:
         llm_type = self.llm_type
@@ -266,6 +376,15 @@ def _projector_depth(projector_type: str) -> int:
 def projector_depth(projector_type: str) -> int:
     """Public form of the projector-type parser: 1 for ``linear``, N for ``mlpNx_gelu``, else 0."""
     return _projector_depth(projector_type)
+
+
+def _value_error(err: Exception, llm_type: str | None) -> MGMConfigError:
+    """:class:`MGMConfigError` for a value the LLM config class refuses, with the innermost cause's words
+    (e.g. "Field 'hidden_size' expected int, got str (value: '64')")."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return MGMConfigError(f"config.json: {' '.join(str(err).split())} (language model {llm_type!r}); fix that "
+                          "value in config.json")
 
 
 def _to_plain(value: Any) -> Any:

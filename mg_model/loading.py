@@ -272,7 +272,11 @@ def _load_generation_config(model: Any, checkpoint_dir: Path) -> None:
     if (checkpoint_dir / "generation_config.json").is_file():
         from transformers import GenerationConfig
 
-        model.generation_config = GenerationConfig.from_pretrained(str(checkpoint_dir))
+        try:
+            model.generation_config = GenerationConfig.from_pretrained(str(checkpoint_dir))
+        except (OSError, ValueError) as err:  # transformers: "... is not a valid JSON file", bad values
+            raise CheckpointError(f"{checkpoint_dir / 'generation_config.json'}: {str(err).rstrip('.')}; fix or re-download "
+                                  "it") from err
 
 
 def _place(model: Any, device_map: Any, dtype: torch.dtype) -> Any:

@@ -25,6 +25,8 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
 from .constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from .errors import MGMConfigError
+from .fast_decode import ATTENTION_CHOICES, OFFICIAL_LLM_ATTENTION, DecodeOptions, apply_decode_options
 from .feature_cache import encode_unique
 from .loading import load_mgm
 from .mining import build_mining_projectors, extend_and_mine, split_lr_views
@@ -42,7 +44,7 @@ CACHE_ARG = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOu
 HUB_LOADING_OPTIONS = (
     "config", "revision", "trust_remote_code", "adapter_kwargs", "cache_dir", "local_files_only", "token",
     "low_cpu_mem_usage", "use_safetensors", "subfolder", "force_download", "proxies", "_from_auto",
-    "_from_pipeline", "attn_implementation", "code_revision", "_commit_hash",
+    "_from_pipeline", "code_revision", "_commit_hash",
 )
 
 
@@ -128,11 +130,23 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any, **kwargs: Any) -> MGMForCausalLM:
-        """Load an official MGM checkpoint directory; see :func:`mg_model.loading.load_mgm` for options."""
+        """Load an official MGM checkpoint directory; see :func:`mg_model.loading.load_mgm` for options.
+
+        ``attn_implementation``: the language model's attention kernel, ``"eager"`` (default: the official
+        numerics) or ``"sdpa"`` (the same switch as ``DecodeOptions(attn=...)``, :mod:`mg_model.fast_decode`);
+        any other value is an :class:`MGMConfigError`. The vision towers stay eager.
+        """
+        attn = kwargs.pop("attn_implementation", None)
+        if attn is not None and attn not in ATTENTION_CHOICES:
+            raise MGMConfigError(f"attn_implementation={attn!r} is not supported by MGM; use one of "
+                                 f"{', '.join(ATTENTION_CHOICES)} (default {OFFICIAL_LLM_ATTENTION!r}, the official)")
         for hub_option in HUB_LOADING_OPTIONS:  # passed by AutoModelForCausalLM; the directory decides
             kwargs.pop(hub_option, None)
         register_mgm()
-        return load_mgm(pretrained_model_name_or_path, *args, model_class_for=model_class_for, **kwargs)
+        model = load_mgm(pretrained_model_name_or_path, *args, model_class_for=model_class_for, **kwargs)
+        if attn is not None:
+            apply_decode_options(model, DecodeOptions(attn=attn))
+        return model
 
     def save_pretrained(self, save_directory: str, *args: Any, max_shard_size: int | str = "5GB", **kwargs: Any) -> None:
         """Write config.json + sharded safetensors + index with official key names (:func:`save_mgm`).

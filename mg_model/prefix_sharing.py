@@ -148,7 +148,7 @@ def generate_with_shared_prefix(
                                      image_keys=[image_keys[r] for r in reps], feature_cache=feature_cache)
     outputs = model.model(inputs_embeds=spliced["inputs_embeds"], attention_mask=spliced["attention_mask"],
                           position_ids=spliced["position_ids"], use_cache=True)
-    cache = outputs.past_key_values
+    cache = outputs.cache  # the name transformers 5 uses (`past_key_values` warns), as in `generate(cache=)` below
     group_index = torch.tensor(plan.group_of_row, device=device)
     suffixes = [row[plan.prefix_tokens[group]:] for row, group in zip(plan.rows, plan.group_of_row)]
     suffix_ids, suffix_mask = _left_pad(suffixes, device)

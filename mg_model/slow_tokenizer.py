@@ -50,7 +50,11 @@ def load_sentencepiece(model: bytes, add_dummy_prefix: bool = True) -> spm.Sente
         model: the bytes of ``tokenizer.model``.
         add_dummy_prefix: False = what 4.36's ``LlamaTokenizer(legacy=False)`` loads.
     """
-    processor = spm.SentencePieceProcessor(model_proto=model if add_dummy_prefix else model + NO_DUMMY_PREFIX)
+    try:
+        processor = spm.SentencePieceProcessor(model_proto=model if add_dummy_prefix else model + NO_DUMMY_PREFIX)
+    except RuntimeError as err:  # sentencepiece's "could not parse ModelProto"
+        raise MGMInputError(f"tokenizer.model is not a SentencePiece model ({err}); re-download the checkpoint's "
+                            "tokenizer.model") from err
     if not add_dummy_prefix and processor.normalize("a") != "a":
         raise MGMInputError("could not switch off add_dummy_prefix of the SentencePiece model (tokenizer.model)")
     return processor

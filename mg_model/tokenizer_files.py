@@ -56,7 +56,10 @@ def tokenizer_from_sentencepiece(path: str | Path) -> Any:
     path = Path(path)
     settings = _read_optional_json(path / "tokenizer_config.json")
     settings = {**_read_optional_json(path / "special_tokens_map.json"), **settings}
-    processor = spm.SentencePieceProcessor(model_file=str(path / "tokenizer.model"))
+    try:
+        processor = spm.SentencePieceProcessor(model_file=str(path / "tokenizer.model"))
+    except (OSError, RuntimeError) as err:  # sentencepiece's "could not parse ModelProto"
+        raise MGMInputError(f"{path / 'tokenizer.model'} is not a SentencePiece model ({err}); re-download it") from err
     pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
     vocab = {piece: index for index, piece in enumerate(pieces)}
     scores = {piece: processor.get_score(index) for index, piece in enumerate(pieces)}

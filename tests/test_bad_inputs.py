@@ -212,7 +212,9 @@ def test_bad_input_gives_one_error_line(case: dict[str, Any], tiny: Path, tmp_pa
             STEPS[name](ctx, argument)
         stored_before = _stored_records(ctx["out"], case["argv"])
         values = {key: str(ctx[key]) for key in ("tmp", "ckpt", "out", "data", "run")} | {"repo": str(REPO)}
-        argv = [item.format(**values) for item in case["argv"]] + (RUN_TAIL if case["argv"][0] == "run" else [])
+        argv = [item.format(**values) for item in case["argv"]]
+        if argv[0] == "run":  # the tail first: a case's own --num-workers / --max-new-tokens-cap wins
+            argv = [argv[0], *RUN_TAIL, *argv[1:]]
         with _counting_model_loads(monkeypatch) as loads:
             code, err = _cli(argv, case.get("stream", "stderr"))
     finally:
@@ -261,3 +263,21 @@ def test_mg_model_input_errors_map_to_one_line_user_errors() -> None:
         assert isinstance(mapped, UserInputError) and "\n" not in str(mapped)
         assert str(mapped).startswith("checkpoint /c: bad") and "; " in str(mapped)  # a fix is appended
     assert user_error_from(ValueError("a bug")) is None and user_error_from(KeyError("k")) is None
+
+
+def test_a_cuda_index_beyond_the_gpus_names_the_devices_there_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where CUDA exists, ``--device cuda:N`` past the last GPU says which devices there are (no torch error)."""
+    import torch
+
+    from mg_eval.errors import UserInputError
+    from mg_eval.models.mgm import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(UserInputError, match=r"--device cuda:63: this machine has 2 CUDA device\(s\), cuda:0 to cuda:1"):
+        check_device("cuda:63")
+    check_device("cuda:1")
+    check_device("cuda")
+    with pytest.raises(UserInputError, match="--device-map cuda:2"):
+        check_device("cuda:2", flag="--device-map")
+    check_device("balanced", flag="--device-map")

@@ -54,6 +54,30 @@ def test_default_is_the_official_eager_attention(tiny_checkpoint: Path) -> None:
         DecodeOptions(attn="flash")
 
 
+def test_from_pretrained_honours_attn_implementation(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``attn_implementation="sdpa"`` switches the LLM to the SDPA kernel (as ``DecodeOptions(attn="sdpa")``);
+    the default stays eager; a kernel MGM does not support is refused, not dropped."""
+    from mg_model import MGMConfigError
+
+    calls: list[int] = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda *args, **kwargs: calls.append(1) or sdpa(*args, **kwargs))
+    batch = _batch()
+    kernels = {}
+    for requested in (None, "eager", "sdpa"):
+        extra = {} if requested is None else {"attn_implementation": requested}
+        model = MGMForCausalLM.from_pretrained(str(tiny_checkpoint), **extra)
+        calls.clear()
+        with torch.no_grad():
+            model(input_ids=batch["input_ids"][:1], attention_mask=batch["attention_mask"][:1],
+                  images=batch["images"][:1], images_aux=batch["images_aux"][:1])
+        kernels[requested] = (llm_attention(model), len(calls) > 0)
+    assert kernels == {None: ("eager", False), "eager": ("eager", False), "sdpa": ("sdpa", True)}
+    with pytest.raises(MGMConfigError, match="attn_implementation='flash_attention_2' is not supported"):
+        MGMForCausalLM.from_pretrained(str(tiny_checkpoint), attn_implementation="flash_attention_2")
+
+
 @pytest.mark.parametrize("hd", [False, True])
 @pytest.mark.parametrize("options", [DecodeOptions(attn="sdpa"), DecodeOptions(cache="static"),
                                      DecodeOptions(attn="sdpa", cache="static")], ids=["sdpa", "static", "both"])

@@ -116,3 +116,17 @@ def test_shared_constants_are_defined_once() -> None:
                 if isinstance(target, ast.Name) and target.id.lstrip("_") in where:
                     where[target.id.lstrip("_")].append(name)
     assert where == {"PROTOCOLS": ["mg_eval.api"], "GENERATION_KEYS": ["mg_eval.api"]}
+
+
+def test_every_benchmark_folder_has_its_readme_and_declaration() -> None:
+    """Each ``tasks/<benchmark>/`` holding a task YAML also holds ``README.md`` (source, revision, protocols,
+    changelog) and ``benchmark.yaml`` (the declaration, naming that folder)."""
+    from mg_eval.tasks.benchmark import read_declaration
+
+    folders = sorted({path.parent for path in (REPO / "tasks").glob("*/*.yaml")})
+    assert len(folders) >= 10
+    missing = [f"{folder.name}/{name}" for folder in folders for name in ("README.md", "benchmark.yaml")
+               if not (folder / name).is_file()]
+    assert missing == []
+    for folder in folders:
+        assert read_declaration(folder).name == folder.name  # parsed and checked as the registry does

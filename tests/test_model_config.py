@@ -122,3 +122,22 @@ def test_import_changes_no_global_state() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_every_key_is_documented_with_its_released_default() -> None:
+    """``MGMConfig``'s ``Args:`` (as transformers documents its configs) names every MGM key with the default
+    the code uses (the released checkpoint's value) and a meaning."""
+    import ast
+    import re
+
+    documented = {match["key"]: match for match in re.finditer(
+        r"^        (?P<key>\w+) \(`[^`]+`, \*optional\*, defaults to (?P<default>.+?)\):\n {12}\S",
+        MGMConfig.__doc__ or "", flags=re.MULTILINE)}
+    assert sorted(documented) == sorted(MGM_DEFAULTS)
+    for key, default in MGM_DEFAULTS.items():
+        assert ast.literal_eval(documented[key]["default"].strip("`")) == default, key
+
+
+def test_a_value_of_the_wrong_type_names_the_key() -> None:
+    with pytest.raises(MGMConfigError, match=r"'hidden_size' expected int, got str .*fix that value in config.json"):
+        MGMConfig(hidden_size="64")

@@ -110,14 +110,18 @@ def load_reference(path: str | Path) -> list[Entry]:
     entries = []
     columns = [column.key for column in leaderboard_columns() if column.in_paper]
     with open(path, encoding="utf-8") as handle:
-        for line_no, row in enumerate(csv.DictReader(handle), start=2):
-            missing = [key for key in ("method", "llm", *columns) if key not in row]
-            if missing:
-                raise UserInputError(f"{path}:{line_no}: missing column(s) {missing}")
+        reader = csv.DictReader(handle)
+        missing = [key for key in ("method", "llm", *columns) if key not in (reader.fieldnames or [])]
+        if missing:
+            raise UserInputError(f"{path}: missing column(s) {missing}; give a table in the layout of "
+                                 "mg_eval/analysis/reference/paper_table1_leaderboard.csv")
+        for line_no, row in enumerate(reader, start=2):
             llm = row["llm"] if row["llm"] and row["llm"] != "Private" else ""
             label = f"{row['method']} ({llm})" if llm else row["method"]
             values = {key: parse_paper_value(row[key], f"{path}:{line_no}: {key}").value for key in columns}
             entries.append(Entry(label=label, source="paper", values=values))
+    if not entries:
+        raise UserInputError(f"{path}: no rows; give the paper's table (or --no-reference)")
     return entries
 
 

@@ -187,8 +187,20 @@ _DECODE_FLAGS: tuple[tuple[str, str, Any, str], ...] = (
 
 
 def _unsupported(flag: str, backend: Backend, what: str) -> UserInputError:
-    return UserInputError(f"{flag} is not supported by backend {backend.name!r} ({what}); drop {flag}, or use "
-                          f"--backend {DEFAULT_BACKEND}")
+    other = f", or use --backend {DEFAULT_BACKEND}" if backend.name != DEFAULT_BACKEND else ""
+    return UserInputError(f"{flag} is not supported by backend {backend.name!r} ({what}); drop {flag}{other}")
+
+
+def _is_device_name(device: str) -> bool:
+    """Whether torch reads ``device`` as a device (``cuda:1`` yes, ``gpu`` no: that is the run's own check,
+    which names the forms a device takes)."""
+    import torch
+
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError):
+        return False
+    return True
 
 
 def check_run_options(backend: Backend, options: RunOptions, world_size: int = 1) -> None:
@@ -204,7 +216,7 @@ def check_run_options(backend: Backend, options: RunOptions, world_size: int = 1
             raise _unsupported(f"{flag} {value}" if flag == "--attn" else flag, backend,
                                f"fast-decode options it honours: {sorted(capabilities.decode_options) or 'none'}")
     device = str(options.device or "auto")
-    if device != "auto" and device.split(":")[0] not in capabilities.devices:
+    if device != "auto" and _is_device_name(device) and device.split(":")[0] not in capabilities.devices:
         raise _unsupported(f"--device {device}", backend, f"devices: {', '.join(capabilities.devices)}")
     if options.dtype not in (None, "auto") and options.dtype not in capabilities.dtypes:
         raise _unsupported(f"--dtype {options.dtype}", backend, f"dtypes: {', '.join(capabilities.dtypes)}")

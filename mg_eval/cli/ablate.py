@@ -19,6 +19,7 @@ from pathlib import Path
 from mg_eval.ablation.run import find_row_runs, run_ablation
 from mg_eval.ablation.spec import AblationSpec, load_spec
 from mg_eval.analysis.tables import StatsSettings, build_table, render_markdown, write_table
+from mg_eval.cli.bootstrap_options import check_bootstrap_options
 from mg_eval.cli.judge_options import add_judge_arguments, judge_for_task
 from mg_eval.errors import UserInputError
 
@@ -73,10 +74,16 @@ def run(args: argparse.Namespace) -> int:
 
         for name in spec.tasks:
             judge(get_task(name))
+    overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap is not None else None
+    if not args.render_only:  # bad engine settings fail before any row is trained or evaluated
+        from mg_eval.api import RunOptions
+        from mg_eval.engine.runner import check_run_options
+
+        check_run_options(RunOptions(batch_size=args.batch_size, limit=args.limit, device=args.device,
+                                     dtype=args.dtype, generation_overrides=overrides))
     if args.train:
         data_paths = {**train_missing_rows(spec, args, rows), **data_paths}  # --data-path wins over the recipe
     if not args.render_only:
-        overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
         outcomes = run_ablation(spec, output, checkpoint_root=args.checkpoint_root, batch_size=args.batch_size,
                                 limit=args.limit, judge=judge, rows=rows, data_paths=data_paths,
                                 device=args.device, dtype=args.dtype, generation_overrides=overrides)
@@ -97,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> StatsSettings:
-    if args.resamples < 1:
-        raise UserInputError(f"--resamples must be >= 1, got {args.resamples}")
+    check_bootstrap_options(args.resamples, args.seed)
     if not 0 < args.confidence < 1:
         raise UserInputError(f"--confidence must be between 0 and 1 (e.g. 0.95), got {args.confidence}")
     return StatsSettings(n_resamples=args.resamples, confidence=args.confidence, seed=args.seed, test=args.test)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mg_eval.cli.bootstrap_options import check_bootstrap_options
 from mg_eval.errors import UserInputError
 
 #: the paper's Table 1, shipped inside the package (found from any working directory, wheel or checkout)
@@ -65,12 +66,20 @@ def run(args: argparse.Namespace) -> int:
     """Draw every figure the inputs allow and print the written paths."""
     from mg_eval.analysis import plots, zoo  # matplotlib: only when plotting
 
+    check_bootstrap_options(args.resamples, args.seed)
+    if args.dpi is not None and args.dpi < 1:
+        raise UserInputError(f"--dpi must be >= 1 (PNG dots per inch, e.g. 300), got {args.dpi}")
     dpi = args.dpi or plots.DEFAULT_DPI
     if args.curve:
         return run_curves(args, dpi)
     if not args.results and not args.ablation and args.no_reference:
         raise UserInputError("nothing to plot: give results folders, --ablation tables, or drop --no-reference")
     output = Path(args.output)
+    try:  # before any run is read: an output that cannot be made is named now
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserInputError(f"--output {output} cannot be created ({err.strerror or err}); pass a folder you can "
+                             "write to") from None
     ours = plots.collect_results(args.results, args.resamples, args.seed) if args.results else []
     reference = [] if args.no_reference else plots.load_reference(args.reference)
     zoo_rows = [] if args.no_reference or args.no_zoo else zoo.load_zoo()

@@ -18,6 +18,7 @@ import argparse
 import time
 from pathlib import Path
 
+from mg_eval.cli.bootstrap_options import check_bootstrap_options
 from mg_eval.cli.plot import DEFAULT_REFERENCE
 from mg_eval.errors import UserInputError
 
@@ -58,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     """Build the site and print where it is."""
     from mg_eval.report.builder import ReportOptions, build_report
 
-    if args.thumb_size < 16 or args.resamples < 1:
-        raise UserInputError("--thumb-size must be >= 16 and --resamples >= 1")
+    check_bootstrap_options(args.resamples, args.seed)
+    if args.thumb_size < 16:
+        raise UserInputError(f"--thumb-size must be >= 16 (pixels), got {args.thumb_size}")
     started = time.perf_counter()
     options = ReportOptions(reference=resolve_reference(args), compare=tuple(args.compare) if args.compare else None,
                             n_resamples=args.resamples, seed=args.seed, images=not args.no_images,

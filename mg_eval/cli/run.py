@@ -165,11 +165,13 @@ def run(args: argparse.Namespace) -> int:
             if getattr(task, "sample_path", None) is None:
                 raise UserInputError(f"task {task.name} ships no sample data; drop --sample-data or that task")
             data_paths.setdefault(task.name, str(task.sample_path))
+    if args.threads is not None and args.threads < 1:
+        raise UserInputError(f"--threads must be >= 1 (torch CPU threads), got {args.threads}; omit it for torch's choice")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap else None
+    overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap is not None else None
     if not 0.0 <= args.max_ungraded <= 1.0:
         raise UserInputError(f"--max-ungraded {args.max_ungraded} is outside [0, 1]; e.g. 0 or 0.05")
     protocol, backend_options = backend_settings(args)

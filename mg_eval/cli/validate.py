@@ -110,6 +110,8 @@ def _check_declaration(declaration: Benchmark) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the chosen tasks; exit 1 if a YAML is broken or any task fails."""
+    if args.limit is not None and args.limit < 1:
+        raise UserInputError(f"--limit must be a positive number of docs, got {args.limit}")
     registry = default_registry(current_root())
     failed = 0
     for path, message in registry.errors:

@@ -30,7 +30,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.api import DEFAULT_BACKEND, PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
-from mg_eval.backends import DecodingChoice
+from mg_eval.backends import DecodingChoice, load_backend
+from mg_eval.backends import check_run_options as check_backend_options
 from mg_eval.engine import continuous, distributed, provenance, recording, results, store, task_stores
 from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import PlannedSample, default_num_workers, next_batch, open_feed
@@ -384,8 +385,12 @@ def evaluate(
     return _evaluate(model_path, tasks, options)
 
 
-def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOptions) -> list[RunResult]:
-    context = distributed.init()
+def check_run_options(options: RunOptions) -> None:
+    """``UserInputError`` naming the flag for a bad run setting (before any data or checkpoint is read; callers
+    with expensive work before ``evaluate``, e.g. ``mg-eval ablate --train``, call it first). The backend's
+    own checks (its capabilities, its options) are :func:`mg_eval.backends.check_run_options`."""
+    from mg_eval.models.mgm import check_device
+
     protocol, limit = options.protocol, options.limit
     if protocol not in PROTOCOLS:
         raise UserInputError(f"unknown --protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
@@ -393,19 +398,36 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
         raise UserInputError(f"--limit must be a positive number of samples, got {limit}")
     if int(options.batch_size) < 1:
         raise UserInputError(f"--batch-size must be >= 1, got {options.batch_size}")
-    models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
-    specs = model_specs(models, options, context.world_size)  # the backend checks its options and models
     if options.encoder_root is not None and not Path(options.encoder_root).expanduser().is_dir():
         raise UserInputError(f"--encoder-root {options.encoder_root} is not a directory; pass the folder that holds "
                              "model_zoo/OpenAI/... (or the two encoder folders)")
+    if options.num_workers is not None and int(options.num_workers) < 0:
+        raise UserInputError(f"--num-workers must be >= 0 (0 = decode images in the main process), "
+                             f"got {options.num_workers}")
+    cap = (options.generation_overrides or {}).get("max_new_tokens_cap")
+    if cap is not None and (not isinstance(cap, int) or cap < 1):
+        raise UserInputError(f"--max-new-tokens-cap must be >= 1 (a cap on generated tokens), got {cap}")
+    check_device(options.device)
+    check_device(options.device_map, flag="--device-map")
+
+
+def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOptions) -> list[RunResult]:
+    context = distributed.init()
+    models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
+    if not all(isinstance(model, Generator) for model in models):  # what the backend supports: cheap, first
+        check_backend_options(load_backend(options.backend), options, context.world_size)
+    check_run_options(options)
+    protocol, limit = options.protocol, options.limit
     task_objects = resolve_task_objects(tasks)
-    generations = {task.name: generation_for(task, protocol, options.generation_overrides) for task in task_objects}
-    choices = {spec.name: decoding_choices(spec, generations) for spec in specs}  # unsupported decoding fails now
     output = check_output_dir(options.output_dir)
     data_paths = dict(options.data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
     for task in task_objects:
         check_prompts(task, docs[task.name], protocol)
+    # after the data: its checks are cheaper than opening the checkpoint; the backend checks its models
+    specs = model_specs(models, options, context.world_size)
+    generations = {task.name: generation_for(task, protocol, options.generation_overrides) for task in task_objects}
+    choices = {spec.name: decoding_choices(spec, generations) for spec in specs}  # unsupported decoding fails now
     options = dataclasses.replace(
         options, batch_size=int(options.batch_size), output_dir=output, data_paths=data_paths,
         num_workers=default_num_workers() if options.num_workers is None else int(options.num_workers),

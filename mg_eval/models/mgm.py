@@ -26,6 +26,33 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+#: ``--device-map`` values that spread a model over this rank's GPUs (accelerate), besides a single device.
+DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def check_device(device: str | None, flag: str = "--device") -> None:
+    """``UserInputError`` naming ``flag`` when ``device`` is not a device of this machine (before anything loads):
+    an unknown name, CUDA without a driver / GPU, or a CUDA index beyond the GPUs there are. ``--device-map``
+    also takes the accelerate strategies (:data:`DEVICE_MAP_STRATEGIES`)."""
+    if device in (None, "auto") or (flag == "--device-map" and device in DEVICE_MAP_STRATEGIES):
+        return
+    choices = "auto, cpu, cuda or cuda:N" + (f" (or {', '.join(DEVICE_MAP_STRATEGIES[1:])})"
+                                             if flag == "--device-map" else "")
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise UserInputError(f"{flag} {device!r} is not a device name; use {choices}") from err
+    if parsed.type != "cuda":
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise UserInputError(f"{flag} {device}: this machine has no usable CUDA GPU (no NVIDIA driver or no GPU "
+                             "visible to torch); use --device cpu or auto")
+    if parsed.index is not None and parsed.index >= count:
+        raise UserInputError(f"{flag} {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
+                             "pick one of them")
+
+
 def resolve_dtype(dtype: str | None, device: str) -> str:
     """``auto`` -> ``float16`` on GPU (the official scripts' dtype), ``float32`` on CPU."""
     if dtype in (None, "auto"):
@@ -49,24 +76,29 @@ def check_checkpoint(path: str | Path) -> Path:
 
 
 def _preflight(folder: Path) -> None:
-    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index, model_type)
-    so a broken checkpoint fails before the data is read and any model is built."""
-    from mg_model.checkpoint_dirs import read_checkpoint_config
-    from mg_model.checkpoint_tensors import checkpoint_files
-    from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE
+    """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index and the shards'
+    headers, generation_config.json, model_type, the config's keys and value types) so a broken checkpoint fails before any model is built. ``evaluate`` runs them
+    after the data's checks (cheaper still), so bad data is named first."""
+    from mg_model.checkpoint_dirs import read_checkpoint_config, read_json_file
+    from mg_model.checkpoint_tensors import check_weight_headers, checkpoint_files
+    from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE, config_from_dict
 
     try:
         values = read_checkpoint_config(folder)
-        checkpoint_files(folder)
+        check_weight_headers(checkpoint_files(folder))
+        if (folder / "generation_config.json").is_file():
+            read_json_file(folder / "generation_config.json")
+        model_type = values.get("model_type", "mgm") if isinstance(values, dict) else None
+        if model_type not in CONFIG_CLASS_OF_TYPE:
+            raise UserInputError(f"checkpoint {folder}: {folder / 'config.json'} model_type {model_type!r} is not an "
+                                 f"MGM type (expected one of {sorted(CONFIG_CLASS_OF_TYPE)}); --model must be an MGM "
+                                 "checkpoint")
+        config_from_dict(values)  # keys and value types (the CLIP-dependent checks wait for the encoder folder)
     except Exception as exc:
         user_error = user_error_from(exc, source=f"checkpoint {folder}")
         if user_error is None:
             raise
         raise user_error from None
-    model_type = values.get("model_type", "mgm") if isinstance(values, dict) else None
-    if model_type not in CONFIG_CLASS_OF_TYPE:
-        raise UserInputError(f"checkpoint {folder}: {folder / 'config.json'} model_type {model_type!r} is not an MGM "
-                             f"type (expected one of {sorted(CONFIG_CLASS_OF_TYPE)}); --model must be an MGM checkpoint")
 
 
 class MGMGenerator:

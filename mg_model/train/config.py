@@ -67,6 +67,15 @@ class TrainConfig:
             raise TrainingInputError(f"lr={self.lr} must be > 0 and warmup_ratio={self.warmup_ratio} in [0, 1)")
         if self.max_steps is not None and self.max_steps < 1:
             raise TrainingInputError(f"max_steps={self.max_steps} must be >= 1")
+        if self.max_steps is None and not self.epochs > 0:
+            raise TrainingInputError(f"epochs={self.epochs} must be > 0 (or give max_steps)")
+        if self.save_steps < 0:
+            raise TrainingInputError(f"save_steps={self.save_steps} must be >= 0 (0: save only at the end)")
+        try:  # an output folder that cannot be made fails now, not after the model is built
+            Path(self.output_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise TrainingInputError(f"--output {self.output_dir} cannot be created ({err.strerror or err}); "
+                                     "pass a folder you can write to") from None
         parse_lr_multi(self.lr_multi)
         if self.deepspeed is not None:
             ds_config_path(self.deepspeed)
