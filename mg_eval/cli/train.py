@@ -11,7 +11,7 @@ Examples:
   mg-eval train --model /tmp/tiny --data synth/train.json --image-folder synth --output /tmp/out \\
       --template vicuna_v1 --lr 1e-3 --batch-size 8 --max-steps 50
 
-Options left unset take the official value for --size/--stage/--hd (spec §11.2; `--show-defaults` prints
+Options left unset take the official value for --size/--stage/--hd (docs/official_code.md#training-hyper-parameters; `--show-defaults` prints
 them). Rerunning the same command resumes from the newest checkpoint in --output.
 """
 
