@@ -199,6 +199,26 @@ class RunOptions:
     backend: str = DEFAULT_BACKEND
     backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
+    @classmethod
+    def from_keywords(cls, **keywords: Any) -> RunOptions:
+        """The options from ``evaluate``-style keywords: the field names above, their defaults for the rest.
+
+        ``None`` for ``data_paths`` / ``backend_options`` means empty. An unknown keyword raises ``TypeError``
+        naming it (as a function call with a misspelt keyword would).
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(keywords) - names)
+        if unknown:
+            raise TypeError(f"unknown run setting(s) {', '.join(map(repr, unknown))}; the settings are the fields "
+                            f"of mg_eval.api.RunOptions: {', '.join(sorted(names))}")
+        for name in ("data_paths", "backend_options"):
+            if name in keywords:
+                keywords[name] = dict(keywords[name] or {})
+        for name in ("continuous", "share", "fresh", "progress"):
+            if name in keywords:
+                keywords[name] = bool(keywords[name])
+        return cls(**keywords)
+
 
 # ------------------------------------------------------------------------------------------------------
 # The benchmark declaration (``tasks/<benchmark>/benchmark.yaml``)
