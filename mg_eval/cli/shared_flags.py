@@ -83,6 +83,6 @@ def add_reference_rows_argument(parser: Any, *, help: str) -> None:
 def add_train_seed_argument(parser: Any) -> None:
     """``--train-seed N`` (``dest`` ``train_seed``, default 0), with ``--seed`` as a deprecated alias."""
     parser.add_argument("--train-seed", type=int, default=0,
-                        help="training seed: initialisation, data order, dropout (default 0)")
+                        help="training seed: the torch seed and the data order (default 0)")
     parser.add_argument("--seed", dest="train_seed", type=int, action=DeprecatedAlias, replacement="--train-seed",
                         help=argparse.SUPPRESS)
