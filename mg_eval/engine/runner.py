@@ -333,7 +333,7 @@ class _TaskRun:
                          n_resumed=len(samples) - n_computed, timing=timing)
 
 
-def evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOptions | None = None,
+def evaluate(model_path: Any, tasks: Sequence[str | TaskLike], *, options: RunOptions | None = None,
              **settings: Any) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
