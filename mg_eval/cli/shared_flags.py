@@ -52,7 +52,7 @@ def add_output_argument(parser: Any, *, what: str, default: str | None = None, r
 
 def add_bootstrap_arguments(parser: Any, *, resamples: int, what: str = "bootstrap resamples") -> None:
     """``--resamples N`` (default ``resamples``) and ``--seed`` (the resampling seed, default 0)."""
-    parser.add_argument("--resamples", type=int, default=resamples, help=f"{what} (default {resamples})")
+    parser.add_argument("--resamples", type=int, default=resamples, metavar="N", help=f"{what} (default {resamples})")
     parser.add_argument("--seed", type=int, default=0,
                         help="resampling seed of the intervals and tests (default 0; the same seed gives the same numbers)")
 
