@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
-    "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark", "Generator", "JudgeRole",
+    "BACKENDS_GROUP", "DEFAULT_BACKEND", "GENERATION_KEYS", "PROTOCOLS", "TASK_GENERATION_KEYS", "Benchmark",
+    "Generator", "JudgeRole",
     "PaperColumn", "PredictionFormat", "RunOptions", "SampleRecord", "SampleWiseGenerator", "SharingGenerator",
     "StreamingGenerator", "TaskLike", "TokenCountingGenerator", "UnitSpec",
 ]
@@ -28,6 +29,10 @@ GENERATION_KEYS: tuple[str, ...] = ("max_new_tokens", "do_sample", "temperature"
 #: Keys a task YAML's ``generation_kwargs`` may hold: the above plus lmms-eval's ``until`` (recorded, not used
 #: for decoding: the template's stop strings end a generation).
 TASK_GENERATION_KEYS: tuple[str, ...] = GENERATION_KEYS + ("until",)
+#: The entry-point group model backends register under (``mg_eval.backends``: docs/architecture.md "Backends").
+BACKENDS_GROUP = "mg_eval.backends"
+#: The reference backend (the HF path over ``mg_model``); its predictions carry no backend fingerprint field.
+DEFAULT_BACKEND = "mgm"
 
 
 class SampleRecord(TypedDict, total=False):
@@ -170,6 +175,8 @@ class RunOptions:
         decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official).
         continuous: continuous batching for greedy single-beam tasks.
         share: vision-feature cache + shared-prefix / beam prefill (same tokens; ``False``: the plain path).
+        backend: the backend that builds the models (``mg_eval.backends``; default the reference ``mgm``).
+        backend_options: backend-specific settings (``--backend-option KEY=VALUE``), checked by the backend.
     """
 
     protocol: str = "mgm"
@@ -189,6 +196,8 @@ class RunOptions:
     decode: Mapping[str, Any] | None = None
     continuous: bool = False
     share: bool = True
+    backend: str = DEFAULT_BACKEND
+    backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from mg_eval.backends import Backend, BackendCapabilities
 from mg_eval.engine.store import prediction_fingerprint
 
 
@@ -117,3 +118,35 @@ class FakeSampleGenerator(FakeGenerator):
 
     def collate(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
         return {"texts": [s["texts"][0] for s in samples], "pixels": [s["pixels"][0] for s in samples]}
+
+
+class FakeBackend(Backend):
+    """A backend the engine knows only through its entry point: greedy only, no fast-decode options.
+
+    ``build`` gives a :class:`FakeGenerator` named after the model folder; ``built`` counts the builds, so a
+    test can prove an error came before any model was built.
+    """
+
+    name = "fake-vlm"
+    description = "test double"
+    capabilities = BackendCapabilities(decoding=frozenset({"greedy"}), devices=("cpu",), options=("temperature_bias",))
+    built: list[str] = []
+    version_string = "1.0"
+
+    def version(self) -> str:
+        return self.version_string
+
+    def build(self, path: Path, options: Any, context: Any) -> FakeGenerator:
+        FakeBackend.built.append(str(path))
+        return FakeGenerator(name=Path(path).name)
+
+
+def register_entry_points(site: Path, entries: dict[str, str]) -> Path:
+    """A ``*.dist-info`` under ``site`` declaring ``entries`` in the group ``mg_eval.backends`` (put ``site``
+    on ``sys.path`` and ``importlib.metadata`` finds them, as for an installed package)."""
+    info = site / "fake_backends-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-backends\nVersion: 0.1\n", encoding="utf-8")
+    lines = "".join(f"{name} = {value}\n" for name, value in entries.items())
+    (info / "entry_points.txt").write_text(f"[mg_eval.backends]\n{lines}", encoding="utf-8")
+    return site

@@ -4,6 +4,7 @@ Examples::
 
     mg-eval run --model /ckpt/MGM-7B --tasks mgm_paper
     mg-eval run --model /ckpt/A --model /ckpt/B --tasks textvqa_val,mme --batch-size 16 --limit 50
+    mg-eval run --backend hf-vlm --model /models/llava-1.5-7b-hf --tasks mgm_paper --sample-data
     torchrun --nproc-per-node 8 -m mg_eval.cli.main run --model /ckpt/MGM-34B --tasks mgm_paper
 
 Every prediction is on disk (fsync'd) the moment it is made; rerunning the same command resumes.
@@ -13,10 +14,11 @@ Results go to OUTPUT/<model>/<task>/<run>/results.json + samples.jsonl (schema: 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from mg_eval.api import PROTOCOLS
+from mg_eval.api import DEFAULT_BACKEND, PROTOCOLS
 from mg_eval.cli.judge_options import add_judge_arguments, judge_for_task
 from mg_eval.engine.feed import default_num_workers
 from mg_eval.errors import UserInputError
@@ -25,7 +27,15 @@ from mg_eval.errors import UserInputError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mg-eval run``."""
     parser.add_argument("--model", action="append", required=True, metavar="PATH",
-                        help="local checkpoint directory (repeat for several models; each is built once)")
+                        help="local checkpoint directory (repeat for several models; each is built once); what it "
+                             "holds depends on --backend")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, metavar="NAME",
+                        help="what builds and runs the model: mgm (default: Mini-Gemini checkpoints, the reference), "
+                             "hf-vlm (any transformers image-text-to-text model), or another installed backend "
+                             "(entry-point group mg_eval.backends); other backends' results go to <model>+<backend>/")
+    parser.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a backend-specific setting (VALUE read as JSON when it parses, else a string); "
+                             "recorded in results and in every prediction's fingerprint")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
@@ -92,6 +102,20 @@ def parse_data_paths(values: Sequence[str], task_names: Sequence[str]) -> dict[s
     return paths
 
 
+def parse_backend_options(values: Sequence[str]) -> dict[str, Any]:
+    """``["tensor_parallel_size=2", "mode=fast"]`` -> ``{"tensor_parallel_size": 2, "mode": "fast"}``."""
+    options: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"--backend-option {value!r}: write KEY=VALUE, e.g. --backend-option max_model_len=4096")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation; prints one line per finished (model, task) run."""
     from mg_eval.engine import evaluate
@@ -122,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
                         encoder_root=args.encoder_root, data_paths=data_paths,
                         fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
                         decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous,
-                        share=not args.no_share)
+                        share=not args.no_share, backend=args.backend,
+                        backend_options=parse_backend_options(args.backend_option))
     for outcome in outcomes:
         if outcome.results is None:
             continue

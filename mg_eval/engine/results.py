@@ -144,6 +144,7 @@ def make_results(
     device: str | None = None,
     extra: Mapping[str, Any] | None = None,
     not_for_reporting: Iterable[str] = (),
+    backend: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a complete ``results.json`` payload (schema in ``results/SCHEMA.md``).
 
@@ -151,7 +152,9 @@ def make_results(
     ``name``, ``benchmark``, ``version``, ``fingerprint`` (and usually ``config``). ``for_reporting``
     is derived: a run is for reporting only without ``limit`` and without ``not_for_reporting`` reasons
     (each a sentence saying how the run departs from the protocol; recorded under ``not_for_reporting``,
-    the ``limit`` reason included). Environment and git SHA are filled in here.
+    the ``limit`` reason included). ``backend``: the backend that made the predictions (``name``, ``version``,
+    ``options``, ``decoding``); absent when unknown (a generator passed in; readers take such runs as ``mgm``).
+    Environment and git SHA are filled in here.
     """
     reasons = ([f"--limit {limit}: only the first {limit} samples"] if limit is not None else []) + list(not_for_reporting)
     record: dict[str, Any] = {
@@ -175,6 +178,8 @@ def make_results(
         "timing": dict(timing or {}),
         "run_config": dict(run_config or {}),
     }
+    if backend is not None:
+        record["backend"] = dict(backend)
     if extra:
         record["extra"] = dict(extra)
     validate_results(record)

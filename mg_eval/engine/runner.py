@@ -29,10 +29,18 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mg_eval.api import PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
+from mg_eval.api import DEFAULT_BACKEND, PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
+from mg_eval.backends import DecodingChoice
 from mg_eval.engine import continuous, distributed, provenance, recording, results, store, task_stores
 from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import PlannedSample, default_num_workers, next_batch, open_feed
+from mg_eval.engine.model_specs import (
+    ModelSpec,
+    decoding_choices,
+    fingerprint_fields,
+    model_specs,
+    results_block,
+)
 from mg_eval.engine.planner import configure_sharing, doc_image_identity, image_order
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
@@ -50,15 +58,6 @@ class RunResult:
     n_computed: int = 0
     n_resumed: int = 0
     timing: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class ModelSpec:
-    """How to build one model: a checkpoint path, or an already built ``Generator`` (tests, plugins)."""
-
-    name: str
-    path: Path | None = None
-    generator: Generator | None = None
 
 
 def check_output_dir(output_dir: str | os.PathLike) -> Path:
@@ -227,9 +226,9 @@ class _TaskRun:
     """State of one (model, task) evaluation; ``run()`` does the work."""
 
     def __init__(self, spec: ModelSpec, generator: Generator, task: TaskLike, docs: list, options: RunOptions,
-                 context: distributed.DistContext, lock: store.StoreLock | None = None):
+                 context: distributed.DistContext, lock: store.StoreLock | None, decoding: DecodingChoice):
         self.spec, self.generator, self.task, self.docs = spec, generator, task, docs
-        self.options, self.context, self.lock = options, context, lock
+        self.options, self.context, self.lock, self.decoding = options, context, lock, decoding
         self.task_dir = task_stores.task_dir(options.output_dir, spec.name, task)
 
     def run(self) -> RunResult:
@@ -237,17 +236,19 @@ class _TaskRun:
         protocol = self.options.protocol
         started_at = _dt.datetime.now(_dt.timezone.utc)
         wall_start = time.perf_counter()
-        generation = generation_for(self.task, protocol, self.options.generation_overrides)
+        generation = dict(self.decoding.generation)
         identity = {"weights_hash": self.generator.info["weights_hash"], "task_fingerprint": self.task.fingerprint(protocol),
                     "task_version": str(self.task.version), "protocol": protocol,
-                    "template": self.generator.template_id, **provenance.encoder_identity(self.generator.info)}
+                    "template": self.generator.template_id, **provenance.encoder_identity(self.generator.info),
+                    **fingerprint_fields(self.spec)}
         if self.generator.info.get("decode") is not None:  # attention kernel, cache, compile can change numerics
             identity["decode"] = self.generator.info["decode"]
         samples = plan_samples(self.task, self.docs, protocol, generation, identity)
         share = configure_sharing(self.generator, self.options.share)
         batches = plan_batches(samples, self.options.batch_size, bool(generation.get("do_sample")),
                                [doc_image_identity(sample.doc) for sample in samples] if share else None)
-        header = task_stores.store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"))
+        header = task_stores.store_header(self.spec.name, self.task, protocol, self.generator.info.get("dtype"),
+                                          self.spec.backend_name)
         stored = store.load_predictions(self.task_dir, protocol, header)
         mine = distributed.shard(batches, self.context)
         todo, n_todo = _missing_batches(samples, mine, stored)
@@ -320,31 +321,14 @@ class _TaskRun:
                         "predictions_made_with": provenance.made_with_summary(predictions.values())},
             device=self.generator.info.get("device"),
             extra={"judge": recording.judge_report_for_results(judge, judge_stats_before)},
-            not_for_reporting=provenance.protocol_departures(self.task, protocol, self.options),
+            not_for_reporting=provenance.protocol_departures(self.task, protocol, self.options)
+            + ([self.decoding.departure] if self.decoding.departure else []),
+            backend=results_block(self.spec, self.decoding),
         )
         directory = results.write_run(results.run_dir(self.options.output_dir, self.spec.name, self.task.name, run_id),
                                       record, lines)
         return RunResult(self.spec.name, self.task.name, protocol, directory, record, n_computed=n_computed,
                          n_resumed=len(samples) - n_computed, timing=timing)
-
-
-def _model_specs(models: Sequence[Any]) -> list[ModelSpec]:
-    """Paths / Generators -> ``ModelSpec`` with checkpoints checked (missing -> ``UserInputError``)."""
-    from mg_eval.models.mgm import check_checkpoint
-
-    specs = []
-    for model in models:
-        if isinstance(model, Generator):
-            specs.append(ModelSpec(name=str(model.info["name"]), generator=model))
-        else:
-            path = check_checkpoint(model)
-            specs.append(ModelSpec(name=results.model_name_from_path(path), path=path))
-    names = [spec.name for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise UserInputError(f"two --model checkpoints share the folder name {duplicates}: their results would "
-                             "land in the same results/<model>/ folder; rename or symlink one of them")
-    return specs
 
 
 def evaluate(
@@ -369,6 +353,8 @@ def evaluate(
     decode: Mapping[str, Any] | None = None,
     continuous: bool = False,
     share: bool = True,
+    backend: str = DEFAULT_BACKEND,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
@@ -382,7 +368,9 @@ def evaluate(
     ``decode``: decode options of the checkpoints built here (``mg_model.fast_decode.DecodeOptions``
     fields; default official; part of every prediction fingerprint); a passed ``Generator`` keeps its own;
     ``continuous``: greedy single-beam tasks decode with continuous batching (``mg_eval.engine.continuous``);
-    ``share``: vision-feature cache + shared-prefix prefill (same tokens; ``False`` = the plain path)).
+    ``share``: vision-feature cache + shared-prefix prefill (same tokens; ``False`` = the plain path);
+    ``backend``: the ``mg_eval.backends`` entry point that builds the models given as paths (default ``mgm``),
+    ``backend_options``: its own settings).
     Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
     if options is None:
@@ -390,7 +378,8 @@ def evaluate(
                              num_workers=num_workers, dtype=dtype, device=device, device_map=device_map,
                              encoder_root=encoder_root, data_paths=dict(data_paths or {}), fresh=fresh,
                              generation_overrides=generation_overrides, progress=progress,
-                             decode=decode, continuous=bool(continuous), share=bool(share))
+                             decode=decode, continuous=bool(continuous), share=bool(share), backend=backend,
+                             backend_options=dict(backend_options or {}))
     return _evaluate(model_path, tasks, options)
 
 
@@ -403,12 +392,14 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
         raise UserInputError(f"--limit must be a positive number of samples, got {limit}")
     if int(options.batch_size) < 1:
         raise UserInputError(f"--batch-size must be >= 1, got {options.batch_size}")
+    models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
+    specs = model_specs(models, options, context.world_size)  # the backend checks its options and models
     if options.encoder_root is not None and not Path(options.encoder_root).expanduser().is_dir():
         raise UserInputError(f"--encoder-root {options.encoder_root} is not a directory; pass the folder that holds "
                              "model_zoo/OpenAI/... (or the two encoder folders)")
-    models = model_path if isinstance(model_path, (list, tuple)) else [model_path]
-    specs = _model_specs(models)
     task_objects = resolve_task_objects(tasks)
+    generations = {task.name: generation_for(task, protocol, options.generation_overrides) for task in task_objects}
+    choices = {spec.name: decoding_choices(spec, generations) for spec in specs}  # unsupported decoding fails now
     output = check_output_dir(options.output_dir)
     data_paths = dict(options.data_paths or {})
     docs = {task.name: task.load(data_path=data_paths.get(task.name), limit=limit) for task in task_objects}
@@ -418,35 +409,17 @@ def _evaluate(model_path: Any, tasks: Sequence[str | TaskLike], options: RunOpti
         options, batch_size=int(options.batch_size), output_dir=output, data_paths=data_paths,
         num_workers=default_num_workers() if options.num_workers is None else int(options.num_workers),
         generation_overrides=dict(options.generation_overrides) if options.generation_overrides else None)
-    from mg_eval.models.mgm import decode_options, resolve_device, resolve_dtype
-
-    decode = decode_options(dict(options.decode or {})).as_dict()  # a bad option fails before any model is loaded
-    if options.continuous and decode["cache"] != "dynamic":
-        raise UserInputError("--continuous cannot be combined with --compile (the continuous scheduler uses a "
-                             "dynamic KV cache); drop one of them")
 
     outcomes: list[RunResult] = []
     for spec in specs:
-        run_dtype = (spec.generator.info.get("dtype") if spec.generator
-                     else resolve_dtype(options.dtype, resolve_device(options.device)))
+        run_dtype = spec.generator.info.get("dtype") if spec.generator else spec.backend.run_dtype(options)
         with contextlib.ExitStack() as held:  # store locks: taken before --fresh deletes or the model loads
             locks = task_stores.lock_stores(held, spec.name, task_objects, protocol, output, context)
-            task_stores.prepare_stores(spec.name, task_objects, protocol, run_dtype, output, options.fresh, context)
-            generator = spec.generator or _build_generator(spec, options.dtype, options.device, options.device_map,
-                                                           options.encoder_root, context, decode)
+            task_stores.prepare_stores(spec.name, task_objects, protocol, run_dtype, output, options.fresh, context,
+                                       spec.backend_name)
+            generator = spec.generator or spec.backend.build(spec.path, options, context)
             for task in task_objects:
                 outcomes.append(_TaskRun(spec, generator, task, docs[task.name], options, context,
-                                         locks[task.name]).run())
+                                         locks[task.name], choices[spec.name][task.name]).run())
     return outcomes
 
-
-def _build_generator(spec: ModelSpec, dtype: str | None, device: str | None, device_map: str | None,
-                     encoder_root: str | None, context: distributed.DistContext,
-                     decode: dict[str, Any] | None = None) -> Generator:
-    """Load the checkpoint once; under NCCL each rank uses its local GPU."""
-    from mg_eval.models.mgm import MGMGenerator
-
-    if device in (None, "auto") and context.distributed and torch.cuda.is_available() and not device_map:
-        device = f"cuda:{context.local_rank}"
-    return MGMGenerator.from_pretrained(spec.path, dtype=dtype, device=device, device_map=device_map,
-                                        encoder_root=encoder_root, decode=decode)

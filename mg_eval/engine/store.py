@@ -25,12 +25,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mg_eval.api import DEFAULT_BACKEND
 from mg_eval.errors import UserInputError
 
 STORE_FORMAT = 1
 STORE_DIR = ".store"
-#: Header fields that must match between the store and a resuming run (they are not in the fingerprint).
-HEADER_CHECKED = ("task", "protocol", "dtype")
+#: Header fields that must match between the store and a resuming run (dtype is not in the fingerprint; the
+#: backend is, for non-default backends, and is checked here too so a resume never switches backend silently).
+HEADER_CHECKED = ("task", "protocol", "dtype", "backend")
+#: Values of header fields a store written before the field existed has (stores of the reference backend).
+HEADER_DEFAULTS = {"backend": DEFAULT_BACKEND}
 
 
 def prediction_fingerprint(**parts: Any) -> str:
@@ -96,16 +100,20 @@ def load_predictions(task_dir: str | os.PathLike, protocol: str,
 
 
 def check_header(path: Path, header: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
-    """Fail fast when a store was written under settings that the fingerprint does not cover."""
+    """Fail fast when a store was written under settings that the fingerprint does not cover.
+
+    An expected value of ``None`` is not checked (a backend that resolves ``--dtype auto`` only when it loads
+    the model); the run checks the header again with the loaded model's values before it generates."""
     if header.get("format") != STORE_FORMAT:
         raise UserInputError(f"{path}: prediction store format {header.get('format')} is not {STORE_FORMAT}; "
                              "rerun with --fresh to start a new store")
     for key in HEADER_CHECKED:
-        if key in expected and header.get(key) != expected[key]:
+        stored = header.get(key, HEADER_DEFAULTS.get(key))
+        if expected.get(key) is not None and stored != expected[key]:  # None: not known yet (checked again later)
             raise UserInputError(
                 f"{path}: resume config mismatch: the stored predictions were made with {key}="
-                f"{header.get(key)!r}, this run uses {key}={expected[key]!r}. Rerun with "
-                f"--{key.replace('_', '-')} {header.get(key)} to resume, or pass --fresh to discard the "
+                f"{stored!r}, this run uses {key}={expected[key]!r}. Rerun with "
+                f"--{key.replace('_', '-')} {stored} to resume, or pass --fresh to discard the "
                 "stored predictions of this task")
 
 

@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mg_eval.api import TaskLike
+from mg_eval.api import DEFAULT_BACKEND, TaskLike
 from mg_eval.engine import distributed, results, store
 
 
-def store_header(model_name: str, task: TaskLike, protocol: str, dtype: str | None) -> dict[str, Any]:
-    """The header every store file of this (model, task, protocol) carries; a mismatch on resume is an error."""
-    return {"model": model_name, "task": task.name, "protocol": protocol, "dtype": dtype}
+def store_header(model_name: str, task: TaskLike, protocol: str, dtype: str | None,
+                 backend: str = DEFAULT_BACKEND) -> dict[str, Any]:
+    """The header every store file of this (model, task, protocol) carries; a mismatch on resume is an error
+    (``backend``: a store written before backends existed has none and counts as the default backend's)."""
+    return {"model": model_name, "task": task.name, "protocol": protocol, "dtype": dtype, "backend": backend}
 
 
 def task_dir(output: str | os.PathLike, model_name: str, task: TaskLike) -> Path:
@@ -36,7 +38,7 @@ def lock_stores(held: contextlib.ExitStack, model_name: str, tasks: Sequence[Tas
 
 
 def prepare_stores(model_name: str, tasks: Sequence[TaskLike], protocol: str, dtype: str | None, output: Path,
-                    fresh: bool, context: distributed.DistContext) -> None:
+                    fresh: bool, context: distributed.DistContext, backend: str = DEFAULT_BACKEND) -> None:
     """Under the store locks: remove temp files a killed results write left; ``--fresh``: delete old stores
     (after locking any other rank file, so a foreign writer stops it); otherwise check their headers now,
     before the model is loaded."""
@@ -51,4 +53,4 @@ def prepare_stores(model_name: str, tasks: Sequence[TaskLike], protocol: str, dt
                 store.discard(folder, protocol, own=own)
             distributed.barrier(context)
         else:
-            store.load_predictions(folder, protocol, store_header(model_name, task, protocol, dtype))
+            store.load_predictions(folder, protocol, store_header(model_name, task, protocol, dtype, backend))
