@@ -61,6 +61,16 @@ def visual_tokens_per_image(holder: nn.Module, config: MGMConfig) -> int:
     return holder.vision_tower.num_patches * (grid * grid + int(bool(config.image_global) and grid > 1))
 
 
+def visual_tokens_of(config: MGMConfig) -> int:
+    """T from the config alone (no modules built): N CLIP tokens per view (+1 with ``cls_patch``) × (g² crops +
+    global view); 576 for the released LR models, 2880 for HD."""
+    vision = config.clip_vision_config_dict()
+    per_view = (int(vision["image_size"]) // int(vision["patch_size"])) ** 2
+    per_view += int(config.mm_vision_select_feature == "cls_patch")
+    grid = int(config.image_grid)
+    return per_view * (grid * grid + int(bool(config.image_global))) if grid > 1 else per_view
+
+
 def encode_visual_tokens(
     holder: nn.Module,
     config: MGMConfig,

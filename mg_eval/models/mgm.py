@@ -85,9 +85,7 @@ class MGMGenerator:
         self._image_key_salt = hashlib.sha256(
             (repr(getattr(processor, "image_processor", None)) + "\x00" + str(info.get("weights_hash"))).encode()
         ).hexdigest()
-        self.template_id = hashlib.sha256(
-            (processor.render_prompt("\x00TEXT\x00", has_image=True) + "\x01"
-             + processor.render_prompt("\x00TEXT\x00", has_image=False)).encode()).hexdigest()[:16]
+        self.template_id = template_identity(processor)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
@@ -284,7 +282,7 @@ class MGMGenerator:
 
     def _response(self, tokens: list[int], stops: list[str]) -> str:
         text = self.processor.batch_decode(torch.tensor([tokens]), skip_special_tokens=True)[0]
-        return _cut_at_stops(text, stops).strip()
+        return cut_at_stops(text, stops).strip()
 
     @torch.inference_mode()
     def generate(self, batch: dict[str, Any], generation: dict[str, Any]) -> list[str]:
@@ -315,7 +313,14 @@ class MGMGenerator:
                        "share_prefix": options.cache == "dynamic"}
         out_ids = self.model.generate(**inputs, **kwargs, **generate_kwargs(options, self.input_device.type))
         texts = self.processor.batch_decode(out_ids, skip_special_tokens=True)
-        return [_cut_at_stops(text, stops).strip() for text in texts]
+        return [cut_at_stops(text, stops).strip() for text in texts]
+
+
+def template_identity(processor: Any) -> str:
+    """Identity of the prompts a processor renders (16 hex digits; part of every prediction fingerprint)."""
+    return hashlib.sha256(
+        (processor.render_prompt("\x00TEXT\x00", has_image=True) + "\x01"
+         + processor.render_prompt("\x00TEXT\x00", has_image=False)).encode()).hexdigest()[:16]
 
 
 def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dict[str, Any]:
@@ -380,7 +385,7 @@ def image_key(image: Image.Image | None, salt: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(digest.digest()), dtype=torch.uint8)
 
 
-def _cut_at_stops(text: str, stops: list[str]) -> str:
+def cut_at_stops(text: str, stops: list[str]) -> str:
     """Drop everything from the first stop string on (generate may emit the stop itself)."""
     cut = len(text)
     for stop in stops:

@@ -32,6 +32,7 @@ from vllm.multimodal.processing import (
 
 from mg_model.constants import DEFAULT_IMAGE_TOKEN
 from mg_model.loading import ResolvedCheckpoint, resolve_checkpoint
+from mg_model.vision_path import visual_tokens_of
 
 #: the hf_overrides key (``--hf-overrides '{"mgm_encoder_root": DIR}'``) naming the folder of the encoders
 ENCODER_ROOT_KEY = "mgm_encoder_root"
@@ -86,12 +87,7 @@ class MGMProcessingInfo(BaseProcessingInfo):
 
     def visual_tokens(self) -> int:
         """T: N CLIP tokens per view × (g² crops + global view) (576 LR, 2880 HD)."""
-        config = self.checkpoint.config
-        vision = config.clip_vision_config_dict()
-        per_view = (int(vision["image_size"]) // int(vision["patch_size"])) ** 2
-        per_view += int(config.mm_vision_select_feature == "cls_patch")
-        grid = int(config.image_grid)
-        return per_view * (grid * grid + int(bool(config.image_global))) if grid > 1 else per_view
+        return visual_tokens_of(self.checkpoint.config)
 
 
 @functools.lru_cache(maxsize=8)
