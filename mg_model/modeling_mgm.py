@@ -14,7 +14,6 @@ embeddings of its image (T = 576, or 2880 in HD).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -26,6 +25,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig
 from .constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
 from .feature_cache import encode_unique
+from .hf_compat import CACHE_ARG
 from .loading import load_mgm
 from .prefix_sharing import generate_with_shared_prefix, plan_shared_prefixes, spliced_length_ok
 from .registration import register_model_types
@@ -36,9 +36,6 @@ from .vision_path import build_projector, build_vision_modules, encode_visual_to
 
 __all__ = ["CACHE_ARG", "MGMForCausalLM", "build_projector", "model_class_for", "register_mgm"]
 
-#: transformers' name of the KV cache in model outputs and forward arguments: ``cache`` since it renamed
-#: ``past_key_values`` (the old name now warns on every call), ``past_key_values`` in earlier releases
-CACHE_ARG = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
 # transformers loading options that do not apply to a local official-layout directory (config is re-read)
 HUB_LOADING_OPTIONS = (
     "config", "revision", "trust_remote_code", "adapter_kwargs", "cache_dir", "local_files_only", "token",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -125,6 +126,9 @@ class VLLMGenerator:
             "engine": {key: value for key, value in llm_kwargs.items() if key not in ("model", "hf_overrides")},
         }
         marker = image_marker_ids(llm.get_tokenizer())
+        # answers are decoded from token ids by our processor; vLLM's incremental detokenizer (kept for the
+        # stop strings) warns on every byte-fallback piece it cannot show yet, which says nothing here
+        logging.getLogger("vllm.v1.engine.detokenizer").setLevel(logging.ERROR)
         visual = visual_tokens_of(mgm_config)
         return cls(llm, processor, info, marker, visual, int(mgm_config.tokenizer_model_max_length))
 
