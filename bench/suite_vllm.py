@@ -65,11 +65,15 @@ def run_benchmarks(variant: str, mode: str, scale: float, gen_cap: int | None, p
     """The mode's benchmarks through one vLLM engine; returns {benchmark: seconds}."""
     from vllm import LLM, SamplingParams
 
+    from mg_eval.models.vllm import engine_device, engine_environment
+
     name = variant + ("-hd" if mode == "HD" else "")
     checkpoint = weightless_checkpoint(tmp / name, name)
     started = time.perf_counter()
-    llm = LLM(str(checkpoint), dtype="float32" if variant == "tiny" else "float16", load_format="dummy", seed=0, limit_mm_per_prompt={"image": 1},
-              max_model_len=int(json.loads((checkpoint / "config.json").read_text())["max_position_embeddings"]))
+    with engine_environment(engine_device("auto"), None):  # CPU (--tiny): KV cache size, engine in-process
+        llm = LLM(str(checkpoint), dtype="float32" if variant == "tiny" else "float16", load_format="dummy",
+                  seed=0, limit_mm_per_prompt={"image": 1},
+                  max_model_len=int(json.loads((checkpoint / "config.json").read_text())["max_position_embeddings"]))
     print_line(f"\n### vllm {name}: engine start-up {time.perf_counter() - started:.1f} s\n")
     print_line("| benchmark | samples | tokens | s | samples/s | tokens/s | full min |")
     print_line("|---|---|---|---|---|---|---|")
