@@ -69,3 +69,20 @@ def test_an_image_longer_than_the_context(tmp_path: Path) -> None:
     (checkpoint / "config.json").write_text(json.dumps({**config, "tokenizer_model_max_length": 12}))
     line = _error_line(_run(checkpoint, tmp_path))
     assert "16 visual tokens" in line and "tokenizer_model_max_length" in line
+
+
+def test_parallel_flags_are_backend_options(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from mg_eval.cli.run import add_arguments, backend_options
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--model", "m", "--tasks", "t", "--tensor-parallel-size", "2",
+                              "--data-parallel-size", "3", "--backend-option", "max_model_len=4096"])
+    assert backend_options(args) == {"tensor_parallel_size": 2, "data_parallel_size": 3, "max_model_len": 4096}
+    # the reference backend takes no engine options: refused by name, before anything loads
+    line = _error_line(["run", "--model", str(tiny_checkpoint), "--tasks", "textvqa_val", "--sample-data",
+                        "--output", str(tmp_path / "out"), "--tensor-parallel-size", "2"])
+    assert "tensor_parallel_size" in line and "'mgm'" in line
+    assert not (tmp_path / "out").exists()

@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a backend-specific setting (VALUE read as JSON when it parses, else a string); "
                              "recorded in results and in every prediction's fingerprint")
+    parallel = parser.add_argument_group("vLLM parallelism (--backend vllm; docs/vllm.md, beside torchrun for mgm)")
+    for flag, what in (("tensor-parallel-size", "GPUs one model is split over"),
+                       ("data-parallel-size", "engine replicas, each on its own GPUs")):
+        parallel.add_argument(f"--{flag}", type=int, default=None, metavar="N",
+                              help=f"{what} (= --backend-option {flag.replace('-', '_')}=N)")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="mgm",
@@ -116,6 +121,20 @@ def parse_backend_options(values: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--backend-option`` items plus the parallelism flags (``--tensor-parallel-size N`` is
+    ``tensor_parallel_size=N``; a backend that does not take them refuses them by name)."""
+    options = parse_backend_options(args.backend_option)
+    for key in ("tensor_parallel_size", "data_parallel_size"):
+        value = getattr(args, key, None)
+        if value is not None:
+            if key in options and options[key] != value:
+                raise UserInputError(f"--{key.replace('_', '-')} {value} contradicts --backend-option "
+                                     f"{key}={options[key]}; give one of them")
+            options[key] = value
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation; prints one line per finished (model, task) run."""
     from mg_eval.engine import evaluate
@@ -147,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
                         fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
                         decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous,
                         share=not args.no_share, backend=args.backend,
-                        backend_options=parse_backend_options(args.backend_option))
+                        backend_options=backend_options(args))
     for outcome in outcomes:
         if outcome.results is None:
             continue
