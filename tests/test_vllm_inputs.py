@@ -47,6 +47,7 @@ def test_without_vllm_the_error_says_how_to_install_it(tiny_checkpoint: Path, tm
     (["--attn", "sdpa"], ["--attn sdpa", "'vllm'"]),
     (["--continuous"], ["--continuous", "'vllm'"]),
     (["--device-map", "auto"], ["--device-map", "'vllm'"]),
+    (["--backend-option", "max_model_len=100000"], ["max_model_len=100000", "max_position_embeddings 4096"]),
 ])
 def test_options_the_backend_does_not_take(tmp_path: Path, extra: list[str], words: list[str]) -> None:
     checkpoint = tiny_vllm_checkpoint(tmp_path, "llama", False)

@@ -59,6 +59,7 @@ class VLLMBackend(Backend):
 
     def check_options(self, options: RunOptions) -> None:
         """vLLM importable, option values of the right type (one ``error:`` line each, before any load)."""
+        self._max_model_len = (options.backend_options or {}).get("max_model_len")  # checked per model
         if importlib.util.find_spec("vllm") is None:
             raise UserInputError(f"--backend vllm: vLLM is not installed in this Python; {INSTALL_HINT}")
         for key, value in (options.backend_options or {}).items():
@@ -80,6 +81,11 @@ class VLLMBackend(Backend):
         folder = check_checkpoint(model)
         values = read_checkpoint_config(folder)
         check_head_dim(folder, values, on_cpu=not _cuda_visible())
+        longest = int(values.get("max_position_embeddings") or 0)
+        wanted = getattr(self, "_max_model_len", None)
+        if wanted and longest and int(wanted) > longest:
+            raise UserInputError(f"--backend-option max_model_len={wanted} exceeds checkpoint {folder}'s context "
+                                 f"(config.json max_position_embeddings {longest}); use at most {longest}")
         return folder
 
     def run_dtype(self, options: RunOptions) -> str | None:
