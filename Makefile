@@ -36,9 +36,13 @@ install-vllm: $(VLLM_STAMP)
 $(VLLM_STAMP): pyproject.toml requirements/lock-vllm.txt scripts/install_vllm.sh
 	PYTHON=$(PYTHON) bash scripts/install_vllm.sh $(VLLM_VENV)
 
-# the tests marked vllm, in that environment (tests/test_vllm_*.py: same answers as --backend mgm, serve, ...)
+# the tests marked vllm, in that environment (tests/test_vllm_*.py: same answers as --backend mgm, serve, ...),
+# then mg_model's own tests under that environment's transformers (5.19; the main lock has 5.24)
+MODEL_TESTS = tests/test_model_*.py tests/test_processing.py tests/test_processing_e2e.py tests/test_fast_decode.py \
+	tests/test_vision_chunks.py tests/test_prefix_sharing.py tests/test_continuous.py
 test-vllm: install-vllm
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider -m vllm -rs tests/test_vllm_*.py
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider $(MODEL_TESTS)
 
 test-slow: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m pytest -q -m slow
