@@ -2,6 +2,8 @@
 #   make demo   - install, then run the whole loop on the bundled tiny model + sample data
 #   make test   - install, then run the default test suite
 # Both install through requirements/lock.txt (the resolved set that passes the tests); `make lock` refreshes it.
+#   make install-vllm / test-vllm - the vLLM backend's own environment (.venv-vllm, requirements/lock-vllm.txt)
+#                                   and its tests (-m vllm); docs/vllm.md
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 LOCK := requirements/lock.txt
@@ -9,7 +11,11 @@ EXTRAS := dev,train,gen,lmms
 # the "installed" stamp (.ci/run puts it inside its fresh environment)
 STAMP ?= .installed
 
-.PHONY: install demo test test-slow lint bench lock cpu-claim cpu-claim-te
+# the vLLM backend's separate environment (vLLM pins its own torch and transformers): scripts/install_vllm.sh
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP = $(VLLM_VENV)/.mg-vllm-installed
+
+.PHONY: install demo test test-slow lint bench lock cpu-claim cpu-claim-te install-vllm test-vllm
 
 install: $(STAMP)
 
@@ -24,6 +30,19 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m pytest -q -p no:cacheprovider
+
+install-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml requirements/lock-vllm.txt scripts/install_vllm.sh
+	PYTHON=$(PYTHON) bash scripts/install_vllm.sh $(VLLM_VENV)
+
+# the tests marked vllm, in that environment (tests/test_vllm_*.py: same answers as --backend mgm, serve, ...),
+# then mg_model's own tests under that environment's transformers (5.19; the main lock has 5.24)
+MODEL_TESTS = tests/test_model_*.py tests/test_processing.py tests/test_processing_e2e.py tests/test_fast_decode.py \
+	tests/test_vision_chunks.py tests/test_prefix_sharing.py tests/test_continuous.py
+test-vllm: install-vllm
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider -m vllm -rs tests/test_vllm_*.py
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider $(MODEL_TESTS)
 
 test-slow: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m pytest -q -m slow

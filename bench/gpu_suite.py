@@ -3,6 +3,7 @@
     python bench/gpu_suite.py --out docs/gpu_suite_h100.md          # MGM-7B LR + HD, <= ~7 min on one H100/H200
     python bench/gpu_suite.py --variant mgm-13b --modes LR           # other sizes (mgm-2b, mgm-13b)
     python bench/gpu_suite.py --tiny                                 # the same code path on CPU, tiny shapes, < 1 min
+    python bench/gpu_suite.py --backend vllm --out docs/gpu_suite_vllm_h100.md   # the workloads through vLLM
 
 What it does (phases in priority order; a time guard skips what does not fit into ``--budget-s`` and a
 watchdog prints what it has and exits before ``--budget-s`` + 30 s):
@@ -24,6 +25,8 @@ watchdog prints what it has and exits before ``--budget-s`` + 30 s):
    answers (token digests) agree.
 
 Per mode the order is 1-2-3-4 (then 5 on the last mode); ``--skip official,probe,options`` drops phases.
+``--backend vllm`` runs phase 2's workloads through vLLM's engine instead (``bench/suite_vllm.py``: random
+weights by vLLM's dummy loader, forced lengths); it first checks that this Python has vLLM and says so.
 
 Targets (issue 14): the suite within 2x of the roofline (7B: <= 7 min LR, <= 20 min HD on one H100,
 batched decode) and >= 10x faster than the official batch-1 loop.
@@ -49,6 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import suite_vllm  # noqa: E402
 from suite_phases import official_loop, option_comparison, probe_batches  # noqa: E402
 from suite_roofline import LLMShape, benchmark_minutes, device_spec  # noqa: E402
 from suite_workload import BENCHMARKS, SCAFFOLD_TOKENS, SuiteGenerator, SyntheticTask  # noqa: E402
@@ -96,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also time --compile in the decode-options phase (compilation takes minutes)")
     parser.add_argument("--gen-cap", type=int, default=None, help="cap the forced answer lengths (default none)")
     parser.add_argument("--out", default=None, help="also write the report (markdown) here")
+    parser.add_argument("--backend", choices=("mgm", "vllm"), default="mgm",
+                        help="mgm (default: the engine over HF generate) or vllm (the workloads through vLLM)")
     args = parser.parse_args(argv)
     tiny = {"scale": 0.0001, "batch_lr": 4, "batch_hd": 2, "official_k": 1, "budget_s": 240.0, "gen_cap": 12,
             "num_workers": 0}
@@ -288,9 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     timer.daemon = True
     timer.start()
     torch.set_grad_enabled(False)
+    if args.backend == "vllm" and (missing := suite_vllm.vllm_available()) is not None:
+        print(f"error: {missing}", file=sys.stderr)
+        timer.cancel()
+        return 2
     header(args, report)
     with tempfile.TemporaryDirectory(prefix="gpu-suite-") as tmp:
         for mode in args.modes:
+            if args.backend == "vllm":
+                suite_vllm.run_benchmarks(args.variant, mode, args.scale, args.gen_cap, report.print, Path(tmp))
+                continue
             if time.monotonic() > deadline:
                 report.print(f"\n### {mode}: skipped (time budget)")
                 continue

@@ -227,10 +227,13 @@ class MGMConfig(PretrainedConfig):
     def llm_keys(self) -> dict[str, Any]:
         """The flat keys that belong to the language model (everything but MGM and generic keys)."""
         own = self.to_dict()
+        # callables: vLLM copies any attribute named ``llm_config`` to ``text_config`` (its config remapping),
+        # which here is this class's method; a method is never an LLM key
         return {
             key: value
             for key, value in own.items()
             if key not in MGM_DEFAULTS and key not in _GENERIC_CONFIG_KEYS and key not in ("model_path",)
+            and not callable(value)
         }
 
     def llm_config(self) -> PretrainedConfig:

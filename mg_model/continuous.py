@@ -32,6 +32,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from .hf_compat import CACHE_ARG
+
 
 @dataclass
 class Request:
@@ -111,7 +113,7 @@ class ContinuousDecoder:
         spliced = self.model.embed_multimodal(ids, mask, images, images_aux, padding_side="left")
         cache = DynamicCache(config=self.model.model.config)
         hidden = self.model.model(inputs_embeds=spliced["inputs_embeds"], attention_mask=spliced["attention_mask"],
-                                  position_ids=spliced["position_ids"], cache=cache, use_cache=True)
+                                  position_ids=spliced["position_ids"], use_cache=True, **{CACHE_ARG: cache})
         self.steps += 1
         rows = [_Row(request) for request in requests]
         first = self._pick(rows, self.model.lm_head(hidden.last_hidden_state[:, -1]).float())
@@ -124,7 +126,7 @@ class ContinuousDecoder:
         positions = self.mask.sum(dim=1, keepdim=True)
         self.mask = torch.cat([self.mask, torch.ones_like(last)], dim=1)
         hidden = self.model.model(input_ids=last, attention_mask=self.mask, position_ids=positions,
-                                  cache=self.cache, use_cache=True)
+                                  use_cache=True, **{CACHE_ARG: self.cache})
         self.steps += 1
         yield from self._record(self._pick(self.rows, self.model.lm_head(hidden.last_hidden_state[:, -1]).float()))
 

@@ -21,6 +21,7 @@ Layering: this module does not import the model; ``MGMForCausalLM.from_pretraine
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -52,10 +53,10 @@ from .saving import ARCHITECTURE_OF_TYPE, parse_size, save_mgm
 
 __all__ = [  # the names this module held before the split, importable from here as before
     "ARCHITECTURE_OF_TYPE", "CLIP_PREFIX", "DTYPES", "HR_PREFIX", "HUB_IDS", "IGNORABLE_SUFFIXES", "INDEX_FILES",
-    "OPEN_CLIP_FILES", "SINGLE_FILES", "CheckpointError", "LazyTensor", "build_config", "checkpoint_files",
+    "OPEN_CLIP_FILES", "SINGLE_FILES", "CheckpointError", "LazyTensor", "ResolvedCheckpoint", "build_config", "checkpoint_files",
     "clip_dir_tensors", "clip_vision_config_of", "internal_to_official", "iter_tensors", "load_mgm",
-    "official_to_internal", "open_clip_tensors", "parse_size", "resolve_checkpoint_dir", "resolve_encoder_dir",
-    "save_mgm",
+    "official_to_internal", "open_clip_tensors", "parse_size", "resolve_checkpoint", "resolve_checkpoint_dir",
+    "resolve_encoder_dir", "save_mgm", "weight_sources",
 ]
 
 logger = logging.getLogger(__name__)
@@ -127,33 +128,63 @@ def load_mgm(
     Returns:
         The model in eval mode; every parameter loaded (else :class:`CheckpointError`).
     """
+    if hr_drop_path_at_inference is not None:
+        config_overrides["hr_drop_path_at_inference"] = bool(hr_drop_path_at_inference)
+    found = resolve_checkpoint(path, encoder_root, **config_overrides)
+    checkpoint_dir, config, clip_dir = found.checkpoint_dir, found.config, found.clip_dir
+    target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config)
+    target = device_map if device_map is not None else device
+    build_device = "cpu" if target is None or target == "auto" or isinstance(target, dict) else torch.device(target)
+    try:
+        model = _build_empty(model_class_for(type(config)), config, target_dtype, build_device)
+    except ValueError as err:
+        raise CheckpointError(f"{checkpoint_dir / 'config.json'}: {err}{_clip_hint(found.values, clip_dir)}") from err
+    sources = weight_sources(found)
+    _load_all(model, sources, target_dtype)
+    model.tie_weights()
+    _load_generation_config(model, checkpoint_dir)
+    model.eval()
+    return _place(model, target, target_dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """An official-layout checkpoint found on disk: its folder, config, encoder folders and weight files."""
+
+    checkpoint_dir: Path
+    values: dict[str, Any]  # config.json values with the caller's overrides
+    config: MGMConfig  # with the CLIP hyper-parameters of the CLIP folder
+    clip_dir: Path | None
+    hr_dir: Path | None
+    files: list[Path]
+
+
+def resolve_checkpoint(
+    path: str | os.PathLike, encoder_root: str | os.PathLike | None = None, **config_overrides: Any
+) -> ResolvedCheckpoint:
+    """Find a checkpoint's folder, config (CLIP settings from the CLIP folder), encoder folders and shards.
+
+    Used by :func:`load_mgm` and by the vLLM model (:mod:`mg_model.vllm`); raises :class:`CheckpointError`.
+    """
     checkpoint_dir = resolve_checkpoint_dir(path)
     if encoder_root is not None and not Path(encoder_root).expanduser().is_dir():
         raise CheckpointError(f"encoder_root {str(encoder_root)!r} is not a directory; pass the folder that holds "
                               "model_zoo/OpenAI/... (or the two encoder folders)")
-    if hr_drop_path_at_inference is not None:
-        config_overrides["hr_drop_path_at_inference"] = bool(hr_drop_path_at_inference)
     values = {**read_checkpoint_config(checkpoint_dir), **config_overrides}
     clip_dir = resolve_encoder_dir(values.get("mm_vision_tower", MGM_DEFAULTS["mm_vision_tower"]), checkpoint_dir, encoder_root)
     hr_dir = resolve_encoder_dir(
         values.get("mm_vision_tower_aux", MGM_DEFAULTS["mm_vision_tower_aux"]), checkpoint_dir, encoder_root
     )
     config = build_config(values, clip_dir, checkpoint_dir / "config.json")
-    target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config)
     files = checkpoint_files(checkpoint_dir)
     config._name_or_path = str(checkpoint_dir)
-    target = device_map if device_map is not None else device
-    build_device = "cpu" if target is None or target == "auto" or isinstance(target, dict) else torch.device(target)
-    try:
-        model = _build_empty(model_class_for(type(config)), config, target_dtype, build_device)
-    except ValueError as err:
-        raise CheckpointError(f"{checkpoint_dir / 'config.json'}: {err}{_clip_hint(values, clip_dir)}") from err
-    sources = _collect_sources(model, files, clip_dir, hr_dir, config)
-    _load_all(model, sources, target_dtype)
-    model.tie_weights()
-    _load_generation_config(model, checkpoint_dir)
-    model.eval()
-    return _place(model, target, target_dtype)
+    return ResolvedCheckpoint(checkpoint_dir, values, config, clip_dir, hr_dir, files)
+
+
+def weight_sources(found: ResolvedCheckpoint) -> list[tuple[str, dict[str, LazyTensor]]]:
+    """Named weight sources of a checkpoint, later ones overriding earlier ones (CLIP dir < shards < open_clip
+    file), as the official builder loads them; keys are this package's internal names."""
+    return _collect_sources(found.files, found.clip_dir, found.hr_dir, found.config)
 
 
 def _resolve_dtype(requested: torch.dtype | str | None, config: MGMConfig) -> torch.dtype:
@@ -192,7 +223,7 @@ def _build_empty(
 
 
 def _collect_sources(
-    model: Any, files: list[Path], clip_dir: Path | None, hr_dir: Path | None, config: MGMConfig
+    files: list[Path], clip_dir: Path | None, hr_dir: Path | None, config: MGMConfig
 ) -> list[tuple[str, dict[str, LazyTensor]]]:
     """Named weight sources, later ones overriding earlier ones (CLIP dir < shards < open_clip file)."""
     shards: dict[str, LazyTensor] = {}

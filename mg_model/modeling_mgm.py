@@ -14,7 +14,6 @@ embeddings of its image (T = 576, or 2880 in HD).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -23,38 +22,28 @@ from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.generation.logits_process import LogitsProcessorList
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig, projector_depth
+from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig
 from .constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
 from .errors import MGMConfigError
 from .fast_decode import ATTENTION_CHOICES, OFFICIAL_LLM_ATTENTION, DecodeOptions, apply_decode_options
 from .feature_cache import encode_unique
+from .hf_compat import CACHE_ARG
 from .loading import load_mgm
-from .mining import build_mining_projectors, extend_and_mine, split_lr_views
 from .prefix_sharing import generate_with_shared_prefix, plan_shared_prefixes, spliced_length_ok
 from .registration import register_model_types
 from .sampling import PerSampleSampler, first_set
 from .saving import parse_size, save_mgm
-from .vision import CLIPLREncoder, ConvNeXtHREncoder
-from .vision_chunks import DEFAULT_CHUNK_BYTES, encode_hr_and_mine
+from .vision_chunks import DEFAULT_CHUNK_BYTES
+from .vision_path import build_projector, build_vision_modules, encode_visual_tokens, visual_tokens_per_image
 
-#: transformers' name of the KV cache in model outputs and forward arguments: ``cache`` since it renamed
-#: ``past_key_values`` (the old name now warns on every call), ``past_key_values`` in earlier releases
-CACHE_ARG = "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
+__all__ = ["CACHE_ARG", "MGMForCausalLM", "build_projector", "model_class_for", "register_mgm"]
+
 # transformers loading options that do not apply to a local official-layout directory (config is re-read)
 HUB_LOADING_OPTIONS = (
     "config", "revision", "trust_remote_code", "adapter_kwargs", "cache_dir", "local_files_only", "token",
     "low_cpu_mem_usage", "use_safetensors", "subfolder", "force_download", "proxies", "_from_auto",
     "_from_pipeline", "code_revision", "_commit_hash",
 )
-
-
-def build_projector(projector_type: str, in_dim: int, hidden_size: int) -> nn.Sequential:
-    """``mm_projector``: ``linear`` or ``mlp<N>x_gelu`` = Linear, (GELU, Linear) × (N-1) (exact-erf GELU)."""
-    depth = projector_depth(projector_type)
-    layers: list[nn.Module] = [nn.Linear(in_dim, hidden_size)]
-    for _ in range(depth - 1):
-        layers += [nn.GELU(), nn.Linear(hidden_size, hidden_size)]
-    return nn.Sequential(*layers)
 
 
 class MGMForCausalLM(PreTrainedModel, GenerationMixin):
@@ -80,17 +69,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         # the language model follows the construction dtype (like the encoders), not config.json's torch_dtype
         self.model = AutoModel.from_config(llm_config, dtype=torch.get_default_dtype())
         hidden = llm_config.hidden_size
-        self.model.vision_tower = CLIPLREncoder(
-            config.clip_vision_config_dict(), config.mm_vision_select_layer, config.mm_vision_select_feature
-        )
-        self.model.vision_tower_aux = ConvNeXtHREncoder(
-            config.convnext_dims,
-            config.convnext_depths,
-            drop_path_rate=config.hr_drop_path_rate,
-            drop_path_at_inference=config.hr_drop_path_at_inference,
-        )
-        self.model.mm_projector = build_projector(config.mm_projector_type, config.mm_hidden_size, hidden)
-        for name, module in build_mining_projectors(config.mm_hidden_size, config.mm_hidden_size_aux).items():
+        for name, module in build_vision_modules(config, hidden).items():  # the vision path (vision_path.py)
             setattr(self.model, name, module)
         self.lm_head = nn.Linear(hidden, llm_config.vocab_size, bias=False)
         self._no_split_modules = list(self._no_split_modules) + list(getattr(self.model, "_no_split_modules", []))
@@ -164,8 +143,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
 
     def visual_tokens_per_image(self) -> int:
         """T: visual tokens that replace one image placeholder (N·(g² + global))."""
-        grid = int(self.config.image_grid)
-        return self.model.vision_tower.num_patches * (grid * grid + int(bool(self.config.image_global) and grid > 1))
+        return visual_tokens_per_image(self.model, self.config)
 
     def mining_projectors(self) -> tuple[nn.Module, nn.Module, nn.Module]:
         """(query, key, value) mining projections."""
@@ -174,36 +152,10 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
     def encode_images(
         self, images: torch.Tensor, images_aux: torch.Tensor | None, use_mining: bool = True
     ) -> torch.Tensor:
-        """Visual tokens for a batch of images (docs/official_code.md#patch-info-mining).
-
-        Args:
-            images: LR views [B, 3, s, s] (grid 1) or [B, g² (+1 global), 3, s, s] (HD), crops row-major.
-            images_aux: HR image [B, 3, S, S], or None to skip the HR branch (mining off).
-            use_mining: False also skips the HR branch (ablation / benchmark).
-
-        Returns:
-            [B, T, H] in the projector dtype, T = N·(g² + global), global view first.
-        """
-        grid, use_global = int(self.config.image_grid), bool(self.config.image_global)
-        batch = images.shape[0]
-        expected_views = grid * grid + int(use_global)
-        if grid > 1 and (images.dim() != 5 or images.shape[1] != expected_views):
-            raise ValueError(
-                f"images must be [B, {expected_views}, 3, s, s] for image_grid={grid}, image_global={use_global}; "
-                f"got {tuple(images.shape)}"
-            )
-        dtype, device = self.vision_dtype, self.model.mm_projector[0].weight.device
-        lr_views = split_lr_views(images, grid, use_global).to(dtype)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and bool(self.config.optimize_vision_tower)):
-            lr_features = self.model.vision_tower(lr_views).to(device=device, dtype=dtype)
-        if use_mining and images_aux is not None:  # chunked over images and token rows (vision_chunks.py)
-            tokens = encode_hr_and_mine(
-                self.model.vision_tower_aux, lr_features, images_aux.to(dtype), grid, use_global,
-                self.mining_projectors(), dtype, getattr(self, "vision_chunk_bytes", DEFAULT_CHUNK_BYTES),
-                encoder_grad=bool(self.config.optimize_vision_tower_aux))
-        else:
-            tokens = extend_and_mine(lr_features, None, batch, grid, use_global, self.mining_projectors())
-        return self.model.mm_projector(tokens)
+        """Visual tokens [B, T, H] for LR views ``images`` and HR images ``images_aux`` (docs/official_code.md#patch-info-mining); see
+        :func:`mg_model.vision_path.encode_visual_tokens` (shared with the vLLM model)."""
+        return encode_visual_tokens(self.model, self.config, images, images_aux, use_mining,
+                                    getattr(self, "vision_chunk_bytes", DEFAULT_CHUNK_BYTES))
 
     # -------------------------------------------------------------------------------------------- splice
     def embed_multimodal(

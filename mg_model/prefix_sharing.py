@@ -31,6 +31,7 @@ import torch
 from transformers import GenerationMixin
 
 from .conversation import IMAGE_TOKEN_INDEX
+from .hf_compat import CACHE_ARG
 
 
 @dataclass
@@ -148,7 +149,7 @@ def generate_with_shared_prefix(
                                      image_keys=[image_keys[r] for r in reps], feature_cache=feature_cache)
     outputs = model.model(inputs_embeds=spliced["inputs_embeds"], attention_mask=spliced["attention_mask"],
                           position_ids=spliced["position_ids"], use_cache=True)
-    cache = outputs.cache  # the name transformers 5 uses (`past_key_values` warns), as in `generate(cache=)` below
+    cache = getattr(outputs, CACHE_ARG)  # `cache` in transformers 5.24 (`past_key_values` warns), 5.19's old name
     group_index = torch.tensor(plan.group_of_row, device=device)
     suffixes = [row[plan.prefix_tokens[group]:] for row, group in zip(plan.rows, plan.group_of_row)]
     suffix_ids, suffix_mask = _left_pad(suffixes, device)
@@ -159,4 +160,4 @@ def generate_with_shared_prefix(
                                suffix_embeds], dim=1)
     cache.reorder_cache(group_index.repeat_interleave(expansion(kwargs, model.generation_config)))
     return GenerationMixin.generate(model, inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                                    cache=cache, **kwargs)
+                                    **{CACHE_ARG: cache}, **kwargs)

@@ -63,7 +63,8 @@ def _randomise_norms(model: MGMForCausalLM) -> None:
 
 
 def build_tiny_checkpoint(
-    out_dir: str | Path, *, llm: str = "llama", hd: bool = False, seed: int = 0, num_shards: int = 3
+    out_dir: str | Path, *, llm: str = "llama", hd: bool = False, seed: int = 0, num_shards: int = 3,
+    **overrides: object,
 ) -> Path:
     """Write a complete tiny MGM checkpoint in the official layout and return its directory.
 
@@ -73,11 +74,12 @@ def build_tiny_checkpoint(
         hd: HD variant (image_grid 2, image_global, HR 256).
         seed: weight seed.
         num_shards: about how many safetensors shards to write (≥ 1).
+        **overrides: config keys to override (e.g. ``mg_model.variants.TINY_HEAD_DIM_32`` for vLLM).
 
     Returns:
         ``Path(out_dir)``, loadable with ``MGMForCausalLM.from_pretrained`` and ``MGMProcessor.from_pretrained``.
     """
-    return write_tiny_checkpoint(build_tiny_model(llm, hd=hd, seed=seed), out_dir, num_shards=num_shards)
+    return write_tiny_checkpoint(build_tiny_model(llm, hd=hd, seed=seed, **overrides), out_dir, num_shards=num_shards)
 
 
 def write_tiny_checkpoint(model: MGMForCausalLM, out_dir: str | Path, num_shards: int = 3) -> Path:

@@ -84,6 +84,10 @@ TINY_LLMS: dict[str, dict[str, Any]] = {
     "mistral": {**_TINY_LLM_BASE, "model_type": "mgm_mistral", "hidden_act": "silu"},
 }
 
+#: overrides giving the tiny LLMs head_dim 32 (hidden 128, 4 heads): vLLM's CPU attention kernels take head_dim
+#: 32, 64, 80, ... 512 only, so the tiny models meant for the vllm backend are built with these
+TINY_HEAD_DIM_32: dict[str, Any] = {"hidden_size": 128, "intermediate_size": 256, "head_dim": 32}
+
 
 def variant_names() -> list[str]:
     """All names :func:`variant_config` accepts."""

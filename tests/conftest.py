@@ -17,6 +17,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TASKS_DIR = REPO_ROOT / "tasks"
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Says up front whether the ``vllm`` tests (``-m vllm``) can run in this Python, and how to run them."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return ("vllm: not installed in this Python, so the tests marked vllm are skipped; "
+                "`make test-vllm` builds .venv-vllm (make install-vllm) and runs them")
+    return "vllm: installed; the tests marked vllm run with -m vllm (make test-vllm)"
+
+
 def conformance_path(benchmark: str, *parts: str) -> Path:
     """``tasks/<benchmark>/conformance/<parts>`` (official-scorer data shipped in the repository).
 

@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key-env", default=None, metavar="VAR",
                         help="endpoint backends: the environment variable holding the API key (default "
                              "OPENAI_API_KEY; the key itself is never recorded)")
+    parallel = parser.add_argument_group("vLLM parallelism (--backend vllm; docs/vllm.md, beside torchrun for mgm)")
+    for flag, what in (("tensor-parallel-size", "GPUs one model is split over"),
+                       ("data-parallel-size", "engine replicas, each on its own GPUs")):
+        parallel.add_argument(f"--{flag}", type=int, default=None, metavar="N",
+                              help=f"{what} (= --backend-option {flag.replace('-', '_')}=N)")
     parser.add_argument("--tasks", action="append", required=True, metavar="LIST",
                         help="task or group names, comma separated (e.g. mgm_paper; `mg-eval tasks` lists them)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default=None,
@@ -135,11 +140,13 @@ def parse_backend_options(values: Sequence[str]) -> dict[str, Any]:
 
 #: options spelled as their own flags for the backends that talk to an endpoint: flag -> backend option key
 ENDPOINT_FLAGS = {"--base-url": "base_url", "--api-key-env": "api_key_env"}
+#: vLLM's parallelism, spelled as flags (``--tensor-parallel-size N`` is ``--backend-option tensor_parallel_size=N``)
+PARALLEL_FLAGS = ("tensor_parallel_size", "data_parallel_size")
 
 
 def backend_settings(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """``(protocol, backend options)``: ``--protocol`` or the backend's default, and ``--backend-option`` items
-    plus the endpoint flags (refused, naming the flag, by a backend that takes no endpoint)."""
+    plus the endpoint and parallelism flags (refused, naming the flag, by a backend that does not take them)."""
     from mg_eval.backends import load_backend
 
     backend = load_backend(args.backend)
@@ -150,6 +157,13 @@ def backend_settings(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             if key not in backend.capabilities.options:
                 raise UserInputError(f"{flag} is not an option of backend {backend.name!r}: it names an endpoint for "
                                      "a backend that talks to one (e.g. --backend openai); drop it")
+            options[key] = value
+    for key in PARALLEL_FLAGS:  # a backend that does not take them refuses them by name (its option check)
+        value = getattr(args, key, None)
+        if value is not None:
+            if key in options and options[key] != value:
+                raise UserInputError(f"--{key.replace('_', '-')} {value} contradicts --backend-option "
+                                     f"{key}={options[key]}; give one of them")
             options[key] = value
     return args.protocol or backend.default_protocol, options
 

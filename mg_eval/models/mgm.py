@@ -117,9 +117,7 @@ class MGMGenerator:
         self._image_key_salt = hashlib.sha256(
             (repr(getattr(processor, "image_processor", None)) + "\x00" + str(info.get("weights_hash"))).encode()
         ).hexdigest()
-        self.template_id = hashlib.sha256(
-            (processor.render_prompt("\x00TEXT\x00", has_image=True) + "\x01"
-             + processor.render_prompt("\x00TEXT\x00", has_image=False)).encode()).hexdigest()[:16]
+        self.template_id = template_identity(processor)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, dtype: str | None = "auto", device: str | None = "auto",
@@ -374,6 +372,13 @@ def _combined_hash(folder: Path, adapter: str | Path | None) -> str:
         return base
     combined = hashlib.sha256(f"{base}\0{weights_hash(Path(adapter).parent)}".encode()).hexdigest()
     return f"sha256:{combined}"
+
+
+def template_identity(processor: Any) -> str:
+    """Identity of the prompts a processor renders (16 hex digits; part of every prediction fingerprint)."""
+    return hashlib.sha256(
+        (processor.render_prompt("\x00TEXT\x00", has_image=True) + "\x01"
+         + processor.render_prompt("\x00TEXT\x00", has_image=False)).encode()).hexdigest()[:16]
 
 
 def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dict[str, Any]:
