@@ -27,10 +27,19 @@ from mg_eval.results.records import (
     sanitize_name,
     write_run,
 )
-from mg_eval.results.runs import Run, collect_runs, newest_per, open_run, run_dirs
+from mg_eval.results.runs import (
+    Run,
+    collect_runs,
+    is_run_dir,
+    is_samples_file,
+    newest_per,
+    open_run,
+    run_dirs,
+    run_files,
+)
 
 __all__ = [
-    "RESULTS_FILE", "SAMPLES_FILE", "SCHEMA_VERSION", "Run", "collect_runs", "how_made", "made_mark", "make_results",
+    "RESULTS_FILE", "SAMPLES_FILE", "SCHEMA_VERSION", "Run", "collect_runs", "how_made", "is_run_dir", "is_samples_file", "made_mark", "make_results",
     "model_name_from_path", "new_run_id", "newest_per", "open_run", "read_results", "read_samples", "run_dir",
-    "run_dirs", "sanitize_name", "write_run",
+    "run_dirs", "run_files", "sanitize_name", "write_run",
 ]

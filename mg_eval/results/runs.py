@@ -21,7 +21,7 @@ from mg_eval.errors import UserInputError
 from mg_eval.results.provenance import how_made
 from mg_eval.results.records import RESULTS_FILE, SAMPLES_FILE, read_results, read_samples
 
-__all__ = ["Run", "collect_runs", "newest_per", "open_run", "run_dirs"]
+__all__ = ["Run", "collect_runs", "is_run_dir", "is_samples_file", "newest_per", "open_run", "run_dirs", "run_files"]
 
 Item = TypeVar("Item")
 Key = TypeVar("Key", bound=Hashable)
@@ -80,6 +80,26 @@ def run_dirs(root: str | os.PathLike) -> list[Path]:
     if not base.exists():
         return []
     return sorted(path.parent for path in base.rglob(RESULTS_FILE) if not path.parent.name.startswith("."))
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """``path`` is a run folder: it holds ``results.json``."""
+    return (Path(path) / RESULTS_FILE).is_file()
+
+
+def run_files(path: str | os.PathLike) -> tuple[Path, Path | None]:
+    """``(samples.jsonl, results.json or None)`` of a run folder or of a samples file (the ``results.json`` beside
+    it, where there is one). The samples file may not exist."""
+    given = Path(path)
+    samples = given / SAMPLES_FILE if given.is_dir() else given
+    results = samples.parent / RESULTS_FILE
+    return samples, (results if results.is_file() else None)
+
+
+def is_samples_file(path: str | os.PathLike) -> bool:
+    """``path`` is a ``samples.jsonl`` file, or a folder holding one."""
+    samples, _ = run_files(path)
+    return samples.is_file() and samples.name == SAMPLES_FILE
 
 
 def open_run(path: str | os.PathLike) -> Run:
