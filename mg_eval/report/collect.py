@@ -17,7 +17,7 @@ from typing import Any
 
 from mg_eval.analysis import stats, units
 from mg_eval.errors import DataError, UserInputError
-from mg_eval.results import collect_runs, how_made
+from mg_eval.results import RunFacts, collect_runs
 
 #: Sample fields that hold the task's question text (first present wins; else the prompt without its
 #: template prefix / suffix).
@@ -43,7 +43,7 @@ class Breakdown:
 
 
 @dataclass
-class RunView:
+class RunView(RunFacts):
     """One run as the report sees it.
 
     Attributes:
@@ -65,31 +65,6 @@ class RunView:
     verdicts: dict[str, Any] = field(default_factory=dict)
     category_field: str | None = None
     primary: tuple[float | None, stats.Interval | None] = (None, None)
-
-    @property
-    def model(self) -> str:
-        return str(self.record["model"]["name"])
-
-    @property
-    def task(self) -> str:
-        return str(self.record["task"]["name"])
-
-    @property
-    def benchmark(self) -> str:
-        return str(self.record["task"].get("benchmark") or self.task)
-
-    @property
-    def protocol(self) -> str:
-        return str(self.record.get("protocol"))
-
-    @property
-    def backend(self) -> str:
-        """The backend that generated the answers (``results.how_made``)."""
-        return str(how_made(self.record)["backend"])
-
-    @property
-    def run_id(self) -> str:
-        return str(self.record["run_id"])
 
     @property
     def label(self) -> str:

@@ -29,6 +29,7 @@ from mg_eval.results.records import (
 )
 from mg_eval.results.runs import (
     Run,
+    RunFacts,
     collect_runs,
     is_run_dir,
     is_samples_file,
@@ -39,7 +40,7 @@ from mg_eval.results.runs import (
 )
 
 __all__ = [
-    "RESULTS_FILE", "SAMPLES_FILE", "SCHEMA_VERSION", "Run", "collect_runs", "how_made", "is_run_dir", "is_samples_file", "made_mark", "make_results",
+    "RESULTS_FILE", "SAMPLES_FILE", "SCHEMA_VERSION", "Run", "RunFacts", "collect_runs", "how_made", "is_run_dir", "is_samples_file", "made_mark", "make_results",
     "model_name_from_path", "new_run_id", "newest_per", "open_run", "read_results", "read_samples", "run_dir",
     "run_dirs", "run_files", "sanitize_name", "write_run",
 ]

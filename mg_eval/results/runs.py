@@ -21,19 +21,18 @@ from mg_eval.errors import UserInputError
 from mg_eval.results.provenance import how_made
 from mg_eval.results.records import RESULTS_FILE, SAMPLES_FILE, read_results, read_samples
 
-__all__ = ["Run", "collect_runs", "is_run_dir", "is_samples_file", "newest_per", "open_run", "run_dirs", "run_files"]
+__all__ = ["Run", "RunFacts", "collect_runs", "is_run_dir", "is_samples_file", "newest_per", "open_run", "run_dirs", "run_files"]
 
 Item = TypeVar("Item")
 Key = TypeVar("Key", bound=Hashable)
 
 
-@dataclass(eq=False)
-class Run:
-    """One finished run: its folder and its validated ``results.json``; ``samples`` read on first use."""
+class RunFacts:
+    """What a run's ``results.json`` says about it, read from ``self.record`` (``self.path``: its folder); shared by
+    :class:`Run` and the views built on runs (the report's ``RunView``)."""
 
     path: Path
     record: dict[str, Any]
-    _samples: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def run_id(self) -> str:
@@ -48,6 +47,11 @@ class Run:
         return str(self.record["task"]["name"])
 
     @property
+    def benchmark(self) -> str:
+        """The task's benchmark (the task's name where the record names none)."""
+        return str(self.record["task"].get("benchmark") or self.task)
+
+    @property
     def protocol(self) -> str:
         return str(self.record.get("protocol"))
 
@@ -59,6 +63,15 @@ class Run:
     @property
     def for_reporting(self) -> bool:
         return bool(self.record.get("for_reporting", True))
+
+
+@dataclass(eq=False)
+class Run(RunFacts):
+    """One finished run: its folder and its validated ``results.json``; ``samples`` read on first use."""
+
+    path: Path
+    record: dict[str, Any]
+    _samples: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def has_samples(self) -> bool:
