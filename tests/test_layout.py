@@ -170,6 +170,20 @@ def _run_file_paths(tree: ast.AST) -> list[ast.Constant]:
     return found
 
 
+def _run_id_orderings(tree: ast.AST) -> list[ast.Compare]:
+    """Comparisons that order run ids (``a["run_id"] > b["run_id"]``, ``run.run_id < other``): picking the newest
+    run by hand instead of through ``mg_eval.results.newest_per``."""
+    def names_run_id(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "run_id") or (
+            isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value == "run_id")
+
+    ordering = (ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            and any(isinstance(op, ordering) for op in node.ops)
+            and any(names_run_id(part) or any(names_run_id(sub) for sub in ast.walk(part))
+                    for part in [node.left, *node.comparators])]
+
+
 def _imported(node: ast.Import | ast.ImportFrom) -> set[str]:
     """The modules (and ``module.name`` candidates) an import statement names."""
     if isinstance(node, ast.Import):
@@ -180,8 +194,8 @@ def _imported(node: ast.Import | ast.ImportFrom) -> set[str]:
 
 def test_one_run_collector() -> None:
     """Only mg_eval/results/ names the run files (results.json, samples.jsonl) as paths or looks for them: every
-    other reader finds runs through mg_eval.results (collect_runs / open_run / run_files). The old engine paths
-    are pure re-exports that nothing in mg_eval imports."""
+    other reader finds runs through mg_eval.results (collect_runs / open_run / run_files) and picks the newest
+    through newest_per. The old engine paths are pure re-exports that nothing in mg_eval imports."""
     hits = []
     for name, file in _modules().items():
         if name == "mg_eval.results" or name.startswith("mg_eval.results."):
@@ -192,6 +206,8 @@ def test_one_run_collector() -> None:
             continue
         for node in _run_file_paths(tree):
             hits.append(f"{name}:{node.lineno}: the path {node.value!r}")
+        for node in _run_id_orderings(tree):
+            hits.append(f"{name}:{node.lineno}: picks the newest run by hand (use mg_eval.results.newest_per)")
         for node in ast.walk(tree):
             if isinstance(node, ast.Import | ast.ImportFrom) and _imported(node) & RESULTS_SHIMS:
                 hits.append(f"{name}:{node.lineno}: imports the re-export module {sorted(_imported(node) & RESULTS_SHIMS)}")
