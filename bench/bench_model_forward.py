@@ -35,7 +35,7 @@ from mg_model.variants import variant_config
 SMALL_LLM = {"hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 4, "num_attention_heads": 16,
              "num_key_value_heads": 16, "vocab_size": 32000}
 VICUNA_7B_LAYERS = 32
-TEXT_TOKENS = 109  # prompt text around the image (the FLOP model of performance_anchors.md uses T≈685)
+TEXT_TOKENS = 109  # prompt text around the image (the FLOP model of docs/roofline.md#benchmark-workload uses T≈685)
 COMPONENTS = ("LR encoder", "HR encoder", "mining", "projector", "LLM prefill", "decode / token")
 
 

@@ -15,7 +15,7 @@ hidden 4096, 32 heads, intermediate 11008, 2 layers, vocab 32000), float32, eval
 Per workload and mode: wall seconds, samples/s, FLOPs (``FlopCounterMode`` around the same run), the
 speed-up and FLOP ratio, whether the tokens are identical, and (greedy workloads) the largest
 difference of the first generated position's logits. Then the whole-suite saving extrapolated with the
-FLOP model of ``../shared/spec/performance_anchors.md`` (§2.5-2.7) for MGM-7B and MGM-7B-HD.
+FLOP model of docs/roofline.md#savings-from-caching for MGM-7B and MGM-7B-HD.
 
     flock /work/heavy.lock python bench/bench_sharing.py --threads 2 --images 2 --new-tokens 2
 """
@@ -159,17 +159,17 @@ def format_rows(rows: list[dict]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- suite FLOP model
-# performance_anchors.md §2.5 / §2.6: (n samples, prompt T LR, vision TF LR) per benchmark; HD prompt = T + 2304
+# docs/roofline.md#benchmark-workload: (n samples, prompt T LR, vision TF LR) per benchmark; HD prompt = T + 2304
 SUITE = {"TextVQA": (5000, 675, 3166), "MMBench": (4377, 706, 1164), "MME": (2374, 654, 1187),
          "MM-Vet": (218, 632, 218), "MMMU": (900, 731, 900), "MathVista": (1000, 681, 1000)}
-VISION_TF = {"LR": 1.65, "HD": 7.443}  # per image (§2.1 / §2.5-2.6)
+VISION_TF = {"LR": 1.65, "HD": 7.443}  # per image (docs/roofline.md#vision-flops)
 OWN_SUFFIX = {"MMBench": 40}  # MMBench circular copies share hint + question; options + instruction ≈ 40 tokens
-DECODE_MIN = {"LR": 0.48, "HD": 1.98}  # batched decode (§2.7), unchanged by sharing
+DECODE_MIN = {"LR": 0.48, "HD": 1.98}  # batched decode (docs/roofline.md#suite-roofline), unchanged by sharing
 SECTION_2_7 = {"LR": (3.59, 2.25), "HD": (16.16, 9.84)}
 
 
 def prefill_tflop(tokens: float) -> float:
-    """§2.3: 2·6.476e9·T + 2·T²·4096·32 + 2.6e8 (TFLOP) for a 7B prefill of T tokens."""
+    """docs/roofline.md#llm-cost-model: 2·6.476e9·T + 2·T²·4096·32 + 2.6e8 (TFLOP) for a 7B prefill of T tokens."""
     return (2 * 6.476e9 * tokens + 2 * tokens * tokens * 4096 * 32 + 2.6e8) / 1e12
 
 
@@ -193,9 +193,9 @@ def suite_minutes(mode: str) -> tuple[float, float, float, float]:
 
 
 def suite_lines() -> list[str]:
-    """Whole-suite extrapolation next to the §2.7 numbers."""
+    """Whole-suite extrapolation next to the docs/roofline.md#savings-from-caching numbers."""
     lines = [f"{'suite (1 H100, roofline)':<26}{'vision TF':>11}{'prefill TF':>12}{'total min':>11}"
-             f"{'§2.7 min':>10}"]
+             f"{'anchor min':>10}"]
     for mode in ("LR", "HD"):
         v0, p0, m0, v1, p1, m1 = suite_minutes(mode)
         none_ref, shared_ref = SECTION_2_7[mode]

@@ -1,4 +1,4 @@
-"""The FLOP/byte roofline of ``../shared/spec/performance_anchors.md`` §2.3-§2.6, for any MGM config.
+"""The FLOP/byte roofline of docs/roofline.md#llm-cost-model (tables: docs/roofline.md#suite-roofline), for any MGM config.
 
 Per sample with prompt length T (text + visual tokens) and g generated tokens (EOS included):
 
@@ -9,7 +9,7 @@ Per sample with prompt length T (text + visual tokens) and g generated tokens (E
   T_c = T + g/2 the mean context, w the weight bytes, kv the KV-cache bytes per token;
 * batch-1 decode time = (g - 1) · ((P + V·H)·w + T_c·kv) / HBM.
 
-Device constants (spec §0 and §6): H100 790 TFLOP/s bf16 dense (measured) and 3.0 TB/s HBM (measured
+Device constants (docs/roofline.md#device-constants): H100 790 TFLOP/s bf16 dense (measured) and 3.0 TB/s HBM (measured
 device copy); H200 the same compute and 4.8 TB/s (the vendor's HBM figure, so its roofline is optimistic).
 """
 
@@ -30,8 +30,8 @@ class DeviceSpec:
 
 
 DEVICES = {
-    "H100": DeviceSpec("H100", 790e12, 3.0e12, "spec §0: 790 TFLOP/s bf16 dense (measured), 3.0 TB/s (measured copy)"),
-    "H200": DeviceSpec("H200", 790e12, 4.8e12, "spec §6: H100 compute, 4.8 TB/s HBM (vendor figure)"),
+    "H100": DeviceSpec("H100", 790e12, 3.0e12, "docs/roofline.md#device-constants: 790 TFLOP/s bf16 dense (measured), 3.0 TB/s (measured copy)"),
+    "H200": DeviceSpec("H200", 790e12, 4.8e12, "docs/roofline.md#device-constants: H100 compute, 4.8 TB/s HBM (vendor figure)"),
 }
 
 

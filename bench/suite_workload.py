@@ -1,9 +1,9 @@
-"""Synthetic benchmark workloads with the real shapes of spec ``performance_anchors.md`` §2.4.
+"""Synthetic benchmark workloads with the real shapes of docs/roofline.md#benchmark-workload.
 
 * ``BENCHMARKS``: per benchmark the full sample count, the mean question tokens q (the prompt is
   41 scaffold tokens + q + the visual tokens), the official ``max_new_tokens`` and the generated-length
   distribution (tokens incl. EOS). Short-answer sets are constant; MM-Vet and MathVista are long-tailed
-  (log-normal with the spec's central mean, clipped to ``max_new_tokens``: random weights never emit
+  (log-normal with the central mean of docs/roofline.md#benchmark-workload, clipped to ``max_new_tokens``: random weights never emit
   EOS, so this script forces each sample's length, and only here).
 * ``SyntheticTask``: an in-memory Task for ``mg_eval.engine.evaluate`` (seeded noise images of 1024×768,
   scored by "was the forced length honoured").
@@ -29,12 +29,12 @@ from mg_eval.models.mgm import MGMGenerator
 from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
 IMAGE_TOKEN_INDEX = -200
-SCAFFOLD_TOKENS = 41  # BOS + Vicuna system prompt + role tags (spec §2.4)
+SCAFFOLD_TOKENS = 41  # BOS + Vicuna system prompt + role tags (docs/roofline.md#benchmark-workload)
 
 
 @dataclass(frozen=True)
 class BenchmarkShape:
-    """One benchmark's workload shape (spec §2.4)."""
+    """One benchmark's workload shape (docs/roofline.md#benchmark-workload)."""
 
     name: str
     n_full: int

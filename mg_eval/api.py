@@ -158,7 +158,10 @@ class StreamingGenerator(Generator, Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """How ``mg_eval.engine.evaluate`` runs (every keyword of ``evaluate`` besides the models and tasks).
+    """How ``mg_eval.engine.evaluate`` runs: every setting besides the models and tasks, declared here once.
+
+    ``evaluate``'s keywords are these fields (:meth:`from_keywords`); the CLI flags build it
+    (``mg_eval.cli.run_options.run_options_from_args``).
 
     Attributes:
         protocol: ``mgm`` or ``lmms`` (:data:`PROTOCOLS`).
@@ -172,8 +175,9 @@ class RunOptions:
         fresh: discard stored predictions first.
         generation_overrides: e.g. ``{"max_new_tokens_cap": 16}``.
         progress: show a progress bar.
-        decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official).
-        continuous: continuous batching for greedy single-beam tasks.
+        decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official;
+            part of every prediction fingerprint); a ``Generator`` passed in keeps its own.
+        continuous: continuous batching for greedy single-beam tasks (``mg_eval.engine.continuous``).
         share: vision-feature cache + shared-prefix / beam prefill (same tokens; ``False``: the plain path).
         backend: the backend that builds the models (``mg_eval.backends``; default the reference ``mgm``).
         backend_options: backend-specific settings (``--backend-option KEY=VALUE``), checked by the backend.
@@ -198,6 +202,26 @@ class RunOptions:
     share: bool = True
     backend: str = DEFAULT_BACKEND
     backend_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_keywords(cls, **keywords: Any) -> RunOptions:
+        """The options from ``evaluate``-style keywords: the field names above, their defaults for the rest.
+
+        ``None`` for ``data_paths`` / ``backend_options`` means empty. An unknown keyword raises ``TypeError``
+        naming it (as a function call with a misspelt keyword would).
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(keywords) - names)
+        if unknown:
+            raise TypeError(f"unknown run setting(s) {', '.join(map(repr, unknown))}; the settings are the fields "
+                            f"of mg_eval.api.RunOptions: {', '.join(sorted(names))}")
+        for name in ("data_paths", "backend_options"):
+            if name in keywords:
+                keywords[name] = dict(keywords[name] or {})
+        for name in ("continuous", "share", "fresh", "progress"):
+            if name in keywords:
+                keywords[name] = bool(keywords[name])
+        return cls(**keywords)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Where a checkpoint's folders are, and its JSON files read (one reader for every ``*.json`` of a checkpoint).
 
 A released checkpoint names its two encoder folders in ``config.json`` by paths relative to a
-``model_zoo/OpenAI/...`` root (spec §1.2). The model loader and the processor find them the same way,
+``model_zoo/OpenAI/...`` root (docs/official_code.md#config-keys). The model loader and the processor find them the same way,
 with :func:`resolve_encoder_dir`.
 """
 

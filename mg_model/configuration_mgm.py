@@ -1,6 +1,6 @@
 """MGMConfig: the flat official Mini-Gemini config.json, with the language model built by composition.
 
-A released MGM ``config.json`` is the base LLM's config with the MGM keys of spec §1.2 added at the top
+A released MGM ``config.json`` is the base LLM's config with the MGM keys of docs/official_code.md#config-keys added at the top
 level and ``model_type`` replaced by ``mgm`` / ``mgm_gemma`` / ``mgm_mixtral`` / ``mgm_mistral``.
 ``MGMConfig`` keeps that flat layout (so ``save_pretrained`` writes the official file back) and builds
 the language model's own config on demand with :meth:`MGMConfig.llm_config`, for any transformers
@@ -43,7 +43,7 @@ CLIP_L_336_VISION_CONFIG: dict[str, Any] = {
 CONVNEXT_LARGE_DIMS = (192, 384, 768, 1536)
 CONVNEXT_LARGE_DEPTHS = (3, 3, 27, 3)
 
-# Every MGM key of spec §1.2 with the value of the released (non-HD) checkpoints, plus the keys this
+# Every MGM key of docs/official_code.md#config-keys with the value of the released (non-HD) checkpoints, plus the keys this
 # implementation adds (documented in docs/model.md): encoder architecture overrides for tiny models,
 # the composed LLM type, and the drop-path opt-in.
 MGM_DEFAULTS: dict[str, Any] = {
@@ -75,7 +75,7 @@ MGM_DEFAULTS: dict[str, Any] = {
     "hr_convnext_dims": None,  # None: ConvNeXt-L (192, 384, 768, 1536)
     "hr_convnext_depths": None,  # None: ConvNeXt-L (3, 3, 27, 3)
     "hr_drop_path_rate": 0.1,  # open_clip convnext_large_d_320 timm_drop_path
-    "hr_drop_path_at_inference": False,  # True reproduces the official active DropPath (spec §4.4)
+    "hr_drop_path_at_inference": False,  # True reproduces the official active DropPath (docs/official_code.md#convnext-drop-path-at-inference)
 }
 
 # The types of the MGM keys this implementation reads (checked before any other check uses them); the others are
@@ -108,7 +108,7 @@ _GENERIC_CONFIG_KEYS = frozenset(PretrainedConfig().to_dict()) | {"model_type", 
 
 
 class MGMConfig(PretrainedConfig):
-    r"""Flat Mini-Gemini config: the MGM keys of spec §1.2 + the base LLM's keys (composition).
+    r"""Flat Mini-Gemini config: the MGM keys of docs/official_code.md#config-keys + the base LLM's keys (composition).
 
     This is the configuration class of :class:`mg_model.MGMForCausalLM`; it reads and writes the ``config.json``
     of a released checkpoint unchanged. Every default below is the value of the released non-HD checkpoints
@@ -177,7 +177,7 @@ class MGMConfig(PretrainedConfig):
         hr_drop_path_rate (`float`, *optional*, defaults to 0.1):
             Added: the ConvNeXt stochastic-depth rate (open_clip's ``timm_drop_path`` of the official encoder).
         hr_drop_path_at_inference (`bool`, *optional*, defaults to `False`):
-            Added: keep that drop-path active in ``eval()`` as the official code does (stochastic; spec §4.4).
+            Added: keep that drop-path active in ``eval()`` as the official code does (stochastic; docs/official_code.md#convnext-drop-path-at-inference).
         **kwargs:
             The language model's own keys (``hidden_size``, ``num_hidden_layers``, ``vocab_size``, ...), which
             must be fields of the config class of ``llm_model_type`` (e.g. ``LlamaConfig``), and the generic
@@ -313,7 +313,7 @@ class MGMConfig(PretrainedConfig):
         )
         if unknown:
             raise MGMConfigError(
-                f"config.json has unknown key(s) {unknown}: they are neither MGM keys (spec §1.2) nor fields "
+                f"config.json has unknown key(s) {unknown}: they are neither MGM keys (docs/official_code.md#config-keys) nor fields "
                 f"of {llm_class.__name__} (model_type {self.model_type!r} -> LLM {llm_type!r}). Remove them, fix "
                 "their spelling, or set 'llm_model_type' to the right language model."
             )

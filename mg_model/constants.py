@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Token id of the image placeholder in ``input_ids`` (spec §8.1); the model splices the visual tokens there.
+# Token id of the image placeholder in ``input_ids`` (docs/official_code.md#image-placeholder-id); the model splices the visual tokens there.
 IMAGE_TOKEN_INDEX = -200
 # Label value ignored by the loss (image positions, masked prompt tokens, padding).
 IGNORE_INDEX = -100

@@ -1,4 +1,4 @@
-"""The official MGM conversation templates (spec §8.4), their stop conditions and template selection.
+"""The official MGM conversation templates (docs/official_code.md#conversation-templates), their stop conditions and template selection.
 
 Each template renders an alternating list of messages ``[user, assistant, user, ..., None]`` (``None`` for
 the turn the model is about to write) to exactly the string the official ``mgm/conversation.py`` produces.
@@ -179,7 +179,7 @@ def _render_llama_2(t: ConversationTemplate, messages: list[str | None]) -> str:
             out += t.sep + f"[INST] {message} [/INST]"
         else:
             out += f" {message} {t.sep2}"
-    # The official code strips with str.lstrip(sep): a character set, not a prefix (spec §13.9).
+    # The official code strips with str.lstrip(sep): a character set, not a prefix (docs/official_code.md#known-quirks (item 9)).
     return out.lstrip(t.sep)
 
 
@@ -266,7 +266,7 @@ TEMPLATES: dict[str, ConversationTemplate] = {
         ),
         roles=(
             "<|start_header_id|>user<|end_header_id|>\n\n",
-            # The official template really uses "system" as the assistant header (spec §8.4).
+            # The official template really uses "system" as the assistant header (docs/official_code.md#conversation-templates).
             "<|start_header_id|>system<|end_header_id|>\n\n",
         ),
         style=SeparatorStyle.LLAMA_3,

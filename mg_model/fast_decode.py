@@ -1,7 +1,7 @@
 """Decode options that keep the official numerics by default (issue 14).
 
 * **LLM attention** (``attn``): ``eager`` by default = what the official code ran. MGM pins
-  transformers 4.36.2 with torch 2.0.1 (spec §0); transformers >= 4.36 uses SDPA only when
+  transformers 4.36.2 with torch 2.0.1 (docs/official_code.md#versions); transformers >= 4.36 uses SDPA only when
   ``is_torch_sdpa_available()``, i.e. torch >= 2.1.1, and the MGM builder passes no
   ``attn_implementation`` unless ``use_flash_attn`` (never set by the eval scripts), so every LLM family
   (LLaMA/Vicuna, Gemma, Mixtral, Mistral, Yi) ran eager attention. ``sdpa`` is the opt-in fast kernel

@@ -1,4 +1,4 @@
-"""Reasoning generation (spec §9): the ``<GEN>`` trigger, the ``<h>...</h>`` prompt, the SDXL hand-off.
+"""Reasoning generation (docs/official_code.md#reasoning-generation): the ``<GEN>`` trigger, the ``<h>...</h>`` prompt, the SDXL hand-off.
 
 With generation on, the official CLI appends the plain text ``" <GEN>"`` to the user message; the model
 answers with an image prompt enclosed in ``<h>`` ... ``</h>`` (plain text too), which is handed to

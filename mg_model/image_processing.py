@@ -1,4 +1,4 @@
-"""The official MGM image preprocessing (spec §5): ``MGMImageProcessor``.
+"""The official MGM image preprocessing (docs/official_code.md#image-preprocessing): ``MGMImageProcessor``.
 
 Pad to a square with the CLIP mean colour (122, 116, 104), PIL bicubic resize to the HR side S
 (``image_size_aux``), rescale 1/255, CLIP mean/std normalisation (float32), then the LR input is a bilinear
@@ -26,7 +26,7 @@ from .errors import MGMInputError
 
 @dataclass(frozen=True)
 class MGMImageProcessor:
-    """The official MGM image preprocessing (spec §5), vectorised over the batch after the PIL steps.
+    """The official MGM image preprocessing (docs/official_code.md#image-preprocessing), vectorised over the batch after the PIL steps.
 
     Attributes:
         image_size_aux: HR side S (768 non-HD, 1536 HD); the whole pipeline runs at this size.

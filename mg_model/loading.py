@@ -1,4 +1,5 @@
-"""Load Mini-Gemini checkpoints in the official layout (spec §1.2, §2.2-§2.4).
+"""Load Mini-Gemini checkpoints in the official layout (docs/official_code.md#config-keys, #module-tree-and-state-dict-names,
+#weight-sources-at-load-time, #on-disk-layout).
 
 A released checkpoint directory holds ``config.json`` (flat LLM + MGM keys, encoder paths relative to a
 ``model_zoo/OpenAI/...`` root), sharded safetensors with ``model.safetensors.index.json`` (or a single
@@ -120,7 +121,7 @@ def load_mgm(
         device_map: None, a device ("cpu", "cuda:0"), "auto" or an accelerate device map dict.
         device: shorthand for a single device (same as a device string in ``device_map``).
         encoder_root: a folder holding ``model_zoo/OpenAI/...`` or the two encoder folders.
-        hr_drop_path_at_inference: True reproduces the official active ConvNeXt DropPath (spec §4.4).
+        hr_drop_path_at_inference: True reproduces the official active ConvNeXt DropPath (docs/official_code.md#convnext-drop-path-at-inference).
         **config_overrides: other config keys to override (validated like config.json).
 
     Returns:

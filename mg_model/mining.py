@@ -1,4 +1,4 @@
-"""Patch info mining and HD visual-token extension (spec §6, §7), vectorised.
+"""Patch info mining and HD visual-token extension (docs/official_code.md#patch-info-mining, #hd-token-extension), vectorised.
 
 Every LR token (a P×P raster of N = P² tokens) attends, with one head, over the p×p HR cells of its own
 region of the stride-4 HR map (side h = P·p); the result is added to the raw CLIP feature. In HD mode
@@ -17,7 +17,7 @@ from torch import nn
 
 
 def build_mining_projectors(lr_dim: int, hr_dim: int) -> dict[str, nn.Sequential]:
-    """The three official mining projections: LayerNorm + Linear each (spec §2.1).
+    """The three official mining projections: LayerNorm + Linear each (docs/official_code.md#module-tree-and-state-dict-names).
 
     Returns a dict with ``vlm_uni_query_projector`` (LN(C_L), C_L→C_L), ``vlm_uni_aux_projector``
     (LN(C_H), C_H→C_L, keys) and ``vlm_uni_val_projector`` (LN(C_H), C_H→C_L, values).
@@ -59,7 +59,7 @@ def mine_patch_info(
     key_projector: nn.Module,
     value_projector: nn.Module,
 ) -> torch.Tensor:
-    """Patch info mining for one view per batch entry (spec §6.2 steps 1-5).
+    """Patch info mining for one view per batch entry (docs/official_code.md#patch-info-mining).
 
     Args:
         lr_features: X_L [B, N, C_L], N = P² tokens in raster order.
@@ -115,7 +115,7 @@ def extend_and_mine(
     use_global: bool,
     projectors: tuple[nn.Module, nn.Module, nn.Module],
 ) -> torch.Tensor:
-    """Mine every view and assemble the visual tokens in the official order (spec §6.3, §7).
+    """Mine every view and assemble the visual tokens in the official order (docs/official_code.md#patch-info-mining, #hd-token-extension).
 
     Args:
         lr_features: CLIP features of :func:`split_lr_views`'s output, [B·g² (+B), N, C_L].

@@ -1,6 +1,6 @@
 """MGMForCausalLM: vision encoders + patch info mining + projector spliced into any HF causal LM.
 
-Module tree (= official state-dict names, spec §2.2):
+Module tree (= official state-dict names, docs/official_code.md#module-tree-and-state-dict-names):
 
 * ``model``: the language backbone built with ``AutoModel.from_config`` (``LlamaModel``, ``GemmaModel``,
   ``MixtralModel``, ...), to which the MGM modules are attached: ``model.mm_projector``,
@@ -8,7 +8,7 @@ Module tree (= official state-dict names, spec §2.2):
   vision_stages`` (ConvNeXt) and ``model.vlm_uni_{query,aux,val}_projector``.
 * ``lm_head``: Linear(H, V) (tied to ``model.embed_tokens`` when ``tie_word_embeddings``).
 
-The image placeholder id is ``IMAGE_TOKEN_INDEX = -200`` (spec §8.1); each one is replaced by the T visual
+The image placeholder id is ``IMAGE_TOKEN_INDEX = -200`` (docs/official_code.md#image-placeholder-id); each one is replaced by the T visual
 embeddings of its image (T = 576, or 2880 in HD).
 """
 
@@ -58,7 +58,7 @@ def build_projector(projector_type: str, in_dim: int, hidden_size: int) -> nn.Se
 
 
 class MGMForCausalLM(PreTrainedModel, GenerationMixin):
-    """Mini-Gemini for causal LM: official numerics (spec §3-§8.3), batched generation with left padding.
+    """Mini-Gemini for causal LM: official numerics (docs/official_code.md, LR encoder to embedding splice), batched generation with left padding.
 
     Build with :meth:`from_pretrained` (official checkpoint directory) or ``MGMForCausalLM(config)``
     (random weights). ``forward`` and ``generate`` take ``input_ids`` [B, L] with -200 at image slots,
@@ -174,7 +174,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
     def encode_images(
         self, images: torch.Tensor, images_aux: torch.Tensor | None, use_mining: bool = True
     ) -> torch.Tensor:
-        """Visual tokens for a batch of images (spec §6.3).
+        """Visual tokens for a batch of images (docs/official_code.md#patch-info-mining).
 
         Args:
             images: LR views [B, 3, s, s] (grid 1) or [B, g² (+1 global), 3, s, s] (HD), crops row-major.
@@ -217,7 +217,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         image_keys: list[str | None] | None = None,
         feature_cache: Any = None,
     ) -> dict[str, torch.Tensor | None]:
-        """Replace every -200 by its image's visual tokens and re-pad the batch (spec §8.3), vectorised.
+        """Replace every -200 by its image's visual tokens and re-pad the batch (docs/official_code.md#embedding-splice), vectorised.
 
         Args:
             input_ids: [B, L]; padded positions are those with ``attention_mask == 0``.
@@ -312,7 +312,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         embeds[rows[keep], dest[keep]] = features[keep]
 
     def _embedding_scale(self, dtype: torch.dtype) -> torch.Tensor | float:
-        """The LLM's input-embedding multiplier (Gemma: sqrt(H) cast to ``dtype``, spec §8.3.7), else 1."""
+        """The LLM's input-embedding multiplier (Gemma: sqrt(H) cast to ``dtype``, docs/official_code.md#embedding-splice), else 1."""
         scale = getattr(self.model.embed_tokens, "embed_scale", None)
         return scale.to(dtype) if isinstance(scale, torch.Tensor) else 1.0
 

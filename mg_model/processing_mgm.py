@@ -1,8 +1,8 @@
-"""MGM prompts and batches (spec §8.2, §8.4): ``MGMProcessor``, the chunk-wise ``<image>`` rule, left padding.
+"""MGM prompts and batches (docs/official_code.md#tokenisation-around-the-image-placeholder, #conversation-templates): ``MGMProcessor``, the chunk-wise ``<image>`` rule, left padding.
 
 ``MGMProcessor`` renders the checkpoint's conversation template, tokenises chunk-wise around ``<image>``
 with the official BOS handling, left-pads a batch and stacks the pixel tensors of
-:class:`~mg_model.image_processing.MGMImageProcessor` (spec §5).
+:class:`~mg_model.image_processing.MGMImageProcessor` (docs/official_code.md#image-preprocessing).
 
 Tokenizer flavour (see docs/processing.md): the official builder loads Vicuna/Yi with the *slow*
 SentencePiece ``LlamaTokenizer`` of transformers 4.36 and everything else with the fast tokenizer;
@@ -54,7 +54,7 @@ __all__ = [  # MGMProcessor and its helpers, plus the names this module held bef
 
 
 def tokenizer_image_token(prompt: str, encode: Any, bos_token_id: int | None) -> list[int]:
-    """Tokenise ``prompt`` chunk-wise around ``<image>`` (spec §8.2).
+    """Tokenise ``prompt`` chunk-wise around ``<image>`` (docs/official_code.md#tokenisation-around-the-image-placeholder).
 
     Every chunk is encoded independently with ``encode`` (BOS added where the tokenizer adds it). If the
     first chunk starts with BOS, that BOS is kept once and the first token of *every* chunk is dropped;
@@ -198,7 +198,7 @@ class MGMProcessor:
     ) -> str:
         """The prompt string for a user message ``text`` (without ``<image>``) under the template.
 
-        ``gen=True`` appends the ``" <GEN>"`` trigger to the user text (CLI behaviour, spec §9).
+        ``gen=True`` appends the ``" <GEN>"`` trigger to the user text (CLI behaviour, docs/official_code.md#reasoning-generation).
         """
         question = text + GEN_TRIGGER if gen else text
         return self.template.build_prompt(question, num_images=int(has_image), history=history)
@@ -210,7 +210,7 @@ class MGMProcessor:
         return list(self.tokenizer(text)["input_ids"])
 
     def tokenize_prompt(self, prompt: str) -> list[int]:
-        """Prompt string -> ids with ``-200`` at each ``<image>`` (spec §8.2)."""
+        """Prompt string -> ids with ``-200`` at each ``<image>`` (docs/official_code.md#tokenisation-around-the-image-placeholder)."""
         return tokenizer_image_token(prompt, self.encode_text, self.tokenizer.bos_token_id)
 
     def __call__(

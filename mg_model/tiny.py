@@ -1,4 +1,4 @@
-"""``build_tiny_checkpoint``: a complete random MGM checkpoint in the official on-disk layout (spec §2.4).
+"""``build_tiny_checkpoint``: a complete random MGM checkpoint in the official on-disk layout (docs/official_code.md#on-disk-layout).
 
 Layout written (``<out>`` = the checkpoint directory)::
 

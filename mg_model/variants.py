@@ -1,7 +1,7 @@
-"""Named MGM configurations: the released checkpoints (spec §1.1) and tiny ones for tests.
+"""Named MGM configurations: the released checkpoints (docs/official_code.md#released-checkpoints) and tiny ones for tests.
 
 ``variant_config("mgm-7b-hd")`` returns the :class:`MGMConfig` a released ``config.json`` describes
-(LLM sizes from the base models' public configs; MGM keys of spec §1.2). ``variant_config("tiny")``
+(LLM sizes from the base models' public configs; MGM keys of docs/official_code.md#config-keys). ``variant_config("tiny")``
 (also ``tiny-hd``, ``tiny-gemma``, ``tiny-mixtral``, ``tiny-mistral`` and their ``-hd`` forms) gives a
 model whose forward takes milliseconds: CLIP 2 layers width 32 patch 14 at LR 56 (16 tokens), ConvNeXt
 dims (8, 16, 32, 64) depths (1, 1, 1, 1) at HR 128 (32×32 map, 8×8 candidates), LLM 2 layers hidden 64.

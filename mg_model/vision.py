@@ -1,4 +1,4 @@
-"""The two vision encoders of Mini-Gemini (spec §3, §4).
+"""The two vision encoders of Mini-Gemini (docs/official_code.md#lr-encoder-clip, #hr-encoder-convnext).
 
 * :class:`CLIPLREncoder` — transformers ``CLIPVisionModel``; features are the penultimate hidden state with
   the CLS token dropped (no post-LayerNorm): ``[B, N, C_L]``, N = (image_size / patch_size)².
@@ -66,7 +66,7 @@ class ConvNeXtHREncoder(nn.Module):
         dims: stage widths ((192, 384, 768, 1536) for ConvNeXt-L).
         depths: blocks per stage ((3, 3, 27, 3) for ConvNeXt-L).
         drop_path_rate: maximum stochastic-depth rate (timm spacing from 0 to this value); 0.1 officially.
-        drop_path_at_inference: keep DropPath active in eval mode (the official behaviour, spec §4.4).
+        drop_path_at_inference: keep DropPath active in eval mode (the official behaviour, docs/official_code.md#convnext-drop-path-at-inference).
     """
 
     def __init__(

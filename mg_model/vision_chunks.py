@@ -1,4 +1,4 @@
-"""Memory-bounded HR path: ConvNeXt + fusion + patch info mining in chunks (same math as spec §4.2, §6, §7).
+"""Memory-bounded HR path: ConvNeXt + fusion + patch info mining in chunks (same math as docs/official_code.md#hr-encoder-convnext, #patch-info-mining, #hd-token-extension).
 
 The batched HR path of :mod:`mg_model.mining` materialises, for every image of the batch at once, the
 upsampled fusion map [B, 2880, S/4, S/4] (fp32: 425 MB per image at S = 768, 1.7 GB at 1536) and the
@@ -10,7 +10,7 @@ Here the work is cut twice, without changing any value that is computed:
 * **image chunks**: the ConvNeXt pass, the fusion map and the mining run for ``images_per_chunk`` images
   at a time (each image's features only depend on that image);
 * **token-row chunks**: mining runs over a few LR token rows at a time (each LR token only attends over
-  its own p×p HR cells, spec §6.2), so the [b, rows·P, p², C_H] candidates stay small.
+  its own p×p HR cells, docs/official_code.md#patch-info-mining), so the [b, rows·P, p², C_H] candidates stay small.
 
 Chunk sizes follow a byte budget (:data:`DEFAULT_CHUNK_BYTES`, per model ``model.vision_chunk_bytes``);
 outputs equal the unchunked path up to floating-point reassociation inside the matmul kernels (tested
@@ -53,7 +53,7 @@ def mine_rows(
     projectors: tuple[nn.Module, nn.Module, nn.Module],
     budget_bytes: int,
 ) -> torch.Tensor:
-    """Patch info mining (spec §6.2) a few LR token rows at a time; same result as ``mine_patch_info``.
+    """Patch info mining (docs/official_code.md#patch-info-mining) a few LR token rows at a time; same result as ``mine_patch_info``.
 
     Args:
         lr_features: X_L [B, N, C_L], N = P² tokens in raster order.
@@ -95,7 +95,7 @@ def mine_rows(
 
 
 def fuse_stages(stage_outputs: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
-    """Spec §4.2 steps 2-3 into one preallocated map: [B, sum(C_i), S/4, S/4] in ``dtype``.
+    """docs/official_code.md#hr-encoder-convnext steps 2-3 into one preallocated map: [B, sum(C_i), S/4, S/4] in ``dtype``.
 
     Each upsampled stage (bilinear, align_corners=False, in fp32, cast back to the stage dtype) is written
     into its channel slice and freed at once, so only one upsampled stage exists besides the output.
@@ -117,7 +117,7 @@ def fuse_stages(stage_outputs: list[torch.Tensor], dtype: torch.dtype) -> torch.
 
 
 def hr_fusion_map(encoder: nn.Module, pixels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The ConvNeXt fusion map of ``pixels`` [b, 3, S, S]: [b, C_H, S/4, S/4] in ``dtype`` (spec §4.2)."""
+    """The ConvNeXt fusion map of ``pixels`` [b, 3, S, S]: [b, C_H, S/4, S/4] in ``dtype`` (docs/official_code.md#hr-encoder-convnext)."""
     return fuse_stages(encoder.stage_outputs(pixels), dtype)
 
 
@@ -129,7 +129,7 @@ def mine_views_chunked(
     projectors: tuple[nn.Module, nn.Module, nn.Module],
     budget_bytes: int,
 ) -> torch.Tensor:
-    """``extend_and_mine`` for one image chunk, mining row by row (spec §6.3, §7).
+    """``extend_and_mine`` for one image chunk, mining row by row (docs/official_code.md#patch-info-mining, #hd-token-extension).
 
     Args:
         lr_features: this chunk's CLIP features, crops first then globals: [b·g² (+b), N, C_L].

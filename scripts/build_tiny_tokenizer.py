@@ -19,7 +19,7 @@ from pathlib import Path
 
 VOCAB_SIZE = 800
 
-# Markers used by the conversation templates (spec §8.4); they become added special tokens so that
+# Markers used by the conversation templates (docs/official_code.md#conversation-templates); they become added special tokens so that
 # every template renders to a short, unambiguous id sequence.
 TEMPLATE_SPECIAL_TOKENS = [
     "<start_of_turn>",

@@ -5,7 +5,8 @@ outputs of the official functions/scorers on them). Files are copied byte for by
 ``expected.json`` are split by benchmark (each key kept with its value unchanged). Every copied file's sha256
 is written to ``tasks/<b>/conformance/MANIFEST.json`` so a later copy can be checked against the source.
 
-Usage: ``python scripts/import_conformance.py [SOURCE_DIR]`` (default ``../shared/conformance``).
+Usage: ``python scripts/import_conformance.py [SOURCE_DIR]`` (default: the ``conformance`` folder of the
+project's shared data, one level above the checkout; the README there names its sources).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Write tests/data/processing_image_goldens.npz with transformers 4.36.2's CLIPImageProcessor.
 
 Reproduces the official MGM eval preprocessing (``process_images`` with ``image_aspect_ratio='pad'`` and
-the eval scripts' LR / HD steps, spec §5) on a few small random images, with the CLIP processor class the
+the eval scripts' LR / HD steps, docs/official_code.md#image-preprocessing) on a few small random images, with the CLIP processor class the
 official code ran on, so ``tests/test_processing.py`` can check ``MGMImageProcessor`` bit for bit.
 
 Run with transformers 4.36.2 first on the path, e.g.:

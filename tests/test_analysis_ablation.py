@@ -166,11 +166,11 @@ def test_run_ablation_evaluates_built_rows_only_and_resumes(tmp_path: Path) -> N
     _fake_checkpoint(tmp_path / "ckpt" / "b")
     calls = []
 
-    def fake_evaluate(model_path, tasks, **options):
+    def fake_evaluate(model_path, tasks, *, options):
         calls.append((Path(model_path).name, list(tasks)))
         from mg_eval.models.hashing import weights_hash
         samples = [{"doc_id": "q1", "score": 1.0}]
-        write_fixture_run(Path(options["output_dir"]), "b", "textvqa_val", "textvqa", {"accuracy": 100.0},
+        write_fixture_run(Path(options.output_dir), "b", "textvqa_val", "textvqa", {"accuracy": 100.0},
                           samples, weights_hash=weights_hash(model_path))
 
     outcomes = run_ablation(spec, tmp_path / "out", checkpoint_root=tmp_path, evaluate_fn=fake_evaluate)

@@ -164,7 +164,7 @@ def test_leaderboard_commands_mark_how_each_run_was_made(tmp_path, capsys) -> No
     _mgm_run_beside(out, results.find_runs(out)[0])
     capsys.readouterr()
 
-    assert main(["results", "--root", str(out), "--compare", "--reference", "--markdown", str(tmp_path / "t.md")]) == 0
+    assert main(["results", "--root", str(out), "--compare", "--reference-rows", "--markdown", str(tmp_path / "t.md")]) == 0
     table = capsys.readouterr().out
     assert "how each column was made" in table and "[paper]" in table
     made = (tmp_path / "t.md").read_text().split("How each column was made:")[1]

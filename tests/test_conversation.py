@@ -1,4 +1,4 @@
-"""Conversation templates render the official prompt strings (spec §8.4) and are chosen from the checkpoint."""
+"""Conversation templates render the official prompt strings (docs/official_code.md#conversation-templates) and are chosen from the checkpoint."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ LLAMA3_SYSTEM = (
     "user provides, and assist the user with a variety of tasks using natural language."
 )
 
-# Spec §8.4, single turn with image, "{Q}" = "What is this?".
+# docs/official_code.md#conversation-templates, single turn with image, "{Q}" = "What is this?".
 SINGLE_TURN_WITH_IMAGE = {
     "vicuna_v1": f"{VICUNA_SYSTEM} USER: <image>\nWhat is this? ASSISTANT:",
     "gemma": "<start_of_turn>user\n<image>\nWhat is this?<end_of_turn>\n<start_of_turn>model\n",

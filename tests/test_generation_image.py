@@ -41,7 +41,7 @@ def test_no_complete_span_gives_none() -> None:
 
 
 def test_negative_prompt_is_the_official_one() -> None:
-    spec_text = (  # spec §9, copied from the spec page
+    spec_text = (  # NEG of dvlab-research/MGM mgm/serve/cli.py (docs/official_code.md#reasoning-generation)
         "out of frame, lowres, text, error, cropped, worst quality, low quality, jpeg artifacts, ugly, duplicate, "
         "morbid, mutilated, out of frame, extra fingers, mutated hands, poorly drawn hands, poorly drawn face, "
         "mutation, deformed, blurry, dehydrated, bad anatomy, bad proportions, extra limbs, cloned face, "

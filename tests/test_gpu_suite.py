@@ -1,4 +1,4 @@
-"""bench/gpu_suite.py: the roofline model reproduces the spec's tables, and ``--tiny`` runs the whole path."""
+"""bench/gpu_suite.py: the roofline model reproduces the tables of docs/roofline.md#suite-roofline, and ``--tiny`` runs the whole path."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(BENCH))
 from suite_roofline import DEVICES, LLMShape, benchmark_minutes, device_spec  # noqa: E402
 from suite_workload import BENCHMARKS, ForcedLengthProcessor, draw_lengths  # noqa: E402
 
-# spec performance_anchors.md appendix A.3: n, question tokens, generated tokens incl. EOS
+# docs/roofline.md#benchmark-workload: n, question tokens, generated tokens incl. EOS
 SPEC_BENCH = {"textvqa": (5000, 58, 4), "mmbench": (4377, 89, 2), "mme": (2374, 37, 2), "mmvet": (218, 15, 120),
               "mmmu": (900, 114, 2), "mathvista": (1000, 64, 100)}
 SPEC_VISION = {"LR": 381.9e9 + 807.8e9 + 436.2e9 + 24.2e9, "HD": 5 * 381.9e9 + 3231.2e9 + 2181.1e9 + 120.8e9}

@@ -132,7 +132,7 @@ def test_two_run_grading_matches_official_aggregation_and_rescoring_is_free(tmp_
 
 
 def test_official_toy_grade_file() -> None:
-    """The spec's [RAN] toy: 4 items, a pre-filled 2-run grade file -> total 61.2 (runs 62.5, 60.0), std 1.2."""
+    """The official grader's aggregation run offline on a toy (docs/scoring.md#mm-vet-tasksmmvetscorerpy): 4 items, a pre-filled 2-run grade file -> total 61.2 (runs 62.5, 60.0), std 1.2."""
     grades = {"v1_0": [1.0, 1.0], "v1_1": [0.5, 0.4], "v1_2": [0.5, 0.5], "v1_3": [0.5, 0.5]}
     caps = {"v1_0": ["rec"], "v1_1": ["ocr"], "v1_2": ["rec", "ocr"], "v1_3": ["math"]}
     recs = [mmvet.process_result(i, "p", "q", "a", caps[i], grades=grades[i]) for i in grades]

@@ -214,3 +214,20 @@ def test_one_run_collector() -> None:
             elif isinstance(node, ast.ImportFrom) and {alias.name for alias in node.names} & RUN_FILE_CONSTANTS:
                 hits.append(f"{name}:{node.lineno}: imports {sorted({a.name for a in node.names} & RUN_FILE_CONSTANTS)}")
     assert not hits, "run files found outside mg_eval/results/:\n" + "\n".join(hits)
+
+
+#: the flags several commands share (mg_eval/cli/shared_flags.py): defined there only, one meaning each
+SHARED_FLAGS = ("--output", "--seed", "--resamples", "--reference")
+
+
+def test_each_shared_flag_is_defined_in_one_place() -> None:
+    """No command spells ``add_argument("--output", ...)`` (or --seed / --resamples / --reference) itself: it calls
+    the helper of mg_eval.cli.shared_flags, so each flag has one definition and one meaning."""
+    where: dict[str, set[str]] = {flag: set() for flag in SHARED_FLAGS}
+    for name, file in _modules().items():
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument":
+                for arg in node.args:
+                    if isinstance(arg, ast.Constant) and arg.value in where:
+                        where[arg.value].add(name)
+    assert where == {flag: {"mg_eval.cli.shared_flags"} for flag in SHARED_FLAGS}

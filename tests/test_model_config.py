@@ -1,4 +1,4 @@
-"""MGMConfig: official keys and defaults (spec §1.2), composition, named variants, clear errors."""
+"""MGMConfig: official keys and defaults (docs/official_code.md#config-keys), composition, named variants, clear errors."""
 
 from __future__ import annotations
 

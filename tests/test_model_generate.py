@@ -1,4 +1,4 @@
-"""Embedding splice (spec §8.3) and batched generation with left padding (same tokens as batch size 1)."""
+"""Embedding splice (docs/official_code.md#embedding-splice) and batched generation with left padding (same tokens as batch size 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Patch info mining and HD token extension against a plain re-derivation of spec §6-§7."""
+"""Patch info mining and HD token extension against a plain re-derivation of docs/official_code.md#patch-info-mining and #hd-token-extension."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _projectors(lr_dim: int, hr_dim: int, seed: int = 0) -> tuple[nn.Module, nn.
 
 
 def reference_mining(x_l: torch.Tensor, x_h: torch.Tensor, projectors: tuple) -> torch.Tensor:
-    """Spec §6.2 token by token: query n = (r, c) attends over HR rows p·r.., cols p·c.. (row-major)."""
+    """docs/official_code.md#patch-info-mining token by token: query n = (r, c) attends over HR rows p·r.., cols p·c.. (row-major)."""
     query_proj, key_proj, value_proj = projectors
     batch, num_tokens, width = x_l.shape
     side = math.isqrt(num_tokens)

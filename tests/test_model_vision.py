@@ -1,4 +1,4 @@
-"""LR (CLIP) and HR (ConvNeXt) encoders: spec §3-§4, drop-path opt-in, and a real-size slow check."""
+"""LR (CLIP) and HR (ConvNeXt) encoders: docs/official_code.md#lr-encoder-clip and #hr-encoder-convnext, drop-path opt-in, and a real-size slow check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MGM preprocessing (spec §5) against hand-computed pixels, and tokenisation (spec §8.2) / batching."""
+"""MGM preprocessing (docs/official_code.md#image-preprocessing) against hand-computed pixels, and tokenisation (docs/official_code.md#tokenisation-around-the-image-placeholder) / batching."""
 
 from __future__ import annotations
 
@@ -275,7 +275,7 @@ def test_vicuna_checkpoint_gets_slow_tokenizer_and_dummy_prefix_after_image(tmp_
     assert processor.legacy is False
     ids = processor.tokenize_prompt(processor.render_prompt("What is this?"))
     after = processor.tokenizer.convert_ids_to_tokens(ids[ids.index(IMAGE_TOKEN_INDEX) + 1 :][:2])
-    assert after == ["\u2581", "<0x0A>"]  # spec §8.2: Vicuna "\nWhat" -> ▁, <0x0A>, ...
+    assert after == ["\u2581", "<0x0A>"]  # docs/official_code.md#tokenisation-around-the-image-placeholder: Vicuna "\nWhat" -> ▁, <0x0A>, ...
     assert ids[0] == processor.tokenizer.bos_token_id and ids.count(processor.tokenizer.bos_token_id) == 1
 
 

@@ -1,7 +1,7 @@
-"""Exact prompt strings per protocol against the specs, one sample of each benchmark (bundled sample data).
+"""Exact prompt strings per protocol against the official scripts and lmms-eval, one sample of each benchmark (bundled sample data).
 
-mgm = the official MGM / LLaVA-1.5 scripts (spec mgm_architecture.md §10); lmms = lmms-eval 0.7.3
-(spec lmms_eval.md §3). Expected strings are written out by hand from those specs.
+mgm = the official MGM / LLaVA-1.5 scripts (docs/official_code.md#evaluation-scripts); lmms = lmms-eval 0.7.3
+(its task YAMLs and utils.py). Expected strings are written out by hand from those sources.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Scoring glue: each task's process_result + aggregate on its bundled sample with known responses.
 
-The numbers follow from the official rules (spec benchmark_scoring.md) applied by hand to the sample.
+The numbers follow from the official rules (docs/scoring.md) applied by hand to the sample.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ TWO_TURNS = [
     {"from": "human", "value": "How many wheels?"},
     {"from": "gpt", "value": "Six wheels."},
 ]
-# What the official preprocessors supervise after each answer (spec §11.1).
+# What the official preprocessors supervise after each answer (docs/official_code.md#training-stages).
 TERMINATOR = {
     "vicuna_v1": "</s>", "gemma": "<end_of_turn>\n<eos>", "mistral_instruct": " </s>",
     "chatml_direct": "<|im_end|>", "llama_3": "<|eot_id|>",

@@ -120,7 +120,7 @@ def test_cosine_schedule_warmup_and_decay() -> None:
 
 
 def test_synthetic_sign_detail_is_degraded_by_the_lr_path() -> None:
-    """Inside the sign, the LR path (bilinear down-sampling of the HR image, spec §5) does not keep the glyphs:
+    """Inside the sign, the LR path (bilinear down-sampling of the HR image, docs/official_code.md#image-preprocessing) does not keep the glyphs:
     re-upsampled, it differs from the HR pixels by a fifth of their contrast or more."""
     spec = SyntheticSpec(hr_size=128, grid=4, digits=2, font_px=9, jitter=1)
     for seed in range(3):

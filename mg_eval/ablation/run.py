@@ -6,11 +6,13 @@ This is the part of the ablation flow that runs models (``mg-eval ablate``); the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mg_eval.ablation.spec import AblationRow, AblationSpec
+from mg_eval.api import RunOptions
 from mg_eval.errors import UserInputError
 from mg_eval.results import Run, collect_runs, newest_per, open_run
 
@@ -61,9 +63,9 @@ def _stale_tasks(row: AblationRow, runs: dict[str, Path], tasks: list[str],
             if task not in runs or open_run(runs[task]).record["model"].get("weights_hash") != current]
 
 
-def run_ablation(spec: AblationSpec, output_dir: str | Path, *, checkpoint_root: str | Path | None = None,
-                 batch_size: int = 8, limit: int | None = None, judge: Any = None, rows: list[str] | None = None,
-                 evaluate_fn: Any = None, **engine_options: Any) -> list[RowOutcome]:
+def run_ablation(spec: AblationSpec, output_dir: str | Path, *, options: RunOptions | None = None,
+                 checkpoint_root: str | Path | None = None, rows: list[str] | None = None,
+                 evaluate_fn: Any = None) -> list[RowOutcome]:
     """Evaluate every row whose checkpoint exists on the spec's tasks, through the engine.
 
     Resumable at two levels: a (row, task) whose newest run was made from the checkpoint's current weights is
@@ -74,7 +76,8 @@ def run_ablation(spec: AblationSpec, output_dir: str | Path, *, checkpoint_root:
         spec: the loaded spec.
         output_dir: root of the ablation's results (runs go to ``<output_dir>/runs/<row id>/``).
         checkpoint_root: base for relative checkpoint paths (default: the current directory).
-        batch_size, limit, judge, engine_options: passed to ``mg_eval.engine.runner.evaluate``.
+        options: the engine's run settings (``mg-eval ablate`` builds them from its flags; default
+            ``RunOptions()``); each row runs with the spec's protocol and its own results root.
         rows: only these row ids (default: all).
         evaluate_fn: the evaluate function (default: the engine's; tests pass a fake).
     """
@@ -82,7 +85,8 @@ def run_ablation(spec: AblationSpec, output_dir: str | Path, *, checkpoint_root:
         from mg_eval.engine.runner import evaluate as evaluate_fn
     check_tasks(spec)
     selected = _select_rows(spec, rows)
-    existing = find_row_runs(spec, output_dir, limit)
+    options = options or RunOptions()
+    existing = find_row_runs(spec, output_dir, options.limit)
     outcomes = []
     for row in selected:
         if not row.checkpoint_exists(checkpoint_root):
@@ -90,9 +94,9 @@ def run_ablation(spec: AblationSpec, output_dir: str | Path, *, checkpoint_root:
             continue
         todo = _stale_tasks(row, existing.get(row.id, {}), spec.tasks, checkpoint_root)
         if todo:
-            evaluate_fn(str(row.checkpoint_path(checkpoint_root)), todo, protocol=spec.protocol,
-                        batch_size=batch_size, limit=limit, output_dir=str(row_results_root(output_dir, row)),
-                        judge=judge, **engine_options)
+            row_options = dataclasses.replace(options, protocol=spec.protocol,
+                                              output_dir=str(row_results_root(output_dir, row)))
+            evaluate_fn(str(row.checkpoint_path(checkpoint_root)), todo, options=row_options)
         outcomes.append(RowOutcome(row.id, "evaluated" if todo else "up to date", tuple(todo)))
     return outcomes
 

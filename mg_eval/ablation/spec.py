@@ -54,7 +54,7 @@ from mg_eval.errors import UserInputError
 
 MINING_KEY = "mining"
 
-# MGMConfig keys from the official code (spec §1.2). Used only when mg_model cannot be imported;
+# MGMConfig keys from the official code (docs/official_code.md#config-keys). Used only when mg_model cannot be imported;
 # otherwise mg_model.configuration_mgm.MGM_DEFAULTS is the authority (see mgm_config_keys()).
 _FALLBACK_MGM_KEYS = frozenset({
     "mm_vision_tower", "mm_vision_tower_aux", "mm_hidden_size", "mm_hidden_size_aux", "mm_projector_type",
@@ -64,7 +64,7 @@ _FALLBACK_MGM_KEYS = frozenset({
     "freeze_mm_mlp_adapter", "mm_use_im_start_end", "mm_use_im_patch_token", "mm_projector_lr",
 })
 
-# Stage-2 instruction-data components a row's `data:` list may name (spec §11.3 and the paper's Table 4).
+# Stage-2 instruction-data components a row's `data:` list may name (docs/official_code.md#training-data and the paper's Table 4).
 DATA_SOURCES: dict[str, str] = {
     "llava_665k": "LLaVA-1.5 instruction mix (665K; COCO, GQA, OCR-VQA, VisualGenome, TextVQA-free), without TextCaps",
     "textcaps": "TextCaps captions (part of the LLaVA-1.5 mix; removed in the paper's row '- TextCaps')",
@@ -216,9 +216,9 @@ class AblationSpec:
 
 
 def mgm_config_keys() -> frozenset[str]:
-    """The keys a row's delta may set: the MGM keys of ``mg_model``'s MGMConfig (spec §1.2 + encoder overrides).
+    """The keys a row's delta may set: the MGM keys of ``mg_model``'s MGMConfig (docs/official_code.md#config-keys + encoder overrides).
 
-    Falls back to the keys of spec §1.2 when ``mg_model`` cannot be imported.
+    Falls back to the keys of docs/official_code.md#config-keys when ``mg_model`` cannot be imported.
     """
     try:
         from mg_model.configuration_mgm import MGM_DEFAULTS  # local import: mg_model pulls in transformers

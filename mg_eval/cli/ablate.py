@@ -14,13 +14,20 @@ LaTeX and CSV to OUTPUT/<spec name>.{md,tex,csv} and printed as markdown.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from mg_eval.ablation.run import find_row_runs, run_ablation
 from mg_eval.ablation.spec import AblationSpec, load_spec
 from mg_eval.analysis.tables import StatsSettings, build_table, render_markdown, write_table
-from mg_eval.cli.bootstrap_options import check_bootstrap_options
 from mg_eval.cli.judge_options import add_judge_arguments, judge_for_task
+from mg_eval.cli.run_options import run_options_from_args
+from mg_eval.cli.shared_flags import (
+    RESULTS_ROOT,
+    add_bootstrap_arguments,
+    add_output_argument,
+    check_bootstrap_options,
+)
 from mg_eval.errors import UserInputError
 
 
@@ -28,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `mg-eval ablate`."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("spec", help="ablation spec, e.g. ablations/info_mining.yaml")
-    parser.add_argument("--output", default=None,
-                        help="results folder of this ablation (default: results/ablations/<spec name>)")
+    add_output_argument(parser, what=f"results folder of this ablation (default: {RESULTS_ROOT}/ablations/<spec name>)")
     parser.add_argument("--checkpoint-root", default=None,
                         help="folder that relative checkpoint paths in the spec are taken from (default: cwd)")
     parser.add_argument("--rows", default=None, help="comma-separated row ids to evaluate (default: all)")
@@ -54,9 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_judge_arguments(judge, default="none", max_ungraded=False,
                         judge_help="Judge for the judge steps; default none: those samples are reported as ungraded.")
     stats = parser.add_argument_group("statistics")
-    stats.add_argument("--resamples", type=int, default=2000, help="bootstrap / permutation resamples (default 2000)")
+    add_bootstrap_arguments(stats, resamples=2000, what="bootstrap / permutation resamples")
     stats.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
-    stats.add_argument("--seed", type=int, default=0, help="resampling seed (default 0)")
     stats.add_argument("--test", choices=("bootstrap", "permutation"), default="bootstrap",
                        help="paired test for each Δ (default: paired bootstrap)")
 
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate (unless --render-only), then render and write the table."""
     spec = load_spec(args.spec)
     settings = _settings(args)
-    output = Path(args.output) if args.output else Path("results") / "ablations" / spec.name
+    output = Path(args.output) if args.output else Path(RESULTS_ROOT) / "ablations" / spec.name
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     data_paths = _data_paths(spec, args)
     judge = judge_for_task(args)
@@ -74,19 +79,16 @@ def run(args: argparse.Namespace) -> int:
 
         for name in spec.tasks:
             judge(get_task(name))
-    overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap is not None else None
+    options = run_options_from_args(args, output_dir=str(output), judge=judge, data_paths=data_paths)
     if not args.render_only:  # bad engine settings fail before any row is trained or evaluated
-        from mg_eval.api import RunOptions
         from mg_eval.engine.runner import check_run_options
 
-        check_run_options(RunOptions(batch_size=args.batch_size, limit=args.limit, device=args.device,
-                                     dtype=args.dtype, generation_overrides=overrides))
-    if args.train:
-        data_paths = {**train_missing_rows(spec, args, rows), **data_paths}  # --data-path wins over the recipe
+        check_run_options(options)
+    if args.train:  # --data-path wins over the recipe's eval data
+        data_paths = {**train_missing_rows(spec, args, rows), **data_paths}
+        options = dataclasses.replace(options, data_paths=data_paths)
     if not args.render_only:
-        outcomes = run_ablation(spec, output, checkpoint_root=args.checkpoint_root, batch_size=args.batch_size,
-                                limit=args.limit, judge=judge, rows=rows, data_paths=data_paths,
-                                device=args.device, dtype=args.dtype, generation_overrides=overrides)
+        outcomes = run_ablation(spec, output, options=options, checkpoint_root=args.checkpoint_root, rows=rows)
         for outcome in outcomes:
             tasks = f" ({', '.join(outcome.evaluated_tasks)})" if outcome.evaluated_tasks else ""
             print(f"{outcome.row_id}: {outcome.status}{tasks}")

@@ -12,6 +12,8 @@ import os
 import time
 from pathlib import Path
 
+from mg_eval.cli.shared_flags import add_output_argument
+
 DEFAULT_CACHE = Path(os.path.expanduser("~/.cache/mg_eval"))
 RANDOM_WEIGHTS_NOTE = ("NOTE: the demo model has RANDOM weights; these scores are meaningless and only show "
                        "that loading, batching, resuming, scoring and the results store work.\n"
@@ -25,8 +27,7 @@ DEMO_TASKS = ("mgm_paper", "mgm_extended", "hd_reading", "openvlm")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``mg-eval demo``."""
-    parser.add_argument("--output", default="runs/demo", metavar="DIR",
-                        help="results root for the demo (default ./runs/demo)")
+    add_output_argument(parser, what="results root for the demo", default="runs/demo")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE), metavar="DIR",
                         help="where the tiny checkpoint is built once (default ~/.cache/mg_eval)")
     parser.add_argument("--tasks", default=",".join(DEMO_TASKS),

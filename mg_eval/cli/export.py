@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from mg_eval.api import ExportFormat
+from mg_eval.cli.shared_flags import add_output_argument
 from mg_eval.errors import UserInputError
 from mg_eval.results import is_run_dir, open_run
 from mg_eval.tasks import list_benchmarks
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run_dir", nargs="?", metavar="RUN", help="a run folder (results.json + samples.jsonl)")
     parser.add_argument("--format", dest="fmt", default=None, help="the submission format (see --list)")
-    parser.add_argument("--output", default=None, metavar="FILE", help="where to write (default: RUN/<format><suffix>)")
+    add_output_argument(parser, what="the file to write (default: RUN/<format><suffix>)", metavar="FILE")
     parser.add_argument("--list", action="store_true", help="list the declared formats and exit")
 
 

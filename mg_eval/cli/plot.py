@@ -20,11 +20,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mg_eval.cli.bootstrap_options import check_bootstrap_options
+from mg_eval.cli.shared_flags import (
+    DEFAULT_REFERENCE,
+    add_bootstrap_arguments,
+    add_output_argument,
+    add_reference_argument,
+    check_bootstrap_options,
+)
 from mg_eval.errors import UserInputError
 
-#: the paper's Table 1, shipped inside the package (found from any working directory, wheel or checkout)
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[1] / "analysis" / "reference" / "paper_table1_leaderboard.csv"
+__all__ = ["DEFAULT_REFERENCE", "add_arguments", "run"]
 
 
 
@@ -32,9 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `mg-eval plot`."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("results", nargs="*", help="folders holding runs written by `mg-eval run` (searched recursively)")
-    parser.add_argument("--reference", default=str(DEFAULT_REFERENCE),
-                        help="the paper's leaderboard CSV (default: the paper's Table 1 shipped with mg_eval, "
-                             "mg_eval/analysis/reference/paper_table1_leaderboard.csv)")
+    add_reference_argument(parser, default=str(DEFAULT_REFERENCE))
     parser.add_argument("--no-reference", action="store_true", help="plot our runs only (no paper, no zoo rows)")
     parser.add_argument("--reference-rows", nargs="+", default=None, metavar="LABEL",
                         help='paper rows for the bar chart, e.g. "Mini-Gemini (Vicuna-7B)"; "all" for every row '
@@ -47,10 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-zoo", action="store_true", help="leave the LLaVA Model Zoo rows out")
     parser.add_argument("--ablation", action="append", default=[], metavar="TABLE_CSV",
                         help="an ablation table written by `mg-eval ablate` (repeatable)")
-    parser.add_argument("--output", default="figures", help="output folder (default figures/)")
+    add_output_argument(parser, what="folder the figures are written to", default="figures")
     parser.add_argument("--title", default=None, help="figure title")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for our error bars")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    add_bootstrap_arguments(parser, resamples=1000, what="bootstrap resamples for our error bars")
     parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 300)")
     curve = parser.add_argument_group("training curves (runs written by `mg-eval run` on checkpoints / `mg-eval watch`)")
     curve.add_argument("--curve", action="store_true",

@@ -18,8 +18,13 @@ import argparse
 import time
 from pathlib import Path
 
-from mg_eval.cli.bootstrap_options import check_bootstrap_options
-from mg_eval.cli.plot import DEFAULT_REFERENCE
+from mg_eval.cli.shared_flags import (
+    DEFAULT_REFERENCE,
+    add_bootstrap_arguments,
+    add_output_argument,
+    add_reference_argument,
+    check_bootstrap_options,
+)
 from mg_eval.errors import UserInputError
 
 
@@ -27,17 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `mg-eval report`."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("root", help="results folder written by `mg-eval run` / `mg-eval demo` (searched recursively)")
-    parser.add_argument("--output", required=True, metavar="DIR", help="folder the site is written to")
+    add_output_argument(parser, what="folder the site is written to", required=True)
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), default=None,
                         help="two model names (results folder names) to diff: flipped samples and paired tests")
-    parser.add_argument("--reference", default=None,
-                        help="the paper's leaderboard CSV (default: the copy shipped in mg_eval/analysis/reference)")
+    add_reference_argument(parser, default=None)
     parser.add_argument("--no-reference", action="store_true", help="leave the paper's rows out")
     parser.add_argument("--no-images", action="store_true",
                         help="no thumbnails (skip loading each task's data to find the images)")
     parser.add_argument("--thumb-size", type=int, default=160, help="longest side of a thumbnail in pixels (default 160)")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for CIs and tests (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_bootstrap_arguments(parser, resamples=1000, what="bootstrap resamples for CIs and tests")
 
 
 def resolve_reference(args: argparse.Namespace) -> Path | None:

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from mg_eval.api import PROTOCOLS
+from mg_eval.cli.shared_flags import add_reference_rows_argument
 from mg_eval.errors import UserInputError
 from mg_eval.results import collect_runs, is_run_dir, newest_per, open_run, write_run
 
@@ -54,10 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="where the number comes from (server, date)")
     parser.add_argument("--metric", default="server_accuracy", help="score key to write (default server_accuracy)")
     parser.add_argument("--markdown", default=None, metavar="FILE", help="also write the table as markdown")
-    parser.add_argument("--reference", nargs="*", default=None, metavar="LABEL",
-                        help="with --compare: add the transcribed numbers of these published rows (the paper's "
-                             "Table 1, the LLaVA Model Zoo) beside ours; no LABEL = the 7B/13B rows and the zoo's "
-                             "LLaVA-1.5/1.6 rows, \"all\" = every row (labels as in `mg-eval plot`)")
+    add_reference_rows_argument(parser, help="with --compare: add the transcribed numbers of these published rows "
+                                "(the paper's Table 1, the LLaVA Model Zoo) beside ours; no LABEL = the 7B/13B rows "
+                                "and the zoo's LLaVA-1.5/1.6 rows, \"all\" = every row (labels as in `mg-eval plot`)")
 
 
 def _flatten(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -203,7 +203,7 @@ def add_reference_columns(table: pd.DataFrame, labels: list[str]) -> tuple[pd.Da
     """
     from mg_eval.analysis import plots, zoo
     from mg_eval.analysis.units import declaration_of
-    from mg_eval.cli.plot import DEFAULT_REFERENCE
+    from mg_eval.cli.shared_flags import DEFAULT_REFERENCE
 
     paper, zoo_entries = plots.load_reference(DEFAULT_REFERENCE), zoo.load_zoo()
     if labels == ["all"]:
@@ -286,8 +286,8 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise UserInputError(f"results root {root} does not exist; run `mg-eval run` (or `mg-eval demo`) first, "
                              "or pass --root DIR")
-    if args.reference is not None and not args.compare:
-        raise UserInputError("--reference adds published columns to the --compare table; add --compare")
+    if args.reference_rows is not None and not args.compare:
+        raise UserInputError("--reference-rows adds published columns to the --compare table; add --compare")
     frame = select(load_runs(root, all_metrics=args.all_metrics), args)
     groups = group_score_rows(root)
     groups = select(groups, args) if not groups.empty else groups
@@ -301,8 +301,8 @@ def run(args: argparse.Namespace) -> int:
     made = None
     if args.compare:
         references: list[str] = []
-        if args.reference is not None:
-            table, references = add_reference_columns(table, list(args.reference))
+        if args.reference_rows is not None:
+            table, references = add_reference_columns(table, list(args.reference_rows))
         made = how_made_table(frame, references)
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                            "display.max_colwidth", 60):

@@ -21,6 +21,8 @@ from typing import Any
 
 from mg_eval.api import DEFAULT_BACKEND, PROTOCOLS
 from mg_eval.cli.judge_options import add_judge_arguments, judge_for_task
+from mg_eval.cli.run_options import run_options_from_args
+from mg_eval.cli.shared_flags import RESULTS_ROOT, add_output_argument
 from mg_eval.engine.feed import default_num_workers
 from mg_eval.errors import UserInputError
 
@@ -58,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="samples per generate call (default 8)")
     parser.add_argument("--limit", type=int, default=None,
                         help="first N samples per task; such runs are marked for_reporting=false")
-    parser.add_argument("--output", default="results", metavar="DIR", help="results root (default ./results)")
+    add_output_argument(parser, what="results root", default=RESULTS_ROOT)
     parser.add_argument("--data-path", action="append", default=[], metavar="[TASK=]PATH",
                         help="local data of a task (TASK=PATH; a bare PATH applies to a single task)")
     parser.add_argument("--sample-data", action="store_true",
@@ -171,7 +173,6 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = {"max_new_tokens_cap": args.max_new_tokens_cap} if args.max_new_tokens_cap is not None else None
     if not 0.0 <= args.max_ungraded <= 1.0:
         raise UserInputError(f"--max-ungraded {args.max_ungraded} is outside [0, 1]; e.g. 0 or 0.05")
     protocol, backend_options = backend_settings(args)
@@ -180,14 +181,9 @@ def run(args: argparse.Namespace) -> int:
         for task in tasks:
             judge(task)
     models = training_models(args.model, args.base, args.output, args.backend)
-    outcomes = evaluate(models, tasks, protocol=protocol, batch_size=args.batch_size, limit=args.limit,
-                        output_dir=args.output, judge=judge, num_workers=args.num_workers,
-                        dtype=args.dtype, device=args.device, device_map=args.device_map,
-                        encoder_root=args.encoder_root, data_paths=data_paths,
-                        fresh=args.fresh, generation_overrides=overrides, progress=not args.no_progress,
-                        decode={"attn": args.attn, "compile": args.compile}, continuous=args.continuous,
-                        share=not args.no_share, backend=args.backend,
-                        backend_options=backend_options)
+    options = run_options_from_args(args, protocol=protocol, judge=judge, data_paths=data_paths,
+                                    backend_options=backend_options)
+    outcomes = evaluate(models, tasks, options=options)
     for outcome in outcomes:
         if outcome.results is None:
             continue

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.cli.judge_options import add_judge_arguments, judge_for_benchmark, ungraded_hint
+from mg_eval.cli.shared_flags import RESULTS_ROOT, add_output_argument
 from mg_eval.errors import JudgeError, UserInputError
 from mg_eval.rescore import (
     SAMPLES_FORMAT,
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "whose format to use when several could read the file")
     parser.add_argument("--protocol", default=None, help="samples format: protocol (default: from results.json)")
     parser.add_argument("--model-name", default=None, help="model name in the results path (default: the input's name)")
-    parser.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results/)")
+    add_output_argument(parser, what="results root", default=RESULTS_ROOT, type=Path)
     parser.add_argument("--no-write", action="store_true", help="print the scores only")
 
 

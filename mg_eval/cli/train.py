@@ -11,7 +11,7 @@ Examples:
   mg-eval train --model /tmp/tiny --data synth/train.json --image-folder synth --output /tmp/out \\
       --template vicuna_v1 --lr 1e-3 --batch-size 8 --max-steps 50
 
-Options left unset take the official value for --size/--stage/--hd (spec §11.2; `--show-defaults` prints
+Options left unset take the official value for --size/--stage/--hd (docs/official_code.md#training-hyper-parameters; `--show-defaults` prints
 them). Rerunning the same command resumes from the newest checkpoint in --output.
 """
 
@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 
+from mg_eval.cli.shared_flags import RESULTS_ROOT, add_output_argument, add_train_seed_argument
 from mg_eval.errors import UserInputError
 
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="MGM checkpoint directory to start from (official layout)")
     parser.add_argument("--data", help="training JSON/JSONL in the LLaVA/MGM conversation format")
     parser.add_argument("--image-folder", default=None, help="folder the samples' 'image' paths are relative to")
-    parser.add_argument("--output", help="output directory (checkpoints, final model)")
+    add_output_argument(parser, what="training output folder (checkpoints, final model)")
     parser.add_argument("--stage", default="finetune", help="pretrain (1: projector + mining) or finetune (2)")
     parser.add_argument("--size", default=None,
                         help="model size for the official defaults: 2b, 7b, 13b, 8b, 8x7b, 34b, tiny")
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-data", action="store_true",
                         help="keep every preprocessed sample in memory (small data sets trained for many epochs)")
     parser.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only at the end)")
-    parser.add_argument("--seed", type=int, default=0)
+    add_train_seed_argument(parser)
     parser.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints in --output")
     evaluation = parser.add_argument_group("evaluation while training (`mg-eval watch` on --output, in a second process)")
     evaluation.add_argument("--eval-tasks", default=None, metavar="LIST",
@@ -63,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     evaluation.add_argument("--eval-every", type=int, default=None, metavar="N",
                             help="checkpoint (and evaluate) every N steps (sets --save-steps)")
     evaluation.add_argument("--eval-device", default="auto", help="device of the evaluation (default auto)")
-    evaluation.add_argument("--eval-output", default="results", metavar="DIR", help="results root (default ./results)")
+    evaluation.add_argument("--eval-output", default=RESULTS_ROOT, metavar="DIR",
+                            help=f"results root of the evaluation (default ./{RESULTS_ROOT})")
     evaluation.add_argument("--eval-poll", type=float, default=30.0, metavar="SECONDS",
                             help="seconds between the watcher's looks at --output (default 30)")
     evaluation.add_argument("--eval-args", default="", metavar="'OPTIONS'",
@@ -98,7 +100,7 @@ def resolve_config(args: argparse.Namespace):
         raise UserInputError(f"mg-eval train needs {', '.join(missing)}")
     return TrainConfig(model_path=args.model or "", data_path=args.data or "", output_dir=args.output or "",
                        image_folder=args.image_folder, stage=args.stage, save_steps=args.save_steps,
-                       seed=args.seed, resume=not args.no_resume, mining=not args.no_mining,
+                       seed=args.train_seed, resume=not args.no_resume, mining=not args.no_mining,
                        cache_data=args.cache_data, **values)
 
 

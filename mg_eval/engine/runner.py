@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from mg_eval.api import DEFAULT_BACKEND, PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
+from mg_eval.api import PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
 from mg_eval.backends import DecodingChoice, load_backend
 from mg_eval.backends import check_run_options as check_backend_options
 from mg_eval.engine import continuous, distributed, provenance, recording, task_stores
@@ -335,55 +335,22 @@ class _TaskRun:
                          n_resumed=len(samples) - n_computed, timing=timing)
 
 
-def evaluate(
-    model_path: Any,
-    tasks: Sequence[str | TaskLike],
-    protocol: str = "mgm",
-    batch_size: int = 8,
-    limit: int | None = None,
-    output_dir: str | os.PathLike = "results",
-    judge: Any = None,
-    *,
-    options: RunOptions | None = None,
-    num_workers: int | None = None,
-    dtype: str | None = "auto",
-    device: str | None = "auto",
-    device_map: str | None = None,
-    encoder_root: str | None = None,
-    data_paths: Mapping[str, str] | None = None,
-    fresh: bool = False,
-    generation_overrides: Mapping[str, Any] | None = None,
-    progress: bool = True,
-    decode: Mapping[str, Any] | None = None,
-    continuous: bool = False,
-    share: bool = True,
-    backend: str = DEFAULT_BACKEND,
-    backend_options: Mapping[str, Any] | None = None,
-) -> list[RunResult]:
+def evaluate(model_path: Any, tasks: Sequence[str | TaskLike], *, options: RunOptions | None = None,
+             **settings: Any) -> list[RunResult]:
     """Evaluate one or more models on tasks; returns one ``RunResult`` per (model, task).
 
     ``model_path``: a checkpoint path, a ``Generator``, or a list of them. ``tasks``: task or group
-    names (``"mgm_paper"``) or Task objects. ``options``: a :class:`mg_eval.api.RunOptions` with every other
-    setting; without it the keywords build one (same names, same defaults: ``limit``: first N documents per
-    task, the run is then marked ``for_reporting: false``; ``num_workers``: DataLoader workers, default
-    cores - 1; ``data_paths``: task name -> local data path; ``fresh``: discard stored predictions first;
-    ``generation_overrides``: e.g. ``{"max_new_tokens_cap": 16}``; ``encoder_root``: folder holding the
-    checkpoint's ``model_zoo/...`` vision encoders;
-    ``decode``: decode options of the checkpoints built here (``mg_model.fast_decode.DecodeOptions``
-    fields; default official; part of every prediction fingerprint); a passed ``Generator`` keeps its own;
-    ``continuous``: greedy single-beam tasks decode with continuous batching (``mg_eval.engine.continuous``);
-    ``share``: vision-feature cache + shared-prefix prefill (same tokens; ``False`` = the plain path);
-    ``backend``: the ``mg_eval.backends`` entry point that builds the models given as paths (default ``mgm``),
-    ``backend_options``: its own settings).
-    Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
+    names (``"mgm_paper"``) or Task objects. The run settings are a :class:`mg_eval.api.RunOptions`
+    (``options=``; ``mg-eval run`` builds it from its flags, ``mg_eval.cli.run_options``) or its fields as
+    keywords (``evaluate(model, tasks, batch_size=4, limit=10)``: the names and defaults are RunOptions' own),
+    not both: passing ``options`` and keywords raises ``TypeError``, as does a keyword RunOptions has no
+    field for. Under torchrun / accelerate with ``WORLD_SIZE > 1`` the work is sharded and rank 0 writes results.
     """
+    if options is not None and settings:
+        raise TypeError(f"evaluate() takes options= or run-setting keywords, not both (got options and "
+                        f"{', '.join(sorted(settings))}); use dataclasses.replace(options, ...) to change a field")
     if options is None:
-        options = RunOptions(protocol=protocol, batch_size=batch_size, limit=limit, output_dir=output_dir, judge=judge,
-                             num_workers=num_workers, dtype=dtype, device=device, device_map=device_map,
-                             encoder_root=encoder_root, data_paths=dict(data_paths or {}), fresh=fresh,
-                             generation_overrides=generation_overrides, progress=progress,
-                             decode=decode, continuous=bool(continuous), share=bool(share), backend=backend,
-                             backend_options=dict(backend_options or {}))
+        options = RunOptions.from_keywords(**settings)
     return _evaluate(model_path, tasks, options)
 
 

@@ -1,4 +1,4 @@
-"""Training Mini-Gemini the way the official recipe does (spec §11): stages, data, DeepSpeed / DDP loop.
+"""Training Mini-Gemini the way the official recipe does (docs/official_code.md#training-stages): stages, data, DeepSpeed / DDP loop.
 
 * :mod:`.data` — LLaVA/MGM JSON conversations, label masking per template, collation, length grouping;
 * :mod:`.stages` — trainable parameters per stage, LR-multiplier groups, official defaults per size;

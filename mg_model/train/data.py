@@ -1,6 +1,6 @@
 """Training data: LLaVA/MGM JSON conversations, label masking per template, collation, length grouping.
 
-Data format (the official ``mgm_pretrain.json`` / ``mgm_instruction.json`` schema, spec §11.3): a JSON list
+Data format (the official ``mgm_pretrain.json`` / ``mgm_instruction.json`` schema, docs/official_code.md#training-data): a JSON list
 of samples ::
 
     {"id": "000123", "image": "coco/train2017/000000000123.jpg",          # optional: text-only without it
@@ -10,7 +10,7 @@ of samples ::
 ``image`` is relative to the image folder (a list of paths is not supported: MGM trains one image per
 sample). Text-only samples get zero image tensors of the right shapes, exactly as the official dataset does.
 
-Label masking (spec §11.1, the official ``preprocess_{plain,v1,gemma,llama_2,llama_3,mpt}``): the prompt is
+Label masking (docs/official_code.md#training-stages, the official ``preprocess_{plain,v1,gemma,llama_2,llama_3,mpt}``): the prompt is
 rendered with the template, system and user turns are masked with ``IGNORE_INDEX``, the assistant answers
 *and their terminator* are supervised:
 
@@ -67,7 +67,7 @@ class TrainTemplate:
     answer_lead: str = ""   # supervised text before the answer (llama_2 puts " " + answer)
 
 
-# Official templates (mgm/conversation.py; spec §8.4), expressed as prefix/suffix strings.
+# Official templates (mgm/conversation.py; docs/official_code.md#conversation-templates), expressed as prefix/suffix strings.
 _VICUNA_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
                   "The assistant gives helpful, detailed, and polite answers to the user's questions.")
 _LLAMA3_SYSTEM = ("<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful language and vision "
@@ -168,7 +168,7 @@ PromptEncoder = Callable[[str], list[int]]
 
 
 def hf_prompt_encoder(tokenizer: Any) -> PromptEncoder:
-    """Prompt -> ids with ``-200`` per ``<image>`` (spec §8.2) for a plain transformers tokenizer.
+    """Prompt -> ids with ``-200`` per ``<image>`` (docs/official_code.md#tokenisation-around-the-image-placeholder) for a plain transformers tokenizer.
 
     Training normally uses ``MGMProcessor.tokenize_prompt`` (the checkpoint's official tokenizer flavour);
     this is the same chunk-wise rule over ``tokenizer(text).input_ids``.

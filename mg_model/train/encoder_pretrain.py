@@ -6,7 +6,7 @@ generator's images (:mod:`mg_model.train.synthetic`): for every cell of the ``gr
 LR token), classify what it holds (empty / circle / square / sign), its colour and, for a sign, its digit.
 
 * The LR CLIP is trained on **LR views only** (the processor's ``images``: the HR tensor bilinearly
-  down-sampled, spec §5); its per-token features ``[B, N, C_L]`` feed the head. It never sees HR pixels, so
+  down-sampled, docs/official_code.md#image-preprocessing); its per-token features ``[B, N, C_L]`` feed the head. It never sees HR pixels, so
   whatever it learns to read is what the LR view allows.
 * The HR ConvNeXt is trained on HR views (``images_aux``); a cell's feature is the mean of its ``p x p``
   mining candidates (:func:`mg_model.mining.group_hr_candidates`), ``[B, N, C_H]``.

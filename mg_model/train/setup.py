@@ -90,7 +90,7 @@ def build_dataset(cfg: TrainConfig) -> tuple[SupervisedDataset, Any]:
 
 
 def processor_image_fn(processor: Any) -> Any:
-    """``pil -> (images, images_aux)`` for one image, from the checkpoint's MGMImageProcessor (spec §5)."""
+    """``pil -> (images, images_aux)`` for one image, from the checkpoint's MGMImageProcessor (docs/official_code.md#image-preprocessing)."""
     image_processor = processor.image_processor
 
     def encode(image: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,6 +1,6 @@
 """Training stages: which parameters train, optimizer groups, and the official defaults per model size.
 
-Spec §11.1 (module names of spec §2.2):
+docs/official_code.md#training-stages (module names of docs/official_code.md#module-tree-and-state-dict-names):
 
 * ``pretrain`` (stage 1, feature alignment): only ``model.mm_projector`` and the three patch-info-mining
   projections ``model.vlm_uni_{query,aux,val}_projector`` train; the LLM, CLIP (``model.vision_tower``) and
@@ -198,7 +198,7 @@ def reinit_adapter(model: torch.nn.Module, seed: int) -> list[str]:
 
 @dataclass(frozen=True)
 class StageDefaults:
-    """One row of the official training scripts (spec §11.2)."""
+    """One row of the official training scripts (docs/official_code.md#training-hyper-parameters)."""
 
     deepspeed: str
     gpus: int
@@ -215,7 +215,7 @@ class StageDefaults:
         return self.gpus * self.per_device_batch * self.grad_accum
 
 
-# Shared hyper-parameters of every official run (spec §11.2).
+# Shared hyper-parameters of every official run (docs/official_code.md#training-hyper-parameters).
 COMMON = {"epochs": 1.0, "warmup_ratio": 0.03, "weight_decay": 0.0, "scheduler": "cosine", "bf16": True,
           "gradient_checkpointing": True, "group_by_modality_length": True}
 _MULTI = "model.mm_projector:2,model.vlm_uni:2"
@@ -258,7 +258,7 @@ def size_of_variant(variant: str) -> str:
 
 
 def official_defaults(size: str, stage: str, hd: bool = False) -> StageDefaults:
-    """The official script's hyper-parameters for ``size`` / ``stage`` / ``hd`` (spec §11.2).
+    """The official script's hyper-parameters for ``size`` / ``stage`` / ``hd`` (docs/official_code.md#training-hyper-parameters).
 
     HD models have no stage 1 of their own (they reuse the non-HD adapter), so ``("7b", "pretrain", True)``
     returns the non-HD stage-1 row.

@@ -3,7 +3,7 @@
 Each image is a square canvas divided into ``grid x grid`` cells, one cell per LR visual token. Large
 coloured shapes (visible at any resolution) fill some cells; one cell holds a light "sign" with a short
 number drawn in a small font. The glyph strokes are about one HR pixel wide, so after the LR path (the HR
-tensor bilinearly down-sampled by ``lr_size / hr_size``, spec §5) they are mostly lost, while the HR view
+tensor bilinearly down-sampled by ``lr_size / hr_size``, docs/official_code.md#image-preprocessing) they are mostly lost, while the HR view
 keeps them. The sign itself stays visible at LR, so the model can find *where* to look from LR tokens and
 must read *what* it says from the HR candidates of that token: exactly what patch info mining provides.
 

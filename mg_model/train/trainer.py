@@ -1,6 +1,6 @@
 """The training loop: DeepSpeed ZeRO engine when asked for, plain torch (DDP over gloo/nccl) otherwise.
 
-One function, :func:`train`, runs one stage (spec §11) from a :class:`TrainConfig`:
+One function, :func:`train`, runs one stage (docs/official_code.md#training-stages) from a :class:`TrainConfig`:
 
 1. model from an MGM checkpoint directory (``MGMForCausalLM.from_pretrained``; official layout), optional
    stage-1 adapter (``mm_projector.bin``) for stage 2, trainable parameters per stage, gradient
