@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite_workload import BENCHMARKS, SuiteGenerator, SyntheticTask  # noqa: E402
 
 from mg_eval.engine import evaluate  # noqa: E402
-from mg_eval.engine.results import read_samples  # noqa: E402
+from mg_eval.results import read_samples  # noqa: E402
 from mg_model import build_tiny_model  # noqa: E402
 from mg_model.processing_mgm import MGMImageProcessor  # noqa: E402
 

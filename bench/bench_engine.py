@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mg_eval.engine import evaluate  # noqa: E402
-from mg_eval.engine.store import prediction_fingerprint  # noqa: E402
 from mg_eval.models.mgm import MGMGenerator  # noqa: E402
+from mg_eval.results.store import prediction_fingerprint  # noqa: E402
 
 QUESTIONS = ["Is there a {c} shape in the image?", "What colour is the large {c} rectangle near the top left?",
              "Count the {c} objects; answer with a single number.", "Is the {c} circle to the left of the square?"]
@@ -133,7 +133,7 @@ def engine_run(generator: TimedGenerator, task: BenchTask, batch_size: int, num_
     run = evaluate(generator, [task], batch_size=batch_size, output_dir=output, num_workers=num_workers,
                    fresh=True, progress=False)[0]
     wall = time.perf_counter() - started
-    from mg_eval.engine.results import read_samples
+    from mg_eval.results import read_samples
 
     return wall, [line["response"] for line in read_samples(run.run_dir)], run.timing
 

@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mg_eval.engine.results import make_results, new_run_id, run_dir, write_run  # noqa: E402
 from mg_eval.report import ReportOptions, build_report  # noqa: E402
 from mg_eval.report.browser import find_browser, headless_chrome  # noqa: E402
+from mg_eval.results import make_results, new_run_id, run_dir, write_run  # noqa: E402
 
 SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
           "detailed, and polite answers to the user's questions. USER: <image>\n")

@@ -126,7 +126,7 @@ def probe_batches(model: Any, mode: str, device: str, llm: Any, max_gen: int, pr
 def option_comparison(args: Any, generator: Any, batch: int, report: Any, deadline: float, tmp: Any) -> list[dict]:
     """MathVista (decode-heavy) under the decode options: speed-up vs the defaults and whether the tokens agree."""
     from mg_eval.engine import evaluate
-    from mg_eval.engine.results import read_samples
+    from mg_eval.results import read_samples
     from mg_model.fast_decode import DecodeOptions
 
     shape = next(shape for shape in BENCHMARKS if shape.name == "mathvista")

@@ -132,6 +132,90 @@ def test_every_benchmark_folder_has_its_readme_and_declaration() -> None:
         assert read_declaration(folder).name == folder.name  # parsed and checked as the registry does
 
 
+#: The old import paths of the results room, kept as pure re-exports for external code (docs/architecture.md).
+RESULTS_SHIMS = {"mg_eval.engine.results", "mg_eval.engine.store"}
+RUN_FILE_NAME = re.compile(r"^\S*(results\.json|samples\.jsonl)$")
+RUN_FILE_CONSTANTS = {"RESULTS_FILE", "SAMPLES_FILE", "find_runs"}
+
+
+def _is_reexport(tree: ast.Module) -> bool:
+    """A module holding only its docstring, imports from ``mg_eval.results`` and ``__all__``."""
+    for position, node in enumerate(tree.body):
+        if position == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module == "__future__" or
+                                                 (node.module or "").startswith("mg_eval.results")):
+            continue
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
+            continue
+        return False
+    return True
+
+
+def _run_file_paths(tree: ast.AST) -> list[ast.Constant]:
+    """String constants naming a run file that are used as a path: joined with ``/``, passed to a call (``glob``,
+    ``open``, ``Path``), assigned or compared (a parameter's default label in a message is not a path)."""
+    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and RUN_FILE_NAME.match(node.value.strip())):
+            continue
+        parent = parents.get(id(node))
+        while isinstance(parent, ast.JoinedStr | ast.FormattedValue):
+            parent = parents.get(id(parent))
+        if isinstance(parent, ast.Call | ast.Assign | ast.AnnAssign | ast.Compare | ast.keyword) or (
+                isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div)):
+            found.append(node)
+    return found
+
+
+def _run_id_orderings(tree: ast.AST) -> list[ast.Compare]:
+    """Comparisons that order run ids (``a["run_id"] > b["run_id"]``, ``run.run_id < other``): picking the newest
+    run by hand instead of through ``mg_eval.results.newest_per``."""
+    def names_run_id(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "run_id") or (
+            isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value == "run_id")
+
+    ordering = (ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            and any(isinstance(op, ordering) for op in node.ops)
+            and any(names_run_id(part) or any(names_run_id(sub) for sub in ast.walk(part))
+                    for part in [node.left, *node.comparators])]
+
+
+def _imported(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """The modules (and ``module.name`` candidates) an import statement names."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    base = node.module or ""
+    return {base} | {f"{base}.{alias.name}" for alias in node.names}
+
+
+def test_one_run_collector() -> None:
+    """Only mg_eval/results/ names the run files (results.json, samples.jsonl) as paths or looks for them: every
+    other reader finds runs through mg_eval.results (collect_runs / open_run / run_files) and picks the newest
+    through newest_per. The old engine paths are pure re-exports that nothing in mg_eval imports."""
+    hits = []
+    for name, file in _modules().items():
+        if name == "mg_eval.results" or name.startswith("mg_eval.results."):
+            continue
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        if name in RESULTS_SHIMS:
+            assert _is_reexport(tree), f"{name} must stay a pure re-export of mg_eval.results"
+            continue
+        for node in _run_file_paths(tree):
+            hits.append(f"{name}:{node.lineno}: the path {node.value!r}")
+        for node in _run_id_orderings(tree):
+            hits.append(f"{name}:{node.lineno}: picks the newest run by hand (use mg_eval.results.newest_per)")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and _imported(node) & RESULTS_SHIMS:
+                hits.append(f"{name}:{node.lineno}: imports the re-export module {sorted(_imported(node) & RESULTS_SHIMS)}")
+            elif isinstance(node, ast.ImportFrom) and {alias.name for alias in node.names} & RUN_FILE_CONSTANTS:
+                hits.append(f"{name}:{node.lineno}: imports {sorted({a.name for a in node.names} & RUN_FILE_CONSTANTS)}")
+    assert not hits, "run files found outside mg_eval/results/:\n" + "\n".join(hits)
+
+
 #: the flags several commands share (mg_eval/cli/shared_flags.py): defined there only, one meaning each
 SHARED_FLAGS = ("--output", "--seed", "--resamples", "--reference")
 

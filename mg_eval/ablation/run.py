@@ -14,6 +14,7 @@ from typing import Any
 from mg_eval.ablation.spec import AblationRow, AblationSpec
 from mg_eval.api import RunOptions
 from mg_eval.errors import UserInputError
+from mg_eval.results import Run, collect_runs, newest_per, open_run
 
 __all__ = ["RUNS_DIR", "RowOutcome", "check_tasks", "find_row_runs", "row_results_root", "run_ablation"]
 
@@ -41,33 +42,25 @@ def find_row_runs(spec: AblationSpec, output_dir: str | Path,
     A run matches when its task is one of the spec's, its protocol is the spec's, and its ``limit`` equals
     ``limit`` (so a quick ``--limit`` table never mixes with full runs).
     """
-    from mg_eval.engine.results import find_runs, read_results
+    def matches(run: Run) -> bool:
+        return run.task in spec.tasks and run.protocol == spec.protocol and run.record["limit"] == limit
 
     found: dict[str, dict[str, Path]] = {}
     for row in spec.rows:
-        newest: dict[str, tuple[str, Path]] = {}
-        for run in find_runs(row_results_root(output_dir, row)):
-            record = read_results(run)
-            task = record["task"]["name"]
-            if task not in spec.tasks or record["protocol"] != spec.protocol or record["limit"] != limit:
-                continue
-            key = (record.get("run_id") or run.name, run)
-            if task not in newest or key[0] > newest[task][0]:
-                newest[task] = key
+        newest = newest_per(collect_runs(row_results_root(output_dir, row), matches), lambda run: run.task)
         if newest:
-            found[row.id] = {task: path for task, (_, path) in newest.items()}
+            found[row.id] = {task: run.path for task, run in newest.items()}
     return found
 
 
 def _stale_tasks(row: AblationRow, runs: dict[str, Path], tasks: list[str],
                  checkpoint_root: str | Path | None) -> list[str]:
     """Tasks without a run, or whose run was made from other weights than the checkpoint's current ones."""
-    from mg_eval.engine.results import read_results
     from mg_eval.models.hashing import weights_hash
 
     current = weights_hash(row.checkpoint_path(checkpoint_root))
     return [task for task in tasks
-            if task not in runs or read_results(runs[task])["model"].get("weights_hash") != current]
+            if task not in runs or open_run(runs[task]).record["model"].get("weights_hash") != current]
 
 
 def run_ablation(spec: AblationSpec, output_dir: str | Path, *, options: RunOptions | None = None,

@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mg_eval.analysis.plots import COLUMN_WIDTH_IN, DEFAULT_DPI, OURS_COLORS, PAPER_STYLE, _save
 from mg_eval.errors import UserInputError
+from mg_eval.results import newest_per
 
 REFERENCE_COLORS = ("#555555", "#1f3a5f", "#7e5109", "#0e6655")
 
@@ -53,11 +54,9 @@ def _run_key(training: dict[str, Any]) -> tuple[str, str]:
 
 
 def _newest(views: Sequence[Any]) -> list[Any]:
-    """The newest view per (model, task, protocol)."""
-    newest: dict[tuple[str, str, str], Any] = {}
-    for view in sorted(views, key=lambda v: v.run_id):
-        newest[(view.model, view.task, view.protocol)] = view
-    return list(newest.values())
+    """The newest view per (model, task, protocol), in the order of their oldest runs."""
+    by_time = sorted(views, key=lambda view: view.run_id)
+    return list(newest_per(by_time, lambda view: (view.model, view.task, view.protocol)).values())
 
 
 def curve_points(views: Sequence[Any], runs: Sequence[str] = ()) -> list[CurvePoint]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mg_eval.api import GroupScore
+from mg_eval.results import newest_per
 from mg_eval.tasks import list_group_scores
 
 __all__ = ["group_score_value", "group_scores_of", "newest_by_task"]
@@ -19,12 +20,7 @@ __all__ = ["group_score_value", "group_scores_of", "newest_by_task"]
 
 def newest_by_task(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """``{task: the newest record (highest run_id)}`` of ``records`` (results.json dicts of one model)."""
-    newest: dict[str, Mapping[str, Any]] = {}
-    for record in records:
-        task = record["task"]["name"]
-        if task not in newest or record["run_id"] > newest[task]["run_id"]:
-            newest[task] = record
-    return newest
+    return newest_per(records, lambda record: record["task"]["name"], run_id=lambda record: record["run_id"])
 
 
 def group_score_value(score: GroupScore, records_by_task: Mapping[str, Mapping[str, Any]]) -> float | None:

@@ -34,8 +34,8 @@ from mg_eval.analysis import stats
 from mg_eval.analysis.group_scores import group_scores_of
 from mg_eval.analysis.units import declaration_of, unit_scores
 from mg_eval.api import PROTOCOLS, PaperColumn
-from mg_eval.engine.results import find_runs, how_made, made_mark, read_results, read_samples
 from mg_eval.errors import UserInputError
+from mg_eval.results import Run, collect_runs, how_made, made_mark, newest_per
 from mg_eval.tasks import find_benchmark, list_benchmarks, list_group_scores
 
 DEFAULT_REFERENCE_ROWS = ("LLaVA-1.5 (Vicuna-7B)", "LLaVA-NeXT (Vicuna-7B)", "Mini-Gemini (Vicuna-7B)",
@@ -87,7 +87,7 @@ class Entry:
     values: dict[str, float | None] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     manual: set[str] = field(default_factory=set)  # columns holding a test server's number added by hand
-    made: str = ""  # how our runs were made (``engine.results.made_mark``: backend, prompts, judge)
+    made: str = ""  # how our runs were made (``results.made_mark``: backend, prompts, judge)
 
     def display(self, legend: bool = False) -> str:
         """The label a figure shows: ours with how they were made (``[backend · prompts · judge]``), the paper's
@@ -141,20 +141,13 @@ def select_reference(entries: Sequence[Entry], labels: Sequence[str] | None,
 def collect_results(roots: Sequence[str | Path], n_resamples: int = stats.DEFAULT_RESAMPLES,
                     seed: int = stats.DEFAULT_SEED) -> list[Entry]:
     """One entry per model found under ``roots`` (newest run per task), with bootstrap 95 % CIs."""
-    newest: dict[tuple[str, str], tuple[str, Path, dict]] = {}
-    for root in roots:
-        runs = find_runs(root)
-        if not runs:
-            raise UserInputError(f"no runs (results.json) under {root}; pass folders written by `mg-eval run`")
-        for run in runs:
-            record = read_results(run)
-            key = (run_label(record), record["task"]["name"])
-            if key not in newest or record["run_id"] > newest[key][0]:
-                newest[key] = (record["run_id"], run, record)
+    runs = collect_runs(roots, required="pass folders written by `mg-eval run`")
+    newest = newest_per(runs, lambda run: (run_label(run.record), run.task))
     entries: dict[str, Entry] = {}
     judges: dict[str, list[str | None]] = {}
     records: dict[str, dict[str, dict]] = {}
-    for (label, task), (_, run, record) in sorted(newest.items()):
+    for (label, task), run in sorted(newest.items(), key=lambda item: item[0]):
+        record = run.record
         made = how_made(record)
         entry = entries.setdefault(label, Entry(label=label, source="ours"))
         declaration = declaration_of(task, record["task"].get("benchmark"))
@@ -177,11 +170,11 @@ def run_label(record: Mapping) -> str:
     return label + ("" if record.get("for_reporting", True) else " (limited)")
 
 
-def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int, seed: int) -> None:
+def _add_run(entry: Entry, run: Run, record: dict, task: str, n_resamples: int, seed: int) -> None:
     declaration = declaration_of(task, record["task"].get("benchmark"))
     if declaration is None:
         return
-    samples = read_samples(run)
+    samples = run.samples
     for column in declaration.paper_columns:
         if column.tasks and task not in column.tasks:
             continue  # e.g. the English dev column is not filled by the Chinese variant's runs
@@ -192,7 +185,7 @@ def _add_run(entry: Entry, run: Path, record: dict, task: str, n_resamples: int,
         if column.score in (record["scores"].get("manual_scores") or {}):
             entry.manual.add(column.key)  # `mg-eval results --add-server-score`: no units, no CI
             continue
-        units = unit_scores(declaration, column.score, samples, record["scores"], source=str(run))
+        units = unit_scores(declaration, column.score, samples, record["scores"], source=str(run.path))
         if units is not None and units.n:
             interval = stats.bootstrap_ci(units, n_resamples, seed=seed)
             entry.intervals[column.key] = (interval.low, interval.high)

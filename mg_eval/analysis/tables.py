@@ -17,13 +17,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mg_eval.ablation.spec import AblationRow, AblationSpec, MetricColumn, PaperValue
 from mg_eval.analysis import stats
 from mg_eval.analysis.units import declaration_of, matching_mean_units, unit_scores
-from mg_eval.engine.results import read_results, read_samples
 from mg_eval.errors import DataError
+from mg_eval.results import Run, open_run, run_files
 
 PENDING = "pending"          # checkpoint not built yet
 NOT_EVALUATED = "not evaluated"  # checkpoint exists, no results yet
@@ -78,15 +77,6 @@ class AblationTable:
     notes: tuple[str, ...] = ()
 
 
-@dataclass
-class _Run:
-    """A loaded run of one task for one row."""
-
-    path: Path
-    results: dict[str, Any]
-    samples: list[dict[str, Any]]
-
-
 def build_table(spec: AblationSpec, row_runs: Mapping[str, Mapping[str, str | Path]],
                 settings: StatsSettings | None = None, checkpoint_root: str | Path | None = None) -> AblationTable:
     """Compute every cell of ``spec``'s table.
@@ -111,36 +101,38 @@ def build_table(spec: AblationSpec, row_runs: Mapping[str, Mapping[str, str | Pa
         rows.append(TableRow(
             row=row, cells=cells, status=status,
             run_dirs={task: str(run.path) for task, run in runs.items()},
-            for_reporting=all(run.results.get("for_reporting", True) for run in runs.values()),
+            for_reporting=all(run.record.get("for_reporting", True) for run in runs.values()),
         ))
     return AblationTable(spec=spec, rows=tuple(rows), settings=settings, notes=tuple(dict.fromkeys(notes)))
 
 
-def _load_runs(task_dirs: Mapping[str, str | Path]) -> dict[str, _Run]:
+def _load_runs(task_dirs: Mapping[str, str | Path]) -> dict[str, Run]:
     runs = {}
     for task, directory in task_dirs.items():
         path = Path(directory)
-        runs[task] = _Run(path, read_results(path), read_samples(path))
+        run = open_run(path)
+        _ = run.samples  # read now: a broken samples.jsonl is named before any table is built
+        runs[task] = run
     return runs
 
 
-def _units(run: _Run, metric: MetricColumn) -> stats.UnitScores | None:
+def _units(run: Run, metric: MetricColumn) -> stats.UnitScores | None:
     """The run's units for this metric (as its benchmark declares them); for a benchmark that declares no units,
     a mean over samples if it reproduces the score."""
-    task = run.results.get("task", {})
-    source = str(run.path / "samples.jsonl")
+    task = run.record.get("task", {})
+    source = str(run_files(run.path)[0])
     declaration = declaration_of(task.get("name", metric.task), task.get("benchmark"))
     units = None
     if declaration is not None:
-        units = unit_scores(declaration, metric.score, run.samples, run.results.get("scores"), source=source)
+        units = unit_scores(declaration, metric.score, run.samples, run.record.get("scores"), source=source)
     reported = _score_value(run, metric)
     if units is None and (declaration is None or not declaration.units) and reported is not None:
-        units = matching_mean_units(run.samples, run.results.get("scores"), reported, source)
+        units = matching_mean_units(run.samples, run.record.get("scores"), reported, source)
     return units
 
 
 def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, metric: MetricColumn,
-          run: _Run | None, ref_run: _Run | None, settings: StatsSettings,
+          run: Run | None, ref_run: Run | None, settings: StatsSettings,
           checkpoint_root: str | Path | None, notes: list[str]) -> Cell:
     paper = row.paper.get(metric.key, PaperValue(None))
     ref_paper = reference.paper.get(metric.key, PaperValue(None)) if reference else PaperValue(None)
@@ -150,7 +142,7 @@ def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, m
         status = NOT_EVALUATED if row.checkpoint_exists(checkpoint_root) else PENDING
         return Cell(status=status, paper=paper, paper_delta=paper_delta)
     value = _score_value(run, metric)
-    n_ungraded = run.results.get("scores", {}).get("n_ungraded") or 0
+    n_ungraded = run.record.get("scores", {}).get("n_ungraded") or 0
     if n_ungraded:
         notes.append(f"{row.label} / {metric.header}: {n_ungraded} sample(s) ungraded (no judge or judge failures); "
                      "the score leaves them out; rerun with a working --judge to grade them (the run's judge block in "
@@ -181,12 +173,12 @@ def _cell(spec: AblationSpec, row: AblationRow, reference: AblationRow | None, m
                 paper=paper, paper_delta=paper_delta)
 
 
-def _score_value(run: _Run, metric: MetricColumn) -> float | None:
-    value = run.results.get("scores", {}).get(metric.score)
+def _score_value(run: Run, metric: MetricColumn) -> float | None:
+    value = run.record.get("scores", {}).get(metric.score)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _delta(metric: MetricColumn, value: float, units: stats.UnitScores | None, ref_run: _Run | None,
+def _delta(metric: MetricColumn, value: float, units: stats.UnitScores | None, ref_run: Run | None,
            settings: StatsSettings, notes: list[str]) -> tuple[stats.DeltaTest | None, float | None]:
     if ref_run is None:
         return None, None

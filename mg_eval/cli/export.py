@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mg_eval.api import ExportFormat
 from mg_eval.cli.shared_flags import add_output_argument
-from mg_eval.engine import results as store
 from mg_eval.errors import UserInputError
+from mg_eval.results import is_run_dir, open_run
 from mg_eval.tasks import list_benchmarks
 
 __all__ = ["add_arguments", "run", "export_formats", "export_run"]
@@ -45,16 +45,17 @@ def export_run(run_dir: str | Path, name: str, output: str | Path | None = None)
         raise UserInputError(f"unknown export format {name!r}; declared: {', '.join(sorted(formats)) or 'none'}.")
     fmt = formats[name]
     run_dir = Path(run_dir)
-    if not (run_dir / "results.json").is_file():
+    if not is_run_dir(run_dir):
         raise UserInputError(f"{run_dir}: no results.json; pass a run folder written by `mg-eval run`.")
-    record = store.read_results(run_dir)
+    run = open_run(run_dir)
+    record = run.record
     task = record["task"]["name"]
     if task not in fmt.tasks:
         raise UserInputError(f"{run_dir}: a run of task {task!r}; format {name} takes runs of {', '.join(fmt.tasks)}.")
     if not record.get("for_reporting", True):
         raise UserInputError(f"{run_dir}: a --limit run (for_reporting false); a server needs the whole split.")
     path = Path(output) if output else run_dir / f"{name}{fmt.suffix}"
-    fmt.write(record, store.read_samples(run_dir), path)
+    fmt.write(record, run.samples, path)
     return path, fmt
 
 

@@ -23,8 +23,8 @@ import pandas as pd
 
 from mg_eval.api import PROTOCOLS
 from mg_eval.cli.shared_flags import add_reference_rows_argument
-from mg_eval.engine import results as store_results
 from mg_eval.errors import UserInputError
+from mg_eval.results import collect_runs, is_run_dir, newest_per, open_run, write_run
 
 LIST_COLUMNS = ["model", "backend", "task", "protocol", "metric", "value", "n", "ungraded", "for_reporting", "judge", "run_id",
                 "path", "manual"]
@@ -80,21 +80,21 @@ def load_runs(root: str | Path, all_metrics: bool = False) -> pd.DataFrame:
     Unreadable runs raise ``DataError`` naming the file.
     """
     rows = []
-    for directory in store_results.find_runs(root):
-        record = store_results.read_results(directory)
+    for run in collect_runs(root):
+        record = run.record
         scores = _flatten(record["scores"])
         primary = record.get("primary_metric")
         metrics = scores if all_metrics else {primary: scores.get(primary)} if primary else {}
         manual = record["scores"].get(MANUAL_KEY) or {}
         for metric, value in metrics.items():
             rows.append({"manual": f"server score, added by hand: {manual[metric]['source']}" if metric in manual else "",
-                         "model": record["model"]["name"], "backend": store_results.how_made(record)["backend"],
+                         "model": run.model, "backend": run.backend,
                          "task": record["task"]["name"],
                          "protocol": record["protocol"], "metric": metric, "value": value,
                          "n": record["n_samples"]["total"], "ungraded": scores.get("n_ungraded"),
                          "for_reporting": record["for_reporting"],
                          "judge": record.get("judge"), "run_id": record["run_id"], "created_at": record["created_at"],
-                         "path": str(directory), **training_columns(record)})
+                         "path": str(run.path), **training_columns(record)})
     return pd.DataFrame(rows, columns=LIST_COLUMNS + HIDDEN_COLUMNS)
 
 
@@ -128,11 +128,8 @@ def group_score_rows(root: str | Path) -> pd.DataFrame:
     from mg_eval.analysis.group_scores import group_scores_of, newest_by_task
 
     full_runs: dict[tuple[str, str, str], list[dict]] = {}
-    for directory in store_results.find_runs(root):
-        record = store_results.read_results(directory)
-        if record["for_reporting"]:
-            key = (record["model"]["name"], store_results.how_made(record)["backend"], record["protocol"])
-            full_runs.setdefault(key, []).append(record)
+    for run in collect_runs(root, lambda run: bool(run.record["for_reporting"])):
+        full_runs.setdefault((run.model, run.backend, run.protocol), []).append(run.record)
     rows = []
     for (model, backend, protocol), records in sorted(full_runs.items()):
         newest = newest_by_task(records)
@@ -160,8 +157,9 @@ def select(frame: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     if args.reporting_only:
         frame = frame[frame["for_reporting"]]
     if not args.all_runs and not frame.empty:
-        latest = frame.groupby(["model", "task", "protocol"])["run_id"].transform("max")
-        frame = frame[frame["run_id"] == latest]
+        keys = list(zip(frame["model"], frame["task"], frame["protocol"], frame["run_id"]))
+        newest = newest_per(keys, lambda row: row[:3], run_id=lambda row: row[3])
+        frame = frame[[newest[row[:3]][3] == row[3] for row in keys]]
     return frame.sort_values(["task", "protocol", "model", "metric", "run_id"]).reset_index(drop=True)
 
 
@@ -260,18 +258,19 @@ def add_server_score(run_dir: str | Path, value: float, source: str, metric: str
         UserInputError: not a run folder, or no source given.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / store_results.RESULTS_FILE).is_file():
+    if not is_run_dir(run_dir):
         raise UserInputError(f"{run_dir}: no results.json; pass the run folder the server file was exported from.")
     if not source:
         raise UserInputError("--source is required: say which server returned the number, and when.")
-    record = store_results.read_results(run_dir)
+    run = open_run(run_dir)
+    record = run.record
     added_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     scores = dict(record["scores"])
     scores[metric] = float(value)
     scores[MANUAL_KEY] = {**(scores.get(MANUAL_KEY) or {}),
                           metric: {"value": float(value), "source": source, "added_at": added_at}}
     record = {**record, "scores": scores}
-    store_results.write_run(run_dir, record, store_results.read_samples(run_dir))
+    write_run(run_dir, record, run.samples)
     return record
 
 

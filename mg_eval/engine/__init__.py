@@ -1,7 +1,7 @@
-"""The evaluation engine: runner, prediction store, distributed sharding, results schema.
+"""The evaluation engine: runner, feed, distributed sharding (the store and results records: ``mg_eval.results``).
 
 ``from mg_eval.engine import evaluate`` is the entry point (see ``mg_eval.engine.runner``). The runner
-(and torch) is imported on first use, so readers of results (``mg_eval.engine.results``) stay light.
+(and torch) is imported on first use, so readers of results (``mg_eval.results``) stay light.
 """
 
 from __future__ import annotations

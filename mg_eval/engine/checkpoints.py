@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mg_eval.engine.results import RESULTS_FILE, sanitize_name
-from mg_eval.errors import UserInputError
+from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.hashing import CHECKPOINT_DIR
+from mg_eval.results import open_run, run_dirs, sanitize_name
 
 STATE_FILE = "trainer_state.json"  # mg_model.train.trainer.STATE_FILE; the HF Trainer's name too
 ADAPTER_FILE = "mm_projector.bin"  # mg_model.train.stages.ADAPTER_FILE
@@ -229,8 +229,11 @@ def check_results_identity(output: Path, specs: list[Any]) -> None:
         training = getattr(spec, "training", None)
         if not training:
             continue
-        for file in sorted((output / sanitize_name(spec.name)).glob(f"*/*/{RESULTS_FILE}"))[:1]:
-            recorded = (read_state(file).get("model") or {}).get("training") or {}
+        for folder in run_dirs(output / sanitize_name(spec.name))[:1]:
+            try:
+                recorded = open_run(folder).record["model"].get("training") or {}
+            except DataError:  # an unreadable run says nothing about its training run
+                continue
             theirs = (recorded.get("config_hash"), recorded.get("run_dir"))
             ours = (training.get("config_hash"), training.get("run_dir"))
             if recorded and theirs[0] != ours[0] and theirs[1] != ours[1]:

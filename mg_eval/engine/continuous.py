@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mg_eval.api import StreamingGenerator, TokenCountingGenerator
-from mg_eval.engine import store
 from mg_eval.engine.feed import PlannedSample, next_batch, open_feed
+from mg_eval.results import store
 
 
 def applies(generator: Any, generation: Mapping[str, Any]) -> bool:

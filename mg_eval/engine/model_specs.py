@@ -16,8 +16,8 @@ from typing import Any
 
 from mg_eval.api import DEFAULT_BACKEND, Generator, RunOptions
 from mg_eval.backends import Backend, DecodingChoice, check_run_options, decoding_mode, load_backend
-from mg_eval.engine import results
 from mg_eval.errors import UserInputError
+from mg_eval.results import records as results
 
 
 @dataclass

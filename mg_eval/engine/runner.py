@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
 from mg_eval.backends import DecodingChoice, load_backend
 from mg_eval.backends import check_run_options as check_backend_options
-from mg_eval.engine import continuous, distributed, provenance, recording, results, store, task_stores
+from mg_eval.engine import continuous, distributed, provenance, recording, task_stores
 from mg_eval.engine.checks import check_prompts
 from mg_eval.engine.feed import PlannedSample, default_num_workers, next_batch, open_feed
 from mg_eval.engine.model_specs import (
@@ -45,6 +45,8 @@ from mg_eval.engine.model_specs import (
 from mg_eval.engine.planner import configure_sharing, doc_image_identity, image_order
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.models.base import GENERATION_KEYS, Generator, sample_seed
+from mg_eval.results import records as results
+from mg_eval.results import store
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The prediction stores of one run: where each (model, task) store lives, its lock, and its preparation.
+"""The prediction stores of one run: their locks and their preparation (where each store lives and its header:
+:mod:`mg_eval.results.store`, re-exported here for the runner).
 
 ``evaluate`` locks every task's store before ``--fresh`` deletes anything or the model loads, so a second
 run fails in seconds and never deletes a store another run is writing.
@@ -7,25 +8,15 @@ run fails in seconds and never deletes a store another run is writing.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from mg_eval.api import DEFAULT_BACKEND, TaskLike
-from mg_eval.engine import distributed, results, store
+from mg_eval.engine import distributed
+from mg_eval.results import records, store
+from mg_eval.results.store import store_header, task_dir
 
-
-def store_header(model_name: str, task: TaskLike, protocol: str, dtype: str | None,
-                 backend: str = DEFAULT_BACKEND) -> dict[str, Any]:
-    """The header every store file of this (model, task, protocol) carries; a mismatch on resume is an error
-    (``backend``: a store written before backends existed has none and counts as the default backend's)."""
-    return {"model": model_name, "task": task.name, "protocol": protocol, "dtype": dtype, "backend": backend}
-
-
-def task_dir(output: str | os.PathLike, model_name: str, task: TaskLike) -> Path:
-    """``<output>/<model>/<task>``: the store and run directories of one (model, task)."""
-    return Path(output) / results.sanitize_name(model_name) / results.sanitize_name(task.name)
+__all__ = ["lock_stores", "prepare_stores", "store_header", "task_dir"]
 
 
 def lock_stores(held: contextlib.ExitStack, model_name: str, tasks: Sequence[TaskLike], protocol: str, output: Path,
@@ -45,7 +36,7 @@ def prepare_stores(model_name: str, tasks: Sequence[TaskLike], protocol: str, dt
     for task in tasks:
         folder = task_dir(output, model_name, task)
         if context.is_main:
-            results.remove_stale_temp_files(folder, protocol)
+            records.remove_stale_temp_files(folder, protocol)
         if fresh:
             if context.is_main:
                 own = [store.store_path(folder, protocol, rank, context.world_size)

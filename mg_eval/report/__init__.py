@@ -1,7 +1,7 @@
 """`mg-eval report`: a static, self-contained results site (leaderboard, run pages, sample browser, compare).
 
 ``build_report(root, output, ReportOptions(...)) -> ReportSummary`` (see :mod:`mg_eval.report.builder`).
-Imports nothing heavy at package import; the submodules read runs through :mod:`mg_eval.engine.results`.
+Imports nothing heavy at package import; the submodules read runs through :mod:`mg_eval.results`.
 """
 
 from __future__ import annotations

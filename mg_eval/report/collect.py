@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.analysis import stats, units
-from mg_eval.engine.results import SAMPLES_FILE, find_runs, how_made, read_results, read_samples
 from mg_eval.errors import DataError, UserInputError
+from mg_eval.results import RunFacts, collect_runs
 
 #: Sample fields that hold the task's question text (first present wins; else the prompt without its
 #: template prefix / suffix).
@@ -43,7 +43,7 @@ class Breakdown:
 
 
 @dataclass
-class RunView:
+class RunView(RunFacts):
     """One run as the report sees it.
 
     Attributes:
@@ -65,31 +65,6 @@ class RunView:
     verdicts: dict[str, Any] = field(default_factory=dict)
     category_field: str | None = None
     primary: tuple[float | None, stats.Interval | None] = (None, None)
-
-    @property
-    def model(self) -> str:
-        return str(self.record["model"]["name"])
-
-    @property
-    def task(self) -> str:
-        return str(self.record["task"]["name"])
-
-    @property
-    def benchmark(self) -> str:
-        return str(self.record["task"].get("benchmark") or self.task)
-
-    @property
-    def protocol(self) -> str:
-        return str(self.record.get("protocol"))
-
-    @property
-    def backend(self) -> str:
-        """The backend that generated the answers (``engine.results.how_made``)."""
-        return str(how_made(self.record)["backend"])
-
-    @property
-    def run_id(self) -> str:
-        return str(self.record["run_id"])
 
     @property
     def label(self) -> str:
@@ -148,21 +123,16 @@ def run_slug(record: Mapping[str, Any]) -> str:
 
 def load_run_views(root: str | Path, n_resamples: int, seed: int) -> list[RunView]:
     """Every run under ``root`` (sorted by model, task, run id); ``UserInputError`` when there is none."""
-    paths = find_runs(root)
     if not Path(root).is_dir():
         raise UserInputError(f"results root {root} does not exist; pass the folder written by `mg-eval run` "
                              "(or `mg-eval demo --output DIR`)")
-    if not paths:
-        raise UserInputError(f"no runs (results.json) under {root}; pass the folder written by `mg-eval run` "
-                             "(or `mg-eval demo --output DIR`)")
     views = []
-    for path in paths:
-        record = read_results(path)
-        has_samples = (path / SAMPLES_FILE).is_file()  # a results.json alone still gets its scores shown
-        view = RunView(path=path, record=record, samples=read_samples(path) if has_samples else [],
-                       slug=run_slug(record))
-        view.outcomes, view.verdicts = outcomes_of(view.samples, record["scores"], str(path))
-        view.category_field = detect_category_field(view.samples, record["scores"])
+    for run in collect_runs(root, required="pass the folder written by `mg-eval run` (or `mg-eval demo --output DIR`)"):
+        # a results.json alone still gets its scores shown
+        view = RunView(path=run.path, record=run.record, samples=run.samples if run.has_samples else [],
+                       slug=run_slug(run.record))
+        view.outcomes, view.verdicts = outcomes_of(view.samples, run.record["scores"], str(run.path))
+        view.category_field = detect_category_field(view.samples, run.record["scores"])
         view.primary = primary_interval(view, n_resamples, seed)
         views.append(view)
     return sorted(views, key=lambda v: (v.model, v.task, v.run_id))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from mg_eval.analysis import stats, units
 from mg_eval.errors import DataError, UserInputError
 from mg_eval.report.collect import RIGHT, RunView, flat_scores, is_number, score_units
+from mg_eval.results import newest_per
 
 
 @dataclass
@@ -64,12 +65,7 @@ def flipped(run_a: RunView, run_b: RunView) -> tuple[list[str], list[str], int]:
 
 def newest_runs(views: Sequence[RunView], model: str) -> dict[tuple[str, str], RunView]:
     """The newest run of ``model`` per (task, protocol)."""
-    newest: dict[tuple[str, str], RunView] = {}
-    for view in views:
-        key = (view.task, view.protocol)
-        if view.model == model and (key not in newest or view.run_id > newest[key].run_id):
-            newest[key] = view
-    return newest
+    return newest_per([view for view in views if view.model == model], lambda view: (view.task, view.protocol))
 
 
 def check_models(views: Sequence[RunView], a: str, b: str) -> None:

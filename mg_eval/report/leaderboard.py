@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mg_eval.analysis import plots, zoo
 from mg_eval.analysis.group_scores import group_scores_of
-from mg_eval.engine.results import how_made
 from mg_eval.report.collect import RunView
+from mg_eval.results import how_made
 
 
 @dataclass

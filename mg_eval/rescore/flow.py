@@ -190,7 +190,7 @@ def write_score_results(
     The record follows ``results/SCHEMA.md``; there is no model, so ``model.path`` and ``weights_hash`` are
     ``null`` and ``extra`` names the source file and format.
     """
-    from mg_eval.engine.results import make_results, new_run_id, run_dir, write_run
+    from mg_eval.results import make_results, new_run_id, run_dir, write_run
 
     run_id = new_run_id(result.protocol)
     record = make_results(

@@ -11,34 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError, UserInputError
+from mg_eval.results import is_samples_file, read_results, run_files
+from mg_eval.results import read_samples as read_sample_lines
 
 __all__ = ["check_run_task", "detect", "locate", "read_samples", "run_metadata"]
 
-SAMPLES_FILE = "samples.jsonl"
-RESULTS_FILE = "results.json"
-
-
 def locate(path: Path) -> tuple[Path, Path | None]:
     """``(samples.jsonl, results.json or None)`` for a run directory or a samples file."""
-    samples = path / SAMPLES_FILE if path.is_dir() else path
-    results = samples.parent / RESULTS_FILE
-    return samples, (results if results.is_file() else None)
+    return run_files(path)
 
 
 def detect(path: Path) -> bool:
     """A run directory holding ``samples.jsonl``, or a file named ``samples.jsonl``."""
-    samples, _ = locate(path)
-    return samples.is_file() and samples.name == SAMPLES_FILE
+    return is_samples_file(path)
 
 
 def read_samples(path: Path) -> list[dict]:
     """The sample records, one per line (``DataError`` naming the line on bad JSON)."""
-    from mg_eval.engine.results import read_samples as engine_read_samples
-
     samples, _ = locate(path)
     if not samples.is_file():
         raise DataError(f"{samples}: not found; point at a run directory written by `mg-eval run`.")
-    records = engine_read_samples(samples)
+    records = read_sample_lines(samples)
     if not records:
         raise DataError(f"{samples}: no samples.")
     for number, record in enumerate(records, start=1):
@@ -49,8 +42,6 @@ def read_samples(path: Path) -> list[dict]:
 
 def run_metadata(path: Path, task: str | None, protocol: str | None) -> tuple[str, str, dict | None]:
     """Task name, protocol and the results record of the run (explicit values win)."""
-    from mg_eval.engine.results import read_results
-
     if not path.exists():
         raise UserInputError(f"{path}: no such file or directory; point at a run directory written by `mg-eval run`.")
     _, results_file = locate(path)
