@@ -75,13 +75,13 @@ def test_an_image_longer_than_the_context(tmp_path: Path) -> None:
 def test_parallel_flags_are_backend_options(tiny_checkpoint: Path, tmp_path: Path) -> None:
     import argparse
 
-    from mg_eval.cli.run import add_arguments, backend_options
+    from mg_eval.cli.run import add_arguments, backend_settings
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(["--model", "m", "--tasks", "t", "--tensor-parallel-size", "2",
                               "--data-parallel-size", "3", "--backend-option", "max_model_len=4096"])
-    assert backend_options(args) == {"tensor_parallel_size": 2, "data_parallel_size": 3, "max_model_len": 4096}
+    assert backend_settings(args)[1] == {"tensor_parallel_size": 2, "data_parallel_size": 3, "max_model_len": 4096}
     # the reference backend takes no engine options: refused by name, before anything loads
     line = _error_line(["run", "--model", str(tiny_checkpoint), "--tasks", "textvqa_val", "--sample-data",
                         "--output", str(tmp_path / "out"), "--tensor-parallel-size", "2"])
