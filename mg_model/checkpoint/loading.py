@@ -14,8 +14,8 @@ Every key is accounted for: missing, unexpected or mis-shaped keys raise one :cl
 listing all of them, before the model is used.
 
 Layering: this module does not import the model; ``MGMForCausalLM.from_pretrained`` passes its
-``model_class_for`` in. Folders and JSON files: :mod:`mg_model.checkpoint_dirs`; tensors and key names:
-:mod:`mg_model.checkpoint_tensors`; saving: :mod:`mg_model.saving` (all re-exported here, their former home).
+``model_class_for`` in. Folders and JSON files: :mod:`mg_model.checkpoint.dirs`; tensors and key names:
+:mod:`mg_model.checkpoint.tensors`; saving: :mod:`mg_model.checkpoint.saving` (all re-exported here, their former home).
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint_dirs import HUB_IDS, read_checkpoint_config, resolve_checkpoint_dir, resolve_encoder_dir
-from .checkpoint_tensors import (
+from ..configuration_mgm import MGM_DEFAULTS, MGMConfig, config_from_dict
+from ..errors import CheckpointError
+from .dirs import HUB_IDS, read_checkpoint_config, resolve_checkpoint_dir, resolve_encoder_dir
+from .saving import ARCHITECTURE_OF_TYPE, parse_size, save_mgm
+from .tensors import (
     CLIP_PREFIX,
     HR_PREFIX,
     INDEX_FILES,
@@ -47,9 +50,6 @@ from .checkpoint_tensors import (
     official_to_internal,
     open_clip_tensors,
 )
-from .configuration_mgm import MGM_DEFAULTS, MGMConfig, config_from_dict
-from .errors import CheckpointError
-from .saving import ARCHITECTURE_OF_TYPE, parse_size, save_mgm
 
 __all__ = [  # the names this module held before the split, importable from here as before
     "ARCHITECTURE_OF_TYPE", "CLIP_PREFIX", "DTYPES", "HR_PREFIX", "HUB_IDS", "IGNORABLE_SUFFIXES", "INDEX_FILES",
