@@ -1,5 +1,6 @@
-"""Former home of the decode options, kept because the public API documents ``mg_model.fast_decode.DecodeOptions``
-(docs/architecture.md#mg_model-public-api). The code lives in :mod:`mg_model.generation.fast_decode`."""
+"""Former home of the decode options, kept because earlier releases documented ``mg_model.fast_decode.DecodeOptions``
+as public API (docs/architecture.md, "Fast decoding and the GPU suite").
+The code lives in :mod:`mg_model.generation.fast_decode`."""
 
 from __future__ import annotations
 
