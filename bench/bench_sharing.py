@@ -33,7 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mg_model.feature_cache import FeatureCache  # noqa: E402
+from mg_model.generation.feature_cache import FeatureCache  # noqa: E402
 from mg_model.modeling_mgm import IMAGE_TOKEN_INDEX, MGMForCausalLM  # noqa: E402
 from mg_model.variants import variant_config  # noqa: E402
 

@@ -8,7 +8,7 @@ Model: real-size random CLIP-L/336 + ConvNeXt-L (768, or 1536 with ``--hd``) and
   official batch-1 process: the whole fusion map and mining intermediates of one image at once);
 * ``batch B unchunked`` (``--unchunked-batch B``): one ``generate`` over B prompts, HR path in one chunk
   (the old batched path; ~16 GiB at batch 8);
-* ``batch B chunked``: the same with the default chunk budget of ``mg_model.vision_chunks``.
+* ``batch B chunked``: the same with the default chunk budget of ``mg_model.generation.vision_chunks``.
 
 Each child builds the model, warms up on one prompt and times one pass over the workload. Ratios are
 against ``loop b=1 unchunked``; the token ids of every variant are compared with it.
@@ -31,9 +31,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mg_model.generation.vision_chunks import DEFAULT_CHUNK_BYTES  # noqa: E402
 from mg_model.modeling_mgm import MGMForCausalLM  # noqa: E402
 from mg_model.variants import variant_config  # noqa: E402
-from mg_model.vision_chunks import DEFAULT_CHUNK_BYTES  # noqa: E402
 
 SMALL_LLM = {"hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 2, "num_attention_heads": 4,
              "num_key_value_heads": 4, "vocab_size": 32000}

@@ -58,7 +58,7 @@ from suite_roofline import LLMShape, benchmark_minutes, device_spec  # noqa: E40
 from suite_workload import BENCHMARKS, SCAFFOLD_TOKENS, SuiteGenerator, SyntheticTask  # noqa: E402
 
 from mg_eval.engine import evaluate  # noqa: E402
-from mg_model.fast_decode import DecodeOptions  # noqa: E402
+from mg_model.generation.fast_decode import DecodeOptions  # noqa: E402
 from mg_model.processing_mgm import MGMImageProcessor  # noqa: E402
 
 

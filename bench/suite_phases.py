@@ -127,7 +127,7 @@ def option_comparison(args: Any, generator: Any, batch: int, report: Any, deadli
     """MathVista (decode-heavy) under the decode options: speed-up vs the defaults and whether the tokens agree."""
     from mg_eval.engine import evaluate
     from mg_eval.results import read_samples
-    from mg_model.fast_decode import DecodeOptions
+    from mg_model.generation.fast_decode import DecodeOptions
 
     shape = next(shape for shape in BENCHMARKS if shape.name == "mathvista")
     task = SyntheticTask(shape, 2 if args.tiny else args.options_n, gen_cap=args.gen_cap,

@@ -55,7 +55,7 @@ def weightless_checkpoint(folder: Path, variant: str) -> Path:
          "image_std": list(OPENAI_CLIP_STD), "rescale_factor": 1 / 255}))
     for name in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json"):
         shutil.copy2(TINY_TOKENIZER_DIR / name, folder / name)
-    # the shard list must not be empty (mg_model.checkpoint_tensors.checkpoint_files); nothing reads it
+    # the shard list must not be empty (mg_model.checkpoint.tensors.checkpoint_files); nothing reads it
     save_file({"unused": torch.zeros(1)}, str(folder / "model.safetensors"))
     return folder
 

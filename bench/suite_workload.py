@@ -26,7 +26,7 @@ from transformers.generation.logits_process import LogitsProcessor, LogitsProces
 
 from mg_eval.models.base import hf_generation_kwargs
 from mg_eval.models.mgm import MGMGenerator
-from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
+from mg_model.generation.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
 IMAGE_TOKEN_INDEX = -200
 SCAFFOLD_TOKENS = 41  # BOS + Vicuna system prompt + role tags (docs/roofline.md#benchmark-workload)
@@ -239,7 +239,7 @@ class SuiteGenerator(MGMGenerator):
 
     def generate_stream(self, requests: Any, generation: dict[str, Any], batch_size: int) -> Any:
         """Continuous batching with forced lengths; response = tokens generated up to and including EOS."""
-        from mg_model.continuous import ContinuousDecoder, Request
+        from mg_model.generation.continuous import ContinuousDecoder, Request
 
         max_new = hf_generation_kwargs(generation)["max_new_tokens"]
         decoder = ContinuousDecoder(self.model, batch_size, [self.eos], row_processor=self.row_processor())

@@ -175,7 +175,7 @@ class RunOptions:
         fresh: discard stored predictions first.
         generation_overrides: e.g. ``{"max_new_tokens_cap": 16}``.
         progress: show a progress bar.
-        decode: ``mg_model.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official;
+        decode: ``mg_model.generation.fast_decode.DecodeOptions`` fields for checkpoints built by the run (default official;
             part of every prediction fingerprint); a ``Generator`` passed in keeps its own.
         continuous: continuous batching for greedy single-beam tasks (``mg_eval.engine.continuous``).
         share: vision-feature cache + shared-prefix / beam prefill (same tokens; ``False``: the plain path).

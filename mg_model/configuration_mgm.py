@@ -21,7 +21,7 @@ from transformers import AutoConfig, PretrainedConfig
 
 from .constants import LLM_TYPE_OF_MGM_TYPE
 from .errors import MGMConfigError
-from .fast_decode import OFFICIAL_LLM_ATTENTION
+from .generation.fast_decode import OFFICIAL_LLM_ATTENTION
 
 __all__ = [
     "CLIP_L_336_VISION_CONFIG", "CONFIG_CLASS_OF_TYPE", "CONVNEXT_LARGE_DEPTHS", "CONVNEXT_LARGE_DIMS",

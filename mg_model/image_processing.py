@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .checkpoint_dirs import read_checkpoint_config, read_json_file, require_encoder_dir
+from .checkpoint.dirs import read_checkpoint_config, read_json_file, require_encoder_dir
 from .constants import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from .errors import MGMInputError
 

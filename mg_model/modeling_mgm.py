@@ -22,18 +22,23 @@ from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.generation.logits_process import LogitsProcessorList
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from .checkpoint.loading import load_mgm
+from .checkpoint.saving import parse_size, save_mgm
 from .configuration_mgm import MGMConfig, MGMGemmaConfig, MGMMistralConfig, MGMMixtralConfig
 from .constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
 from .errors import MGMConfigError
-from .fast_decode import ATTENTION_CHOICES, OFFICIAL_LLM_ATTENTION, DecodeOptions, apply_decode_options
-from .feature_cache import encode_unique
+from .generation.fast_decode import (
+    ATTENTION_CHOICES,
+    OFFICIAL_LLM_ATTENTION,
+    DecodeOptions,
+    apply_decode_options,
+)
+from .generation.feature_cache import encode_unique
+from .generation.prefix_sharing import generate_with_shared_prefix, plan_shared_prefixes, spliced_length_ok
+from .generation.sampling import PerSampleSampler, first_set
+from .generation.vision_chunks import DEFAULT_CHUNK_BYTES
 from .hf_compat import CACHE_ARG
-from .loading import load_mgm
-from .prefix_sharing import generate_with_shared_prefix, plan_shared_prefixes, spliced_length_ok
 from .registration import register_model_types
-from .sampling import PerSampleSampler, first_set
-from .saving import parse_size, save_mgm
-from .vision_chunks import DEFAULT_CHUNK_BYTES
 from .vision_path import build_projector, build_vision_modules, encode_visual_tokens, visual_tokens_per_image
 
 __all__ = ["CACHE_ARG", "MGMForCausalLM", "build_projector", "model_class_for", "register_mgm"]
@@ -109,10 +114,10 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any, **kwargs: Any) -> MGMForCausalLM:
-        """Load an official MGM checkpoint directory; see :func:`mg_model.loading.load_mgm` for options.
+        """Load an official MGM checkpoint directory; see :func:`mg_model.checkpoint.loading.load_mgm` for options.
 
         ``attn_implementation``: the language model's attention kernel, ``"eager"`` (default: the official
-        numerics) or ``"sdpa"`` (the same switch as ``DecodeOptions(attn=...)``, :mod:`mg_model.fast_decode`);
+        numerics) or ``"sdpa"`` (the same switch as ``DecodeOptions(attn=...)``, :mod:`mg_model.generation.fast_decode`);
         any other value is an :class:`MGMConfigError`. The vision towers stay eager.
         """
         attn = kwargs.pop("attn_implementation", None)
@@ -179,7 +184,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
             labels: optional [B, L]; image positions get -100 (IGNORE_INDEX).
             padding_side: "left" (generation) or "right"; default ``config.tokenizer_padding_side``.
             image_keys / feature_cache: with one image per sample, encode each distinct key once
-                (through the :class:`mg_model.feature_cache.FeatureCache`, when given).
+                (through the :class:`mg_model.generation.feature_cache.FeatureCache`, when given).
 
         Returns:
             dict with ``inputs_embeds`` [B, L'] x H, ``attention_mask`` [B, L'], ``position_ids`` [B, L']
@@ -351,7 +356,7 @@ class MGMForCausalLM(PreTrainedModel, GenerationMixin):
         global torch RNG as transformers does. ``image_keys`` (one per sample; equal keys = equal
         preprocessed images) encodes each image once, through ``feature_cache`` when given;
         ``share_prefix=True`` (with ``image_keys``) prefills each shared prompt prefix once and each
-        prompt once for all beams (:mod:`mg_model.prefix_sharing`). Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
+        prompt once for all beams (:mod:`mg_model.generation.prefix_sharing`). Other kwargs are those of ``transformers`` ``generate`` (``max_new_tokens``, ``do_sample``,
         ``temperature``, ``top_p``, ``num_beams``, ``eos_token_id``, ``pad_token_id``, ...).
         """
         if "inputs_embeds" in kwargs:

@@ -8,7 +8,7 @@ Tokenizer flavour (see docs/processing.md): the official builder loads Vicuna/Yi
 SentencePiece ``LlamaTokenizer`` of transformers 4.36 and everything else with the fast tokenizer;
 transformers 5 has no slow Llama tokenizer, so the ``slow`` flavour runs
 :class:`~mg_model.slow_tokenizer.SlowLlamaTokenization` (transformers' rules over the ``sentencepiece``
-library). Loading the tokenizer files: :mod:`mg_model.tokenizer_files`.
+library). Loading the tokenizer files: :mod:`mg_model.checkpoint.tokenizer_files`.
 
 The names this module held before it was split stay importable from here.
 """
@@ -24,8 +24,13 @@ import torch
 from PIL import Image
 from transformers import BatchFeature
 
-from .checkpoint_dirs import read_checkpoint_config, read_json_file
-from .checkpoint_dirs import require_encoder_dir as resolve_encoder_dir
+from .checkpoint.dirs import read_checkpoint_config, read_json_file
+from .checkpoint.dirs import require_encoder_dir as resolve_encoder_dir
+from .checkpoint.tokenizer_files import (
+    load_checkpoint_tokenizer,
+    read_legacy_flag,
+    tokenizer_from_sentencepiece,
+)
 from .constants import (
     DEFAULT_IMAGE_TOKEN,
     IMAGE_TOKEN_INDEX,
@@ -44,7 +49,6 @@ from .slow_tokenizer import (
     official_tokenizer_flavour,
     special_token_wrap,
 )
-from .tokenizer_files import load_checkpoint_tokenizer, read_legacy_flag, tokenizer_from_sentencepiece
 
 __all__ = [  # MGMProcessor and its helpers, plus the names this module held before the split
     "OPENAI_CLIP_MEAN", "OPENAI_CLIP_STD", "SPIECE_UNDERLINE", "TINY_TOKENIZER_DIR", "MGMImageProcessor",

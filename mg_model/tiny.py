@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from .checkpoint_tensors import CLIP_PREFIX, HR_PREFIX
+from .checkpoint.saving import save_mgm
+from .checkpoint.tensors import CLIP_PREFIX, HR_PREFIX
 from .constants import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from .constants import TINY_TOKENIZER_DIR as TOKENIZER_DIR
 from .modeling_mgm import MGMForCausalLM, model_class_for, register_mgm
-from .saving import save_mgm
 from .variants import TINY_LLMS, variant_config
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from .configuration_mgm import MGMConfig, projector_depth
+from .generation.vision_chunks import DEFAULT_CHUNK_BYTES, encode_hr_and_mine
 from .mining import build_mining_projectors, extend_and_mine, split_lr_views
 from .vision import CLIPLREncoder, ConvNeXtHREncoder
-from .vision_chunks import DEFAULT_CHUNK_BYTES, encode_hr_and_mine
 
 #: attribute names of the vision modules on the holder (official state-dict names after ``model.``)
 VISION_MODULE_NAMES = (
@@ -87,7 +87,7 @@ def encode_visual_tokens(
         images: LR views [B, 3, s, s] (grid 1) or [B, g² (+1 global), 3, s, s] (HD), crops row-major.
         images_aux: HR image [B, 3, S, S], or None to skip the HR branch (mining off).
         use_mining: False also skips the HR branch (ablation / benchmark).
-        chunk_bytes: memory budget of the chunked HR path (:mod:`mg_model.vision_chunks`).
+        chunk_bytes: memory budget of the chunked HR path (:mod:`mg_model.generation.vision_chunks`).
 
     Returns:
         [B, T, H] in the projector dtype, T = N·(g² + global), global view first.

@@ -1,4 +1,4 @@
-"""Continuous batching (mg_model.continuous, mg_eval.engine.continuous): same greedy tokens as the static path."""
+"""Continuous batching (mg_model.generation.continuous, mg_eval.engine.continuous): same greedy tokens as the static path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mg_model import IMAGE_TOKEN_INDEX, build_tiny_model
-from mg_model.continuous import ContinuousDecoder, Request, supports_continuous
+from mg_model.generation.continuous import ContinuousDecoder, Request, supports_continuous
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 

@@ -1,4 +1,4 @@
-"""Decode options (mg_model.fast_decode): official defaults, greedy tokens equal to the default path, recorded."""
+"""Decode options (mg_model.generation.fast_decode): official defaults, greedy tokens equal to the default path, recorded."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from mg_model import IMAGE_TOKEN_INDEX, MGMForCausalLM, build_tiny_model
-from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs, llm_attention
+from mg_model.generation.fast_decode import (
+    DecodeOptions,
+    apply_decode_options,
+    generate_kwargs,
+    llm_attention,
+)
 
 PROMPTS = [[1, 300, 301, 13, IMAGE_TOKEN_INDEX, 13, 400, 401, 402, 403, 404], [1, 310, IMAGE_TOKEN_INDEX, 13, 410],
            [1, 320, 321, 322, 13, IMAGE_TOKEN_INDEX, 13, 420, 421]]

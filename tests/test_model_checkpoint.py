@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from mg_model import CheckpointError, MGMForCausalLM, build_tiny_checkpoint, build_tiny_model
-from mg_model.loading import CLIP_PREFIX
+from mg_model.checkpoint.loading import CLIP_PREFIX
 
 CLIP_DIR = "model_zoo/OpenAI/clip-vit-large-patch14-336"
 HR_DIR = "model_zoo/OpenAI/openclip-convnext-large-d-320-laion2B-s29B-b131K-ft-soup"

@@ -195,7 +195,7 @@ def test_seeded_sampling_gives_the_same_tokens_alone_or_batched(model) -> None:
 
 
 def test_per_sample_sampler_draws_from_the_warped_distribution() -> None:
-    from mg_model.sampling import PerSampleSampler
+    from mg_model.generation.sampling import PerSampleSampler
 
     logits = torch.log(torch.tensor([[0.6, 0.3, 0.1, 1e-9]]))
     counts = torch.zeros(4)

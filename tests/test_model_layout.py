@@ -1,4 +1,5 @@
-"""The shape of ``mg_model``: no import cycles (lazy imports included), one home per constant, small modules.
+"""The shape of ``mg_model``: one folder per concern with one-way imports between them, no import cycles (lazy
+imports included), one home per constant, small modules.
 
 Read from the source with ``ast`` (no module is imported), so a function-level import counts like a
 top-level one: a cycle hidden behind a lazy import is still a cycle.
@@ -90,8 +91,8 @@ def test_cycle_finder_sees_a_lazy_cycle(tmp_path: Path) -> None:
 
 def test_mg_model_has_no_import_cycles() -> None:
     graph = import_graph(PACKAGE)
-    assert "mg_model.loading" in graph and "mg_model.modeling_mgm" in graph["mg_model"]
-    assert "mg_model.loading" in graph["mg_model.modeling_mgm"]  # the model imports its loader, not the reverse
+    assert "mg_model.checkpoint.loading" in graph and "mg_model.modeling_mgm" in graph["mg_model"]
+    assert "mg_model.checkpoint.loading" in graph["mg_model.modeling_mgm"]  # the model imports its loader, not the reverse
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle in mg_model (lazy imports count): " + " -> ".join(cycle or [])
 
@@ -142,6 +143,85 @@ def test_old_import_locations_still_work() -> None:
     assert (IMAGE_TOKEN_INDEX, IGNORE_INDEX, CLIP_PREFIX) == (-200, -100, "model.vision_tower.vision_tower.vision_model.")
     assert TINY_TOKENIZER_DIR.is_dir() and callable(resolve_encoder_dir) and callable(save_mgm)
     assert SlowLlamaTokenization and tokenizer_from_sentencepiece
+
+
+#: The rooms of ``mg_model`` and what each holds (docs/architecture.md, docs/model.md#where-the-code-is).
+#: A new module goes into the room of its concern, and into this table.
+ROOMS = {
+    # the architecture: what MGM is (config, vision path, model, templates, processing)
+    "": {"constants", "errors", "configuration_mgm", "variants", "vision", "mining", "vision_path", "modeling_mgm",
+         "registration", "hf_compat", "conversation", "image_processing", "slow_tokenizer", "processing_mgm",
+         "generation_image", "tiny"},
+    "checkpoint": {"loading", "dirs", "tensors", "saving", "tokenizer_files"},
+    "generation": {"fast_decode", "sampling", "feature_cache", "prefix_sharing", "continuous", "vision_chunks"},
+    "vllm": {"model", "processing", "chat_template"},
+    "train": {"config", "setup", "trainer", "distributed", "deepspeed_config", "stages", "data", "synthetic",
+              "encoder_pretrain", "text_warmup"},
+}
+#: Former homes kept for the paths the docs gave users; each only re-exports its room's module.
+FORMER_HOMES = {"mg_model.fast_decode": "mg_model.generation.fast_decode", "mg_model.loading": "mg_model.checkpoint.loading"}
+#: The architecture modules checkpoint I/O may use: the config it builds, the errors it raises, shared constants.
+CHECKPOINT_MAY_IMPORT = {"mg_model.configuration_mgm", "mg_model.errors", "mg_model.constants"}
+
+
+def _room_of(module: str) -> str:
+    """``mg_model.checkpoint.loading`` -> ``checkpoint``; a top-level module -> ``""`` (the architecture)."""
+    parts = module.split(".")[1:]
+    return parts[0] if parts and parts[0] in ROOMS else ""
+
+
+def test_every_module_lives_in_its_stated_room() -> None:
+    found: dict[str, set[str]] = {room: set() for room in ROOMS}
+    for name in module_files(PACKAGE):
+        parts = name.split(".")[1:]
+        if not parts or name in FORMER_HOMES or (len(parts) == 1 and parts[0] in ROOMS):
+            continue  # the package, a former home, a room's own __init__
+        assert len(parts) == 1 or parts[0] in ROOMS, f"{name}: no room {parts[0]!r}; state it in ROOMS and the docs"
+        found[_room_of(name)].add(parts[-1])
+    assert found == ROOMS, "mg_model's modules moved; update ROOMS, docs/architecture.md and docs/model.md"
+
+
+def test_checkpoint_io_imports_no_model_code() -> None:
+    """checkpoint/ reads and writes the official layout: no modeling, vision, processing or generation code."""
+    for name, imports in import_graph(PACKAGE).items():
+        if name.startswith("mg_model.checkpoint"):
+            outside = {m for m in imports if not m.startswith("mg_model.checkpoint")} - CHECKPOINT_MAY_IMPORT
+            assert not outside, f"{name} imports {sorted(outside)}; checkpoint I/O needs no model code"
+
+
+def test_generation_imports_the_architecture_only() -> None:
+    """generation/ works on a built model: no checkpoint I/O, and not the model module that calls it."""
+    for name, imports in import_graph(PACKAGE).items():
+        if name.startswith("mg_model.generation"):
+            rooms = {_room_of(m) for m in imports}
+            assert rooms <= {"", "generation"}, f"{name} imports {sorted(imports)}"
+            assert "mg_model.modeling_mgm" not in imports and "mg_model.tiny" not in imports, name
+
+
+def test_vllm_and_train_are_imported_only_from_inside() -> None:
+    """Nothing in the model depends on the vLLM plugin or on training; both sit on top of it."""
+    for name, imports in import_graph(PACKAGE).items():
+        for room in ("vllm", "train"):
+            if not name.startswith(f"mg_model.{room}"):
+                inside = sorted(m for m in imports if m.startswith(f"mg_model.{room}"))
+                assert not inside, f"{name} imports {inside}"
+
+
+def test_former_homes_only_re_export() -> None:
+    """``mg_model.fast_decode`` / ``mg_model.loading`` hold no code, and give the same objects as the rooms."""
+    import importlib
+
+    files = module_files(PACKAGE)
+    for old, new in FORMER_HOMES.items():
+        tree = ast.parse(files[old].read_text(encoding="utf-8"))
+        assert not [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))], old
+        old_module, new_module = importlib.import_module(old), importlib.import_module(new)
+        assert old_module.__all__ and set(old_module.__all__) <= set(dir(new_module))
+        assert all(getattr(old_module, key) is getattr(new_module, key) for key in old_module.__all__), old
+    from mg_model.fast_decode import DecodeOptions
+    from mg_model.generation.fast_decode import DecodeOptions as moved
+
+    assert DecodeOptions is moved
 
 
 def _module_level_assignments(path: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""Vision-feature cache + shared-prefix prefill (mg_model/prefix_sharing.py, feature_cache.py): same tokens."""
+"""Vision-feature cache + shared-prefix prefill (mg_model/generation/prefix_sharing.py, feature_cache.py): same tokens."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 
 from mg_model import IMAGE_TOKEN_INDEX as IMG
 from mg_model import build_tiny_model
-from mg_model.feature_cache import FeatureCache, encode_unique
-from mg_model.prefix_sharing import plan_shared_prefixes
+from mg_model.generation.feature_cache import FeatureCache, encode_unique
+from mg_model.generation.prefix_sharing import plan_shared_prefixes
 
 # rows 0, 1, 4 share image 0 and "1 300 301 <img> 13"; row 1 also shares "400" with row 0; row 3 is text only
 PROMPTS = [[1, 300, 301, IMG, 13, 400, 401, 402], [1, 300, 301, IMG, 13, 400, 405],

@@ -1,4 +1,4 @@
-"""The memory-bounded HR path (mg_model/vision_chunks.py) against the unchunked one (mining.py / vision.py)."""
+"""The memory-bounded HR path (mg_model/generation/vision_chunks.py) against the unchunked one (mining.py / vision.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from mg_model import build_tiny_model
+from mg_model.generation.vision_chunks import (
+    encode_hr_and_mine,
+    hr_fusion_map,
+    images_per_chunk,
+    rows_per_chunk,
+)
 from mg_model.mining import extend_and_mine, split_lr_views
-from mg_model.vision_chunks import encode_hr_and_mine, hr_fusion_map, images_per_chunk, rows_per_chunk
 
 
 def _inputs(model, batch: int, hd: bool, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

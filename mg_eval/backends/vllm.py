@@ -76,7 +76,7 @@ class VLLMBackend(Backend):
     def check_model(self, model: str | Path) -> Path:
         """An MGM checkpoint vLLM can hold: head size (on CPU) and an image's tokens within the context."""
         from mg_eval.models.mgm import check_checkpoint
-        from mg_model.checkpoint_dirs import read_checkpoint_config
+        from mg_model.checkpoint.dirs import read_checkpoint_config
 
         folder = check_checkpoint(model)
         values = read_checkpoint_config(folder)
@@ -125,7 +125,7 @@ def check_head_dim(folder: Path, values: Mapping[str, Any], on_cpu: bool) -> Non
                              f" or head_dim) cannot run on vLLM's CPU attention, which takes {list(CPU_HEAD_DIMS)}; "
                              "use --backend mgm for this checkpoint (tiny test models: build them with "
                              "mg_model.variants.TINY_HEAD_DIM_32)")
-    from mg_model.loading import resolve_checkpoint
+    from mg_model.checkpoint.loading import resolve_checkpoint
     from mg_model.vision_path import visual_tokens_of
 
     try:

@@ -2,7 +2,7 @@
 
 For greedy single-beam tasks whose generator offers ``generate_stream`` (``MGMGenerator``): the
 DataLoader still prepares the planned batches in plan order, but their samples feed one
-``mg_model.continuous.ContinuousDecoder`` that keeps ``batch_size`` rows decoding and refills a finished
+``mg_model.generation.continuous.ContinuousDecoder`` that keeps ``batch_size`` rows decoding and refills a finished
 row with the next sample at once. The schedule depends only on the documents (plan order) and the batch
 size, never on timing, so a rerun gives the same answers; greedy answers equal the static batches'
 (exact arithmetic; tested on the tiny model). Finished predictions are appended to the store (one

@@ -14,7 +14,7 @@ from PIL import Image
 from mg_eval.errors import UserInputError, user_error_from
 from mg_eval.models.base import cut_at_stops, hf_generation_kwargs
 from mg_eval.models.hashing import weight_files, weights_hash
-from mg_model.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
+from mg_model.generation.fast_decode import DecodeOptions, apply_decode_options, generate_kwargs
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -79,8 +79,8 @@ def _preflight(folder: Path) -> None:
     """The checkpoint checks mg_model makes first, run now (cheap: config.json, the shard index and the shards'
     headers, generation_config.json, model_type, the config's keys and value types) so a broken checkpoint fails before any model is built. ``evaluate`` runs them
     after the data's checks (cheaper still), so bad data is named first."""
-    from mg_model.checkpoint_dirs import read_checkpoint_config, read_json_file
-    from mg_model.checkpoint_tensors import check_weight_headers, checkpoint_files
+    from mg_model.checkpoint.dirs import read_checkpoint_config, read_json_file
+    from mg_model.checkpoint.tensors import check_weight_headers, checkpoint_files
     from mg_model.configuration_mgm import CONFIG_CLASS_OF_TYPE, config_from_dict
 
     try:
@@ -125,7 +125,7 @@ class MGMGenerator:
                         decode: dict[str, Any] | None = None, adapter: str | Path | None = None) -> MGMGenerator:
         """Load model + processor from a local checkpoint directory (no hub access).
 
-        ``decode``: ``mg_model.fast_decode.DecodeOptions`` fields (``attn``, ``cache``, ``compile``);
+        ``decode``: ``mg_model.generation.fast_decode.DecodeOptions`` fields (``attn``, ``cache``, ``compile``);
         default = the official numerics. ``adapter``: a stage-1 ``mm_projector.bin`` loaded over the
         checkpoint's projector and mining modules (a projector-only training checkpoint on its base); its
         weights join ``weights_hash``.
@@ -218,9 +218,9 @@ class MGMGenerator:
 
         On, ``generate`` encodes each distinct image once (a byte-bounded LRU ``FeatureCache``, default
         1 GiB, kept across batches of this generator) and prefills each shared prompt prefix once
-        (``mg_model.prefix_sharing``). Same tokens as the plain path (tests/test_prefix_sharing.py).
+        (``mg_model.generation.prefix_sharing``). Same tokens as the plain path (tests/test_prefix_sharing.py).
         """
-        from mg_model.feature_cache import DEFAULT_CACHE_BYTES, FeatureCache
+        from mg_model.generation.feature_cache import DEFAULT_CACHE_BYTES, FeatureCache
 
         self.share = bool(enabled)
         self.feature_cache = FeatureCache(cache_bytes or DEFAULT_CACHE_BYTES) if self.share else None
@@ -285,7 +285,7 @@ class MGMGenerator:
     @property
     def can_stream(self) -> bool:
         """Whether continuous batching applies: full-attention KV caches only (no sliding window)."""
-        from mg_model.continuous import supports_continuous
+        from mg_model.generation.continuous import supports_continuous
 
         return supports_continuous(self.model)
 
@@ -299,7 +299,7 @@ class MGMGenerator:
         ``request``: a :meth:`split_requests` dict, optionally with ``state`` for :meth:`row_processor`.
         Same stopping as :meth:`generate`: the processor's eos ids, the template's stop strings, max_new_tokens.
         """
-        from mg_model.continuous import ContinuousDecoder, Request
+        from mg_model.generation.continuous import ContinuousDecoder, Request
 
         options = decode_options(self.info.get("decode"))
         if options.cache != "dynamic":
@@ -384,7 +384,7 @@ def template_identity(processor: Any) -> str:
 def encoder_info(checkpoint: Path, config: Any, encoder_root: str | None) -> dict[str, Any]:
     """The vision encoders the model loaded: configured name, resolved folder, whether it lies inside the
     checkpoint (then ``weights_hash`` covers it) and its own weights hash (cached; see ``hashing``)."""
-    from mg_model.loading import resolve_encoder_dir
+    from mg_model.checkpoint.loading import resolve_encoder_dir
 
     found = {}
     for key in ("mm_vision_tower", "mm_vision_tower_aux"):

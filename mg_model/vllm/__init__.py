@@ -15,7 +15,7 @@ So ``pip install mini-gemini-eval[vllm]`` then ``vllm serve /path/MGM-7B`` works
 
 from __future__ import annotations
 
-from mg_model.saving import ARCHITECTURE_OF_TYPE
+from mg_model.checkpoint.saving import ARCHITECTURE_OF_TYPE
 
 #: "module:Class" of the vLLM model that serves every MGM architecture
 MODEL_CLASS_PATH = "mg_model.vllm.model:MGMForConditionalGeneration"

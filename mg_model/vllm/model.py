@@ -8,7 +8,7 @@
   continuous batching, prefix caching and tensor / pipeline parallelism.
 * Weights: the released layout untouched. LLM keys (``model.layers.*``, ``lm_head``, Mixtral's
   ``block_sparse_moe.experts.E.w1``...) go to vLLM's loader as they are; the vision weights come from the sources
-  :func:`mg_model.loading.weight_sources` names (CLIP folder < shards < open_clip file, as the official builder).
+  :func:`mg_model.checkpoint.loading.weight_sources` names (CLIP folder < shards < open_clip file, as the official builder).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from vllm.model_executor.models.utils import init_vllm_registered_model, maybe_p
 from vllm.multimodal import MULTIMODAL_REGISTRY
 from vllm.sequence import IntermediateTensors
 
+from mg_model.checkpoint.loading import weight_sources
 from mg_model.constants import DEFAULT_IMAGE_TOKEN
 from mg_model.errors import CheckpointError
-from mg_model.loading import weight_sources
 from mg_model.vision_path import VISION_MODULE_NAMES, build_vision_modules, encode_visual_tokens
 
 from .processing import MGMDummyInputsBuilder, MGMMultiModalProcessor, MGMProcessingInfo, resolved_checkpoint

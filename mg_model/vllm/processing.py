@@ -30,8 +30,8 @@ from vllm.multimodal.processing import (
     PromptUpdateDetails,
 )
 
+from mg_model.checkpoint.loading import ResolvedCheckpoint, resolve_checkpoint
 from mg_model.constants import DEFAULT_IMAGE_TOKEN
-from mg_model.loading import ResolvedCheckpoint, resolve_checkpoint
 from mg_model.vision_path import visual_tokens_of
 
 #: the hf_overrides key (``--hf-overrides '{"mgm_encoder_root": DIR}'``) naming the folder of the encoders
@@ -44,7 +44,7 @@ def _resolved(checkpoint: str, encoder_root: str | None) -> ResolvedCheckpoint:
 
 
 def resolved_checkpoint(model_config: Any) -> ResolvedCheckpoint:
-    """The checkpoint vLLM serves (``model_config.model``), resolved as :func:`mg_model.loading.load_mgm` does:
+    """The checkpoint vLLM serves (``model_config.model``), resolved as :func:`mg_model.checkpoint.loading.load_mgm` does:
     its MGMConfig takes the CLIP settings from the CLIP folder (config.json names it, it does not hold them)."""
     encoder_root = getattr(model_config.hf_config, ENCODER_ROOT_KEY, None)
     return _resolved(str(Path(model_config.model).resolve()), str(encoder_root) if encoder_root else None)

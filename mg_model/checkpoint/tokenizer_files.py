@@ -15,9 +15,9 @@ import sentencepiece as spm
 from transformers import AddedToken, AutoConfig, AutoTokenizer, LlamaTokenizer
 from transformers.tokenization_utils_base import generate_merges
 
-from .checkpoint_dirs import read_json_file
-from .constants import LLM_TYPE_OF_MGM_TYPE
-from .errors import MGMInputError
+from ..constants import LLM_TYPE_OF_MGM_TYPE
+from ..errors import MGMInputError
+from .dirs import read_json_file
 
 
 def load_checkpoint_tokenizer(path: Path, config: dict[str, Any]) -> Any:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mining import split_hr_tiles
+from ..mining import split_hr_tiles
 
 DEFAULT_CHUNK_BYTES = 1 << 30  # 1 GiB of fusion map + mining intermediates per chunk
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError, MGMInputError
+from ..errors import CheckpointError, MGMInputError
 
 logger = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from transformers import GenerationMixin
 
-from .conversation import IMAGE_TOKEN_INDEX
-from .hf_compat import CACHE_ARG
+from ..conversation import IMAGE_TOKEN_INDEX
+from ..hf_compat import CACHE_ARG
 
 
 @dataclass

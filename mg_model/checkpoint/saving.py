@@ -2,7 +2,7 @@
 
 Both encoders are written into the shards, so a saved folder reloads without its ``model_zoo`` folders;
 a tied Gemma head is not duplicated; Mixtral's fused experts are split back into the official per-expert
-keys (:func:`mg_model.checkpoint_tensors.internal_to_official`).
+keys (:func:`mg_model.checkpoint.tensors.internal_to_official`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import torch
 from safetensors.torch import save_file
 from transformers import PretrainedConfig
 
-from .checkpoint_tensors import INDEX_FILES, internal_to_official
-from .configuration_mgm import CLIP_L_336_VISION_CONFIG, MGM_DEFAULTS
+from ..configuration_mgm import CLIP_L_336_VISION_CONFIG, MGM_DEFAULTS
+from .tensors import INDEX_FILES, internal_to_official
 
 ARCHITECTURE_OF_TYPE = {
     "mgm": "MGMLlamaForCausalLM",

@@ -32,7 +32,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from .hf_compat import CACHE_ARG
+from ..hf_compat import CACHE_ARG
 
 
 @dataclass
