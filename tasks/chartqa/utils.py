@@ -12,7 +12,7 @@ from mg_eval.tasks.loaders import open_image
 from . import scorer as chartqa
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+def doc_to_visual(doc: Mapping) -> list[Image.Image]:
     """The chart."""
     return [open_image(doc["image"])]
 
@@ -25,8 +25,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result`."""
     return chartqa.process_result(doc["doc_id"], doc["type"], response, doc["answer"])
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``relaxed_overall``, ``relaxed_human_split``, ``relaxed_augmented_split`` (0-100; no judge)."""
-    return chartqa.aggregate(records)

@@ -86,7 +86,7 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
     return _lmms_query(doc, prompt["shot_type"])
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+def doc_to_visual(doc: Mapping) -> list[Image.Image]:
     """The problem's image (``decoded_image``)."""
     return [open_image(doc["decoded_image"])]
 
@@ -99,8 +99,3 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
                                              "metadata", "unit")}
     problem["query"] = doc.get("query") or official_query(doc)
     return mathvista.process_result(doc["doc_id"], response, problem)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100 over graded problems), ``n_ungraded``, breakdowns by question/answer type and metadata."""
-    return mathvista.aggregate(records, judge=judge)

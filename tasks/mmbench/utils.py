@@ -30,7 +30,7 @@ def _not_na(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and value != "nan"
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+def doc_to_visual(doc: Mapping) -> list[Image.Image]:
     """The question's image."""
     return [open_image(doc["image"])]
 
@@ -74,11 +74,6 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
                                   l2_category=doc.get("L2-category") or "", split=doc.get("split") or "dev")
 
 
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """CircularEval ``accuracy`` (0-100) with split / L2 / category breakdowns and ``n_ungraded``."""
-    return mmbench.aggregate(records, judge=judge)
-
-
 SUBMIT_TO = "mg-eval export RUN --format mmbench_en_test|mmbench_cn_test, then the OpenCompass MMBench server"
 
 
@@ -90,7 +85,7 @@ def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
             "prediction": str(response), "answer": None, "split": doc.get("split") or "test"}
 
 
-def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+def aggregate_test(records: list[Mapping]) -> dict[str, Any]:
     """No answers, no score here: ``accuracy`` is ``None`` and ``submit_to`` says where the server is."""
     return {"accuracy": None, "n_rows": len(records), "answers": "withheld (test split)", "submit_to": SUBMIT_TO}
 

@@ -12,7 +12,7 @@ from mg_eval.tasks.loaders import open_image
 from . import scorer as mme
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+def doc_to_visual(doc: Mapping) -> list[Image.Image]:
     """The question's image."""
     return [open_image(doc["image"])]
 
@@ -34,8 +34,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (the image pairs the two questions)."""
     return mme.process_result(doc["doc_id"], doc["category"], str(doc["question_id"]), doc["answer"], response)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``perception_total`` (/2000), ``cognition_total`` (/800), ``total`` and every sub-task."""
-    return mme.aggregate(records)

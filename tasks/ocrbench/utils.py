@@ -12,7 +12,7 @@ from mg_eval.tasks.loaders import open_image
 from . import scorer as ocrbench
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+def doc_to_visual(doc: Mapping) -> list[Image.Image]:
     """The question's image."""
     return [open_image(doc["image"])]
 
@@ -33,8 +33,3 @@ def doc_to_target(doc: Mapping) -> list[str]:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (the substring match is done here)."""
     return ocrbench.process_result(doc["doc_id"], int(doc["index"]), doc["category"], doc["answers"], response)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``final_score`` (hits), ``accuracy`` (percent), the 5 components and 10 categories."""
-    return ocrbench.aggregate(records)

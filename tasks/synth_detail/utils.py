@@ -12,7 +12,7 @@ from mg_eval.tasks.loaders import open_image
 from ..textvqa import scorer as textvqa
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
+def doc_to_visual(doc: Mapping) -> list[Image.Image]:
     """The question's image."""
     return [open_image(doc["image"])]
 
@@ -27,6 +27,5 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     return textvqa.process_result(doc["doc_id"], response, list(doc["answers"]))
 
 
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100), ``accuracy_fraction`` and ``n_samples``."""
-    return textvqa.aggregate(records)
+#: ``accuracy`` (0-100), ``accuracy_fraction`` and ``n_samples``: the official TextVQA metric.
+aggregate = textvqa.aggregate
