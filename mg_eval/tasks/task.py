@@ -15,10 +15,10 @@ from mg_eval.errors import UserInputError
 from mg_eval.tasks.config import FunctionRef, TaskConfig
 from mg_eval.tasks.loaders import data_fingerprint, load_docs
 
-__all__ = ["Task"]
+__all__ = ["GENERATION_DEFAULTS", "Task"]
 
-#: generation settings every protocol resolves (``seed`` is ``None`` for deterministic decoding).
-_GENERATION_DEFAULTS = {"max_new_tokens": 128, "do_sample": False, "temperature": 0.0, "top_p": None,
+#: generation settings every protocol resolves (a task YAML states only what differs) (``seed`` is ``None`` for deterministic decoding).
+GENERATION_DEFAULTS = {"max_new_tokens": 128, "do_sample": False, "temperature": 0.0, "top_p": None,
                         "num_beams": 1, "seed": None}
 
 
@@ -98,7 +98,7 @@ class Task:
 
     def generation_kwargs(self, protocol: str) -> dict[str, Any]:
         """Decoding settings: ``max_new_tokens, do_sample, temperature, top_p, num_beams, seed``."""
-        kwargs = dict(_GENERATION_DEFAULTS)
+        kwargs = dict(GENERATION_DEFAULTS)
         kwargs.update({k: v for k, v in self._protocol(protocol).generation_kwargs.items() if k != "until"})
         kwargs["temperature"] = float(kwargs["temperature"])
         return kwargs
