@@ -76,3 +76,16 @@ def test_a_declared_style_wins_over_the_protocol_name(mme):
           "      style: mgm\n      remove: \" Please answer yes or no.\"\n      pre_prompt")
     task = Registry.scan(mme.parent).get_task("mme")
     assert task.prompt_config("lmms")["style"] == "mgm" and task.prompt_config("mgm")["style"] == "mgm"
+
+
+def test_without_doc_to_visual_the_task_opens_its_image_fields(mme):
+    """No ``doc_to_visual`` in the YAML: the images of ``image_fields``, then the set ``optional_image_fields``."""
+    task = Registry.scan(mme.parent).get_task("mme")
+    doc = task.load_sample(limit=1)[0]
+    assert task.config.doc_to_visual is None
+    [image] = task.doc_to_visual(doc, "lmms")
+    assert image.mode == "RGB" and image.size == doc["image"].open().size
+    _edit(mme / "mme.yaml", "image_fields: [image]", "image_fields: [image]\noptional_image_fields: [extra]")
+    task = Registry.scan(mme.parent).get_task("mme")
+    assert len(task.doc_to_visual({**doc, "extra": None}, "mgm")) == 1
+    assert len(task.doc_to_visual({**doc, "extra": doc["image"]}, "mgm")) == 2

@@ -202,7 +202,7 @@ class TaskConfig:
     task: str
     dataset_path: str
     test_split: str
-    doc_to_visual: FunctionRef
+    doc_to_visual: FunctionRef | None  # None: the images of image_fields, then the set optional_image_fields
     doc_to_text: FunctionRef
     doc_to_target: str | FunctionRef
     process_results: FunctionRef
@@ -425,7 +425,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
     if output_type != "generate_until":
         raise UserInputError(f"{path}: output_type '{output_type}' is not supported; only generate_until.")
     base_generation = _parse_generation(path, "generation_kwargs", data.get("generation_kwargs") or {})
-    for key in ("doc_to_visual", "doc_to_text", "process_results"):
+    for key in ("doc_to_text", "process_results"):
         _require(path, data, key, FunctionRef)
     dataset_name = data.get("dataset_name")
     return TaskConfig(
@@ -436,7 +436,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         dataset_kwargs={"revision": DEFAULT_HUB_REVISION, **(data.get("dataset_kwargs") or {})},
         dataset_path_former=_as_tuple(data.get("dataset_path_former")),
         test_split=_require(path, data, "test_split", str),
-        doc_to_visual=data["doc_to_visual"],
+        doc_to_visual=_optional_ref(path, data, "doc_to_visual"),
         doc_to_text=data["doc_to_text"],
         doc_to_target=_require(path, data, "doc_to_target", (str, FunctionRef)),
         process_results=data["process_results"],

@@ -13,7 +13,7 @@ from PIL import Image
 from mg_eval.api import PROTOCOLS, Benchmark, SampleRecord
 from mg_eval.errors import UserInputError
 from mg_eval.tasks.config import FunctionRef, TaskConfig
-from mg_eval.tasks.loaders import data_fingerprint, load_docs
+from mg_eval.tasks.loaders import data_fingerprint, load_docs, open_image
 
 __all__ = ["GENERATION_DEFAULTS", "Task"]
 
@@ -80,10 +80,16 @@ class Task:
     def doc_to_visual(self, doc: Mapping, protocol: str = "mgm") -> list[Image.Image]:
         """Decoded RGB images of ``doc`` for ``protocol`` (``[]`` for a text-only doc).
 
+        Without a ``doc_to_visual`` in the YAML: the images of ``image_fields``, then those of
+        ``optional_image_fields`` that are set, in the YAML's order.
         ``protocol`` matters only where the protocols feed different images (MMMU: the official MGM
         runner feeds ``image_1`` only; lmms-eval feeds every ``<image k>`` referenced).
         """
-        return list(self.config.doc_to_visual(doc, prompt=self._protocol(protocol).prompt))
+        prompt = self._protocol(protocol).prompt
+        if self.config.doc_to_visual is not None:
+            return list(self.config.doc_to_visual(doc, prompt=prompt))
+        fields = (*self.config.image_fields, *self.config.optional_image_fields)
+        return [open_image(doc[field]) for field in fields if doc.get(field) is not None]
 
     def doc_to_text(self, doc: Mapping, protocol: str) -> str:
         """The user message for ``doc`` under ``protocol``, without any ``<image>`` token."""

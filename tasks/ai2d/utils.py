@@ -1,20 +1,11 @@
-"""AI2D prompts and scoring glue (scoring: ``scorer.py``, VLMEvalKit's MCQ matching shared with MMStar)."""
+"""AI2D prompts and per-sample records (scoring: ``scorer.py``, VLMEvalKit's MCQ matching shared with MMStar)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as ai2d
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The diagram."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:

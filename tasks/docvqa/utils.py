@@ -1,22 +1,13 @@
-"""DocVQA prompts and scoring glue (scoring: ``scorer.py``, the official ANLS; test split: ``exports.py``)."""
+"""DocVQA prompts and per-sample records (scoring: ``scorer.py``, the official ANLS; test split: ``exports.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as docvqa
 
 SUBMIT_TO = "mg-eval export RUN --format docvqa_test, then https://rrc.cvc.uab.es/?ch=17 (Task 1, DocVQA)"
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The document page."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:

@@ -1,14 +1,11 @@
-"""MathVista prompts and scoring glue (scoring: ``scorer.py``, official extract + score)."""
+"""MathVista prompts and per-sample records (scoring: ``scorer.py``, official extract + score)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
 from mg_eval.errors import DataError
-from mg_eval.tasks.loaders import open_image
 
 from . import scorer as mathvista
 
@@ -84,11 +81,6 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
     if prompt["shot_type"] not in ("format-prompt", "step-by-step", "solution"):
         raise DataError(f"MathVista: shot_type {prompt['shot_type']!r} is not one lmms-eval's tasks use.")
     return _lmms_query(doc, prompt["shot_type"])
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The problem's image (``decoded_image``)."""
-    return [open_image(doc["decoded_image"])]
 
 
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:

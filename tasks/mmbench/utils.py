@@ -1,14 +1,10 @@
-"""MMBench prompts and scoring glue (scoring: ``scorer.py``, the official CircularEval)."""
+"""MMBench prompts and per-sample records (scoring: ``scorer.py``, the official CircularEval)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from typing import Any
-
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
 
 from . import scorer as mmbench
 
@@ -28,11 +24,6 @@ def _is_none(value: Any) -> bool:
 def _not_na(value: Any) -> bool:
     """lmms-eval's ``pd.notna(v) and v != "nan"``."""
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and value != "nan"
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def _mgm_text(doc: Mapping, prompt: Mapping) -> str:

@@ -1,4 +1,4 @@
-"""MMMU prompts and scoring glue (scoring: ``scorer.py``, the official eval_utils flow)."""
+"""MMMU prompts and per-sample records (scoring: ``scorer.py``, the official eval_utils flow)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MMMU-Pro prompts and scoring glue (scoring: ``scorer.py``, the official ``mmmu-pro/evaluate.py``)."""
+"""MMMU-Pro prompts and per-sample records (scoring: ``scorer.py``, the official ``mmmu-pro/evaluate.py``)."""
 
 from __future__ import annotations
 

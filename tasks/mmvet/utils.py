@@ -1,20 +1,11 @@
-"""MM-Vet prompts and scoring glue (scoring: ``scorer.py``, official grader + aggregation)."""
+"""MM-Vet prompts and per-sample records (scoring: ``scorer.py``, official grader + aggregation)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as mmvet
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The question's image, or ``[]`` where the hub row has none."""
-    return [open_image(doc["image"])] if doc.get("image") is not None else []
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:

@@ -1,20 +1,11 @@
-"""OCRBench prompts and scoring glue (scoring: ``scorer.py``, VLMEvalKit's substring rules)."""
+"""OCRBench prompts and per-sample records (scoring: ``scorer.py``, VLMEvalKit's substring rules)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as ocrbench
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:

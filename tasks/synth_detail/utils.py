@@ -1,20 +1,11 @@
-"""Synthetic detail-reading VQA: prompt and scoring glue (scoring: the official TextVQA metric)."""
+"""Synthetic detail-reading VQA: prompt and per-sample records (scoring: the official TextVQA metric)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from ..textvqa import scorer as textvqa
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:

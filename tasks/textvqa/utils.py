@@ -1,21 +1,13 @@
-"""TextVQA prompts and scoring glue (scoring: ``scorer.py``, the official M4C evaluator)."""
+"""TextVQA prompts and per-sample records (scoring: ``scorer.py``, the official M4C evaluator)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
 from mg_eval.errors import DataError
-from mg_eval.tasks.loaders import open_image
 
 from . import scorer as textvqa
-
-
-def doc_to_visual(doc: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def _ocr_line(doc: Mapping) -> str:
