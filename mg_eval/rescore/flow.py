@@ -102,8 +102,8 @@ def _aggregate_with_judge(aggregate: Callable[[Any], dict], judge: Any, judge_fa
 
 def _score_official(target: Path, fmt: PredictionFormat, judge: Any, judge_factory: JudgeFactory | None,
                     options: ScoreOptions) -> ScoreResult:
-    records = fmt.read(target, options)
-    scores, used = _aggregate_with_judge(lambda j: fmt.aggregate(records, j, options), judge,
+    records = fmt.read(target, options=options)
+    scores, used = _aggregate_with_judge(lambda j: fmt.aggregate(records, judge=j, options=options), judge,
                                          judge_factory if fmt.needs_judge else None, fmt.benchmark)
     sample_lines = fmt.to_samples(records, scores)
     return ScoreResult(task=fmt.task, benchmark=fmt.benchmark, source_format=fmt.name, source=str(target),

@@ -130,8 +130,10 @@ def _columns(path: Path, entries: list, categories: Mapping[str, tuple[str, ...]
 
 def _format(path: Path, i: int, entry: Any, benchmark: str, primary_metrics: Mapping[str, str]) -> PredictionFormat:
     where = f"prediction_formats[{i}]"
-    entry = _mapping(path, where, entry)
+    entry = dict(_mapping(path, where, entry))
     _check_keys(path, where, entry, _FORMAT_KEYS)
+    # the scorer's own aggregate unless the format scores its records another way
+    entry.setdefault("aggregate", FunctionRef("scorer.aggregate", path.parent, path))
     for key in ("name", "task", "description", *_FORMAT_FUNCTIONS):
         if key not in entry:
             raise UserInputError(f"{path}: {where}: '{key}' is required.")

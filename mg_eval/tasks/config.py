@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,9 @@ from mg_eval.errors import UserInputError
 from mg_eval.tasks.modules import import_folder_module
 
 __all__ = ["PROTOCOLS", "FunctionRef", "GroupConfig", "TaskConfig", "load_yaml", "parse_config"]
+#: the hub revision a task reads unless its YAML pins ``dataset_kwargs.revision`` (the hub's default branch;
+#: pinning a commit sha is open for every task, docs/tasks.md "Hub ids").
+DEFAULT_HUB_REVISION = "main"
 _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 # lmms-eval keys we recognise but do not implement: a clear error instead of silently ignoring them.
@@ -98,14 +102,30 @@ class FunctionRef:
             raise UserInputError(f"{self.yaml_file}: '!function {self.dotted}': {module_file} has no function '{func_name}'.")
         return getattr(module, func_name)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the referenced function (resolved once per process)."""
-        return resolve_cached(self)(*args, **kwargs)
+    def __call__(self, *args: Any, **offered: Any) -> Any:
+        """Call the referenced function (resolved once per process) with ``args`` and those of the
+        ``offered`` keyword arguments it declares (a hook takes only what it uses: ``prompt``, ``judge``,
+        ``options``; a function with ``**kwargs`` gets them all)."""
+        func = resolve_cached(self)
+        return func(*args, **{k: v for k, v in offered.items() if _accepts(func, k)})
 
 
 @functools.cache
 def resolve_cached(ref: FunctionRef) -> Callable[..., Any]:
     return ref.resolve()
+
+
+@functools.cache
+def _declared(func: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """The keyword-passable parameter names of ``func`` and whether it takes ``**kwargs``."""
+    params = inspect.signature(func).parameters.values()
+    names = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    names, any_keyword = _declared(func)
+    return any_keyword or name in names
 
 
 class _TaskYamlLoader(yaml.SafeLoader):
@@ -182,7 +202,7 @@ class TaskConfig:
     task: str
     dataset_path: str
     test_split: str
-    doc_to_visual: FunctionRef
+    doc_to_visual: FunctionRef | None  # None: the images of image_fields, then the set optional_image_fields
     doc_to_text: FunctionRef
     doc_to_target: str | FunctionRef
     process_results: FunctionRef
@@ -206,6 +226,7 @@ class TaskConfig:
     generation_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     field_types: dict[str, str] = dataclasses.field(default_factory=dict)
     doc_id_repeats: int = 1
+    aggregate: FunctionRef | None = None
 
     @property
     def folder(self) -> Path:
@@ -255,16 +276,23 @@ def _require(path: Path, data: dict[str, Any], key: str, kind: type | tuple[type
     return value
 
 
-def _parse_metrics(path: Path, entries: list[Any]) -> tuple[MetricSpec, ...]:
+def _parse_metrics(path: Path, entries: list[Any], aggregate: FunctionRef | None) -> tuple[MetricSpec, ...]:
+    """``metric_list`` entries: ``name`` or ``{metric, higher_is_better, aggregation}``; ``aggregation``
+    defaults to the task's ``aggregate`` and ``higher_is_better`` to true."""
     metrics = []
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or set(entry) - {"metric", "aggregation", "higher_is_better"}:
+        if isinstance(entry, str):
+            entry = {"metric": entry}
+        if not isinstance(entry, dict) or "metric" not in entry or set(entry) - {"metric", "aggregation", "higher_is_better"}:
             raise UserInputError(
-                f"{path}: metric_list[{i}] must have exactly the keys metric, aggregation, higher_is_better; got {entry!r}."
+                f"{path}: metric_list[{i}] must be a metric name or a mapping with 'metric' (and optionally "
+                f"'higher_is_better', 'aggregation'); got {entry!r}."
             )
-        if not isinstance(entry.get("aggregation"), FunctionRef):
-            raise UserInputError(f"{path}: metric_list[{i}].aggregation must be a '!function utils.name' reference.")
-        metrics.append(MetricSpec(str(entry["metric"]), entry["aggregation"], bool(entry.get("higher_is_better", True))))
+        aggregation = entry.get("aggregation", aggregate)
+        if not isinstance(aggregation, FunctionRef):
+            raise UserInputError(f"{path}: metric_list[{i}] needs an aggregation: set the task's "
+                                 f"'aggregate: !function scorer.aggregate' (or the entry's 'aggregation').")
+        metrics.append(MetricSpec(str(entry["metric"]), aggregation, bool(entry.get("higher_is_better", True))))
     if not metrics:
         raise UserInputError(f"{path}: metric_list is empty; a task needs at least one metric.")
     return tuple(metrics)
@@ -290,6 +318,7 @@ def _parse_protocols(path: Path, data: Any, base_generation: dict[str, Any]) -> 
         prompt = spec.get("prompt") or {}
         if not isinstance(prompt, dict):
             raise UserInputError(f"{path}: protocols.{name}.prompt must be a mapping.")
+        prompt = {"style": name, **prompt}  # the prompt style defaults to the protocol's name
         generation = {**base_generation, **_parse_generation(path, f"protocols.{name}.generation_kwargs",
                                                              spec.get("generation_kwargs") or {})}
         protocols[name] = ProtocolSpec(prompt=dict(prompt), generation_kwargs=generation)
@@ -396,7 +425,7 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
     if output_type != "generate_until":
         raise UserInputError(f"{path}: output_type '{output_type}' is not supported; only generate_until.")
     base_generation = _parse_generation(path, "generation_kwargs", data.get("generation_kwargs") or {})
-    for key in ("doc_to_visual", "doc_to_text", "process_results"):
+    for key in ("doc_to_text", "process_results"):
         _require(path, data, key, FunctionRef)
     dataset_name = data.get("dataset_name")
     return TaskConfig(
@@ -404,14 +433,15 @@ def parse_config(path: Path) -> TaskConfig | GroupConfig:
         task=_require(path, data, "task", str),
         dataset_path=_require(path, data, "dataset_path", str),
         dataset_name=tuple(dataset_name) if isinstance(dataset_name, list) else dataset_name,
-        dataset_kwargs=dict(data.get("dataset_kwargs") or {}),
+        dataset_kwargs={"revision": DEFAULT_HUB_REVISION, **(data.get("dataset_kwargs") or {})},
         dataset_path_former=_as_tuple(data.get("dataset_path_former")),
         test_split=_require(path, data, "test_split", str),
-        doc_to_visual=data["doc_to_visual"],
+        doc_to_visual=_optional_ref(path, data, "doc_to_visual"),
         doc_to_text=data["doc_to_text"],
         doc_to_target=_require(path, data, "doc_to_target", (str, FunctionRef)),
         process_results=data["process_results"],
-        metric_list=_parse_metrics(path, _require(path, data, "metric_list", list)),
+        aggregate=_optional_ref(path, data, "aggregate"),
+        metric_list=_parse_metrics(path, _require(path, data, "metric_list", list), _optional_ref(path, data, "aggregate")),
         protocols=_parse_protocols(path, _require(path, data, "protocols", dict), base_generation),
         doc_id=_require(path, data, "doc_id", (str, type(None))),
         required_fields=_as_tuple(_require(path, data, "required_fields", list)),

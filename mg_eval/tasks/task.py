@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,13 @@ from PIL import Image
 
 from mg_eval.api import PROTOCOLS, Benchmark, SampleRecord
 from mg_eval.errors import UserInputError
-from mg_eval.tasks.config import FunctionRef, TaskConfig, resolve_cached
-from mg_eval.tasks.loaders import data_fingerprint, load_docs
+from mg_eval.tasks.config import FunctionRef, TaskConfig
+from mg_eval.tasks.loaders import data_fingerprint, load_docs, open_image
 
-__all__ = ["Task"]
+__all__ = ["GENERATION_DEFAULTS", "Task"]
 
-#: generation settings every protocol resolves (``seed`` is ``None`` for deterministic decoding).
-_GENERATION_DEFAULTS = {"max_new_tokens": 128, "do_sample": False, "temperature": 0.0, "top_p": None,
+#: generation settings every protocol resolves (a task YAML states only what differs) (``seed`` is ``None`` for deterministic decoding).
+GENERATION_DEFAULTS = {"max_new_tokens": 128, "do_sample": False, "temperature": 0.0, "top_p": None,
                         "num_beams": 1, "seed": None}
 
 
@@ -80,25 +80,31 @@ class Task:
     def doc_to_visual(self, doc: Mapping, protocol: str = "mgm") -> list[Image.Image]:
         """Decoded RGB images of ``doc`` for ``protocol`` (``[]`` for a text-only doc).
 
+        Without a ``doc_to_visual`` in the YAML: the images of ``image_fields``, then those of
+        ``optional_image_fields`` that are set, in the YAML's order.
         ``protocol`` matters only where the protocols feed different images (MMMU: the official MGM
         runner feeds ``image_1`` only; lmms-eval feeds every ``<image k>`` referenced).
         """
-        return list(self._function("doc_to_visual")(doc, self._protocol(protocol).prompt))
+        prompt = self._protocol(protocol).prompt
+        if self.config.doc_to_visual is not None:
+            return list(self.config.doc_to_visual(doc, prompt=prompt))
+        fields = (*self.config.image_fields, *self.config.optional_image_fields)
+        return [open_image(doc[field]) for field in fields if doc.get(field) is not None]
 
     def doc_to_text(self, doc: Mapping, protocol: str) -> str:
         """The user message for ``doc`` under ``protocol``, without any ``<image>`` token."""
-        return self._function("doc_to_text")(doc, self._protocol(protocol).prompt)
+        return self.config.doc_to_text(doc, prompt=self._protocol(protocol).prompt)
 
     def doc_to_target(self, doc: Mapping) -> Any:
         """The ground truth of ``doc`` (a column value, or what the YAML's function returns)."""
         target = self.config.doc_to_target
         if isinstance(target, FunctionRef):
-            return self._function("doc_to_target")(doc)
+            return target(doc)
         return doc[target]
 
     def generation_kwargs(self, protocol: str) -> dict[str, Any]:
         """Decoding settings: ``max_new_tokens, do_sample, temperature, top_p, num_beams, seed``."""
-        kwargs = dict(_GENERATION_DEFAULTS)
+        kwargs = dict(GENERATION_DEFAULTS)
         kwargs.update({k: v for k, v in self._protocol(protocol).generation_kwargs.items() if k != "until"})
         kwargs["temperature"] = float(kwargs["temperature"])
         return kwargs
@@ -108,7 +114,7 @@ class Task:
     def process_result(self, doc: Mapping, response: str, protocol: str) -> SampleRecord:
         """Per-sample record (JSON-serialisable): ``doc_id``, ``target``, ``response`` and the scorer's fields."""
         self._protocol(protocol)
-        record = self._function("process_results")(doc, response)
+        record = self.config.process_results(doc, response)
         return {"doc_id": str(doc["doc_id"]), "target": _jsonable(self.doc_to_target(doc)),
                 "response": response, **record}
 
@@ -122,7 +128,7 @@ class Task:
             if metric.aggregation.dotted in seen:
                 continue
             seen.add(metric.aggregation.dotted)
-            scores.update(resolve_cached(metric.aggregation)(records, judge=judge))
+            scores.update(metric.aggregation(records, judge=judge))
         missing = [m.metric for m in self.config.metric_list if m.metric not in scores]
         if missing:
             raise UserInputError(f"{self.config.yaml_file}: aggregation did not return metric(s) {missing}.")
@@ -140,9 +146,6 @@ class Task:
                    "split": self.config.test_split, "protocol": protocol,
                    "prompt": self.prompt_config(protocol), "generation": self.generation_kwargs(protocol)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-    def _function(self, key: str) -> Callable[..., Any]:
-        return resolve_cached(getattr(self.config, key))
 
 
 def _jsonable(value: Any) -> Any:

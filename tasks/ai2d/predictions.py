@@ -16,7 +16,6 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import (
-    ScoreOptions,
     is_prediction_table,
     read_prediction_table,
     samples_with_hits,
@@ -37,7 +36,7 @@ def detect(path: Path) -> bool:
             and "l2-category" not in read_tsv(path)[0][0])
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per row (rule matching done here)."""
     records = []
     for row, where in read_prediction_table(path, COLUMNS, _FIX):
@@ -48,11 +47,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
         except DataError as exc:
             raise DataError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
     return records
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (the judge only for rows the rules cannot match)."""
-    return ai2d.aggregate(records, judge=judge)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""AI2D prompts and scoring glue (scoring: ``scorer.py``, VLMEvalKit's MCQ matching shared with MMStar)."""
+"""AI2D prompts and per-sample records (scoring: ``scorer.py``, VLMEvalKit's MCQ matching shared with MMStar)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as ai2d
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The diagram."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -33,8 +24,3 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (rule matching done here)."""
     return ai2d.process_result(doc["doc_id"], int(doc["index"]), doc["question"], ai2d.options_of(doc), response,
                                doc["answer"], doc.get("category"))
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100) and per category; the judge only for unmatched rows."""
-    return ai2d.aggregate(records, judge=judge)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
+from mg_eval.rescore.base import is_prediction_table, read_prediction_table, table_prediction
 
 from . import scorer as chartqa
 
@@ -41,17 +41,12 @@ def _split_type(row: Mapping, where: str) -> str | None:
     return split_type
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per row, scored with the official relaxed accuracy (VLMEvalKit's ``str(prediction)``, stripped)."""
     rows = read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_ChartQA_TEST.xlsx (inference output).")
     return [chartqa.process_result(str(row["index"]), _split_type(row, where), table_prediction(row).strip(),
                                    str(row["answer"]))
             for row, where in rows]
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (no judge)."""
-    return chartqa.aggregate(records)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""ChartQA prompts and scoring glue (scoring: ``scorer.py``, the official relaxed accuracy)."""
+"""ChartQA prompts and per-sample records (scoring: ``scorer.py``, the official relaxed accuracy)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as chartqa
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The chart."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -25,8 +16,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result`."""
     return chartqa.process_result(doc["doc_id"], doc["type"], response, doc["answer"])
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``relaxed_overall``, ``relaxed_human_split``, ``relaxed_augmented_split`` (0-100; no judge)."""
-    return chartqa.aggregate(records)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
+from mg_eval.rescore.base import is_prediction_table, read_prediction_table, table_prediction
 
 from . import scorer as docvqa
 
@@ -36,17 +36,12 @@ def _answers(cell: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [text]
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per row, scored with the official ANLS (VLMEvalKit's ``str(prediction)``, stripped)."""
     rows = read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_DocVQA_VAL.xlsx (inference output).")
     return [docvqa.process_result(str(row["index"]), row["index"], table_prediction(row).strip(),
                                   _answers(row["answer"]))
             for row, _ in rows]
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (no judge)."""
-    return docvqa.aggregate(records)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,22 +1,13 @@
-"""DocVQA prompts and scoring glue (scoring: ``scorer.py``, the official ANLS; test split: ``exports.py``)."""
+"""DocVQA prompts and per-sample records (scoring: ``scorer.py``, the official ANLS; test split: ``exports.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as docvqa
 
 SUBMIT_TO = "mg-eval export RUN --format docvqa_test, then https://rrc.cvc.uab.es/?ch=17 (Task 1, DocVQA)"
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The document page."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -29,17 +20,12 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     return docvqa.process_result(doc["doc_id"], doc["questionId"], response, doc["answers"])
 
 
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``anls`` (0-100; no judge)."""
-    return docvqa.aggregate(records)
-
-
 def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
     """A test-split question (answers withheld): the id and the response, for the server's file."""
     return {"doc_id": str(doc["doc_id"]), "question_id": int(doc["questionId"]), "prediction": str(response)}
 
 
-def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+def aggregate_test(records: list[Mapping]) -> dict[str, Any]:
     """No score (answers withheld): ``anls`` / ``server_anls`` ``None`` (the server's number is added by hand,
     ``mg-eval results --add-server-score RUN --metric server_anls``) and ``submit_to``."""
     return {"server_anls": None, "anls": None, "n_questions": len(records), "answers": "withheld (test split)",

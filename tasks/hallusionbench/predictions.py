@@ -15,7 +15,6 @@ from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.rescore.base import (
-    ScoreOptions,
     is_prediction_table,
     read_prediction_table,
     samples_with_hits,
@@ -36,7 +35,7 @@ def detect(path: Path) -> bool:
         for row, _ in read_tsv(path))
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per row (rule extraction done here)."""
     records = []
     for row, where in read_prediction_table(path, COLUMNS, _FIX):
@@ -47,11 +46,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
         except DataError as exc:
             raise DataError(f"{where}: {exc}") from None
     return records
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (the judge only for rows the rule leaves Unknown)."""
-    return hallusionbench.aggregate(records, judge=judge)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""HallusionBench prompts and scoring glue (scoring: ``scorer.py``, VLMEvalKit's yes/no extraction)."""
+"""HallusionBench prompts and per-sample records (scoring: ``scorer.py``, VLMEvalKit's yes/no extraction)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as hallusionbench
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's figure."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -28,9 +19,3 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (rule extraction done here)."""
     return hallusionbench.process_result(doc["doc_id"], doc["index"], doc["question"], response, doc["answer"],
                                          doc["category"], doc["l2_category"])
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``overall`` (mean of aAcc, fAcc, qAcc) and the three, per category and subcategory; judge only for rows
-    the rule leaves Unknown."""
-    return hallusionbench.aggregate(records, judge=judge)

@@ -53,11 +53,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     return records
 
 
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (the judge extracts what the rules could not)."""
-    return mathvista.aggregate(records, judge=judge)
-
-
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: extraction, normalised prediction and 1/0 (``None`` = ungraded)."""
     per_sample = scores.get("per_sample", {})

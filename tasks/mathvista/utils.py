@@ -1,14 +1,11 @@
-"""MathVista prompts and scoring glue (scoring: ``scorer.py``, official extract + score)."""
+"""MathVista prompts and per-sample records (scoring: ``scorer.py``, official extract + score)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
 from mg_eval.errors import DataError
-from mg_eval.tasks.loaders import open_image
 
 from . import scorer as mathvista
 
@@ -86,11 +83,6 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
     return _lmms_query(doc, prompt["shot_type"])
 
 
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The problem's image (``decoded_image``)."""
-    return [open_image(doc["decoded_image"])]
-
-
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (rule extraction done here;
     the judge, if any, runs in :func:`aggregate`). The judge prompt uses the dataset's ``query`` when present,
@@ -99,8 +91,3 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
                                              "metadata", "unit")}
     problem["query"] = doc.get("query") or official_query(doc)
     return mathvista.process_result(doc["doc_id"], response, problem)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100 over graded problems), ``n_ungraded``, breakdowns by question/answer type and metadata."""
-    return mathvista.aggregate(records, judge=judge)

@@ -84,11 +84,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     return records
 
 
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (the judge extracts choices the rules could not)."""
-    return mmbench.aggregate(records, judge=judge)
-
-
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: rule-extracted letter and the circular group's hit (``None`` = ungraded)."""
     per_sample = scores.get("per_sample", {})

@@ -1,14 +1,10 @@
-"""MMBench prompts and scoring glue (scoring: ``scorer.py``, the official CircularEval)."""
+"""MMBench prompts and per-sample records (scoring: ``scorer.py``, the official CircularEval)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from typing import Any
-
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
 
 from . import scorer as mmbench
 
@@ -28,11 +24,6 @@ def _is_none(value: Any) -> bool:
 def _not_na(value: Any) -> bool:
     """lmms-eval's ``pd.notna(v) and v != "nan"``."""
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and value != "nan"
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def _mgm_text(doc: Mapping, prompt: Mapping) -> str:
@@ -74,11 +65,6 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
                                   l2_category=doc.get("L2-category") or "", split=doc.get("split") or "dev")
 
 
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """CircularEval ``accuracy`` (0-100) with split / L2 / category breakdowns and ``n_ungraded``."""
-    return mmbench.aggregate(records, judge=judge)
-
-
 SUBMIT_TO = "mg-eval export RUN --format mmbench_en_test|mmbench_cn_test, then the OpenCompass MMBench server"
 
 
@@ -90,7 +76,7 @@ def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
             "prediction": str(response), "answer": None, "split": doc.get("split") or "test"}
 
 
-def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+def aggregate_test(records: list[Mapping]) -> dict[str, Any]:
     """No answers, no score here: ``accuracy`` is ``None`` and ``submit_to`` says where the server is."""
     return {"accuracy": None, "n_rows": len(records), "answers": "withheld (test split)", "submit_to": SUBMIT_TO}
 

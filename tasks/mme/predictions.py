@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions
 
 from . import scorer as mme
 
@@ -39,7 +38,7 @@ def _read_task_file(file: Path, category: str) -> list[dict]:
     return records
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """Records of every ``<task>.txt`` in ``path`` (sub-tasks in the official order)."""
     if not path.is_dir():
         raise DataError(f"{path}: the MME format is a folder of <task>.txt files (eval_tool result layout).")
@@ -51,11 +50,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     if not records:
         raise DataError(f"{path}: no MME task files ({', '.join(c + '.txt' for c in _CATEGORIES)}).")
     return records
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (MME needs no judge)."""
-    return mme.aggregate(records)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""MME prompts and scoring glue (scoring: ``scorer.py``, the official eval_tool calculation)."""
+"""MME prompts and per-sample records (scoring: ``scorer.py``, the official eval_tool calculation)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as mme
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -34,8 +25,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (the image pairs the two questions)."""
     return mme.process_result(doc["doc_id"], doc["category"], str(doc["question_id"]), doc["answer"], response)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``perception_total`` (/2000), ``cognition_total`` (/800), ``total`` and every sub-task."""
-    return mme.aggregate(records)

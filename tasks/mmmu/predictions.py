@@ -72,11 +72,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     return records
 
 
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` with the official seed (MMMU needs no judge)."""
-    return mmmu.aggregate(records)
-
-
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: parsed prediction (random draws included) and 1/0 per question."""
     per_sample = scores.get("per_sample", {})

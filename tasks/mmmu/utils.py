@@ -1,4 +1,4 @@
-"""MMMU prompts and scoring glue (scoring: ``scorer.py``, the official eval_utils flow)."""
+"""MMMU prompts and per-sample records (scoring: ``scorer.py``, the official eval_utils flow)."""
 
 from __future__ import annotations
 
@@ -92,11 +92,6 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     return mmmu.process_result(doc["id"], doc["question_type"], response, doc_to_target(doc))
 
 
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """Overall ``accuracy`` (0-100) and ``overall_acc`` (fraction), per subject and domain, fallback count."""
-    return mmmu.aggregate(records)
-
-
 SUBMIT_TO = "mg-eval export RUN --format mmmu_test, then https://eval.ai/web/challenges/challenge-page/2179"
 
 
@@ -105,7 +100,7 @@ def process_results_test(doc: Mapping, response: str) -> dict[str, Any]:
     return process_results({**doc, "answer": "?"}, response)
 
 
-def aggregate_test(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
+def aggregate_test(records: list[Mapping]) -> dict[str, Any]:
     """No score (answers withheld): the final predictions (random fallbacks drawn as for validation, seed 42, in
     the official order) under ``per_sample``, ``accuracy`` / ``server_accuracy`` ``None`` (the latter is filled by
     hand with the server's number: ``mg-eval results --add-server-score``) and ``submit_to``."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, require_keys
+from mg_eval.rescore.base import require_keys
 from mg_eval.tasks.formats import read_jsonl
 
 from . import scorer as mmmu_pro
@@ -77,7 +77,7 @@ def _record(item: dict, where: str) -> dict:
     return record
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per line, parsed as ``evaluate.py`` parses it (random fallbacks drawn in ``aggregate``)."""
     records = []
     for item, where in read_jsonl(path):
@@ -88,7 +88,7 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     return records
 
 
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
+def aggregate(records: list[dict]) -> dict:
     """:func:`scorer.aggregate` (rule-based, no judge) and ``n_random_from_file`` (draws of the official run)."""
     scores = mmmu_pro.aggregate(records)
     return {**scores, "n_random_from_file": sum(1 for record in records if record.get("random_from_file"))}

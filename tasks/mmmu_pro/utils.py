@@ -1,4 +1,4 @@
-"""MMMU-Pro prompts and scoring glue (scoring: ``scorer.py``, the official ``mmmu-pro/evaluate.py``)."""
+"""MMMU-Pro prompts and per-sample records (scoring: ``scorer.py``, the official ``mmmu-pro/evaluate.py``)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,3 @@ def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result`."""
     return mmmu_pro.process_result(doc["doc_id"], doc["subject"], doc["options"], doc["answer"], response)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100, over all questions) and per subject."""
-    return mmmu_pro.aggregate(records)

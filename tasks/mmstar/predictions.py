@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
+from mg_eval.rescore.base import is_prediction_table, read_prediction_table, table_prediction
 from mg_eval.tasks.formats import read_tsv
 
 from . import scorer as mmstar
@@ -44,7 +44,7 @@ def _options(row: Mapping, where: str) -> tuple[str, dict[str, str]]:
                         "use VLMEvalKit's <model>_MMStar.xlsx.") from None
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per row, matched by VLMEvalKit's rules (``scorer.process_result``)."""
     records = []
     for row, where in read_prediction_table(path, _COLUMNS, "Use VLMEvalKit's <model>_MMStar.xlsx (inference output)."):
@@ -53,11 +53,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
                                              table_prediction(row), str(row["answer"]), row["category"],
                                              row["l2-category"]))
     return records
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (the judge only for rows the rules cannot match)."""
-    return mmstar.aggregate(records, judge=judge)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""MMStar prompts and scoring glue (scoring: ``scorer.py``, VLMEvalKit's MCQ matching)."""
+"""MMStar prompts and per-sample records (scoring: ``scorer.py``, VLMEvalKit's MCQ matching)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as mmstar
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -33,8 +24,3 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     stem, options = mmstar.split_options(doc["question"])
     return mmstar.process_result(doc["doc_id"], int(doc["index"]), stem, options, response, doc["answer"],
                                  doc["category"], doc["l2_category"])
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100) with the 6 capabilities and 18 axes; the judge only for unmatched rows."""
-    return mmstar.aggregate(records, judge=judge)

@@ -1,20 +1,11 @@
-"""MM-Vet prompts and scoring glue (scoring: ``scorer.py``, official grader + aggregation)."""
+"""MM-Vet prompts and per-sample records (scoring: ``scorer.py``, official grader + aggregation)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as mmvet
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image, or ``[]`` where the hub row has none."""
-    return [open_image(doc["image"])] if doc.get("image") is not None else []
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -27,8 +18,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (grading happens in aggregate)."""
     return mmvet.process_result(doc["doc_id"], response, doc["question"], doc["answer"], doc["capability"])
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``total`` (0-100), per-capability and per-integration scores, ``n_ungraded`` without a judge."""
-    return mmvet.aggregate(records, judge=judge)

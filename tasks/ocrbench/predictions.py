@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mg_eval.rescore.base import ScoreOptions, is_prediction_table, read_prediction_table, table_prediction
+from mg_eval.rescore.base import is_prediction_table, read_prediction_table, table_prediction
 from mg_eval.tasks.formats import int_cell, read_tsv
 
 from . import scorer as ocrbench
@@ -29,16 +29,11 @@ def detect(path: Path) -> bool:
                                                       for row, _ in read_tsv(path))
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """One record per row (the substring match is done here)."""
     return [ocrbench.process_result(str(row["index"]), int_cell(row, "index", where), str(row["category"]),
                                     parse_answers(row["answer"], where), table_prediction(row))
             for row, where in read_prediction_table(path, COLUMNS, _FIX)]
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (no judge)."""
-    return ocrbench.aggregate(records)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""OCRBench prompts and scoring glue (scoring: ``scorer.py``, VLMEvalKit's substring rules)."""
+"""OCRBench prompts and per-sample records (scoring: ``scorer.py``, VLMEvalKit's substring rules)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as ocrbench
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -33,8 +24,3 @@ def doc_to_target(doc: Mapping) -> list[str]:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result` (the substring match is done here)."""
     return ocrbench.process_result(doc["doc_id"], int(doc["index"]), doc["category"], doc["answers"], response)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``final_score`` (hits), ``accuracy`` (percent), the 5 components and 10 categories."""
-    return ocrbench.aggregate(records)

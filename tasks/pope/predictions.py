@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mg_eval.errors import DataError
-from mg_eval.rescore.base import ScoreOptions
 
 from . import scorer as pope
 
@@ -46,7 +45,7 @@ def _answer_file(path: Path) -> Path:
     return candidates[0]
 
 
-def read(path: Path, options: ScoreOptions) -> list[dict]:
+def read(path: Path) -> list[dict]:
     """Records per setting, paired with the labels as the official script pairs them."""
     if not detect(path):
         raise DataError(f"{path}: the POPE format is a folder with {QUESTION_FILE} and coco/coco_pope_<setting>.json.")
@@ -65,11 +64,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
         for answer, label in zip(mine, labels):
             records.append(pope.process_result(f"{setting}/{answer['question_id']}", setting, label, answer["text"]))
     return records
-
-
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (no judge)."""
-    return pope.aggregate(records)
 
 
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:

@@ -1,20 +1,11 @@
-"""POPE prompts and scoring glue (scoring: ``scorer.py``, LLaVA's ``eval_pope.py``)."""
+"""POPE prompts and per-sample records (scoring: ``scorer.py``, LLaVA's ``eval_pope.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from . import scorer as pope
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's COCO image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -28,8 +19,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result`."""
     return pope.process_result(doc["doc_id"], doc["category"], doc["answer"], response)
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``f1`` and ``accuracy`` (means over the settings) and the five official numbers per setting."""
-    return pope.aggregate(records)

@@ -1,20 +1,11 @@
-"""Synthetic detail-reading VQA: prompt and scoring glue (scoring: the official TextVQA metric)."""
+"""Synthetic detail-reading VQA: prompt and per-sample records (scoring: the official TextVQA metric)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
-from mg_eval.tasks.loaders import open_image
-
 from ..textvqa import scorer as textvqa
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
@@ -27,6 +18,5 @@ def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     return textvqa.process_result(doc["doc_id"], response, list(doc["answers"]))
 
 
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100), ``accuracy_fraction`` and ``n_samples``."""
-    return textvqa.aggregate(records)
+#: ``accuracy`` (0-100), ``accuracy_fraction`` and ``n_samples``: the official TextVQA metric.
+aggregate = textvqa.aggregate

@@ -10,7 +10,6 @@ there), ``images/`` or next to the json. OCR tokens come from ``TextVQA_Rosetta_
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mg_eval.errors import DataError
 from mg_eval.tasks.formats import find_file, read_json
@@ -20,15 +19,11 @@ _SPLIT_NAMES = {"validation": "val", "train": "train", "test": "test"}
 _IMAGE_DIRS = ("train_images", "images", "train_val_images/train_images", ".")
 
 
-def _read_json(path: Path) -> Any:
-    return read_json(path)
-
-
 def _ocr_tokens(folder: Path, split: str) -> dict[str, list[str]] | None:
     files = sorted(folder.glob(f"TextVQA_Rosetta_OCR_*_{_SPLIT_NAMES.get(split, split)}.json"))
     if not files:
         return None
-    return {str(item["image_id"]): list(item.get("ocr_tokens", [])) for item in _read_json(files[0])["data"]}
+    return {str(item["image_id"]): list(item.get("ocr_tokens", [])) for item in read_json(files[0])["data"]}
 
 
 def _image_path(folder: Path, image_id: str) -> Path:
@@ -39,7 +34,7 @@ def _image_path(folder: Path, image_id: str) -> Path:
 def read(path: Path, split: str) -> list[Row]:
     """Rows in the ``lmms-lab/textvqa`` schema from the official json (see module docstring)."""
     file = find_file(path, ("TextVQA_0.5.1_*.json", "TextVQA_*_val.json"), "TextVQA annotation json")
-    content = _read_json(file)
+    content = read_json(file)
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):
         raise DataError(f"{file}: expected the official layout {{'dataset_type': ..., 'data': [...]}}.")
     expected = _SPLIT_NAMES.get(split, split)

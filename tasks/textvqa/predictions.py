@@ -96,11 +96,6 @@ def read(path: Path, options: ScoreOptions) -> list[dict]:
     return records
 
 
-def aggregate(records: list[dict], judge: Any, options: ScoreOptions) -> dict:
-    """:func:`scorer.aggregate` (TextVQA needs no judge)."""
-    return textvqa.aggregate(records)
-
-
 def to_samples(records: list[dict], scores: Mapping[str, Any]) -> list[dict]:
     """samples.jsonl lines: the prediction, its normalised form, the 10 answers and the VQA score."""
     return [{**record, "prompt": None, "response": record["prediction"],

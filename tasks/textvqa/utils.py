@@ -1,21 +1,13 @@
-"""TextVQA prompts and scoring glue (scoring: ``scorer.py``, the official M4C evaluator)."""
+"""TextVQA prompts and per-sample records (scoring: ``scorer.py``, the official M4C evaluator)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from PIL import Image
-
 from mg_eval.errors import DataError
-from mg_eval.tasks.loaders import open_image
 
 from . import scorer as textvqa
-
-
-def doc_to_visual(doc: Mapping, prompt: Mapping) -> list[Image.Image]:
-    """The question's image."""
-    return [open_image(doc["image"])]
 
 
 def _ocr_line(doc: Mapping) -> str:
@@ -40,8 +32,3 @@ def doc_to_text(doc: Mapping, prompt: Mapping) -> str:
 def process_results(doc: Mapping, response: str) -> dict[str, Any]:
     """Per-sample record from :func:`scorer.process_result`."""
     return textvqa.process_result(doc["doc_id"], response, list(doc["answers"]))
-
-
-def aggregate(records: list[Mapping], judge: Any = None) -> dict[str, Any]:
-    """``accuracy`` (0-100), ``accuracy_fraction`` and ``n_samples`` (no judge involved)."""
-    return textvqa.aggregate(records)
