@@ -269,8 +269,8 @@ def test_a_cuda_index_beyond_the_gpus_names_the_devices_there_are(monkeypatch: p
     """Where CUDA exists, ``--device cuda:N`` past the last GPU says which devices there are (no torch error)."""
     import torch
 
+    from mg_eval.backends import check_device
     from mg_eval.errors import UserInputError
-    from mg_eval.models.mgm import check_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)

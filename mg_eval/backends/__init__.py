@@ -12,13 +12,16 @@ from mg_eval.backends.base import (
     Backend,
     BackendCapabilities,
     DecodingChoice,
+    check_device,
     check_run_options,
     decoding_mode,
+    parse_device,
     rank_device,
 )
 from mg_eval.backends.registry import installed_backends, load_backend
 
 __all__ = [
     "BACKENDS_GROUP", "DECODING_MODES", "DEFAULT_BACKEND", "Backend", "BackendCapabilities", "DecodingChoice",
-    "check_run_options", "decoding_mode", "installed_backends", "load_backend", "rank_device",
+    "check_device", "check_run_options", "decoding_mode", "installed_backends", "load_backend", "parse_device",
+    "rank_device",
 ]

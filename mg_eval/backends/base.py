@@ -21,7 +21,7 @@ from mg_eval.errors import UserInputError
 
 __all__ = [
     "BACKENDS_GROUP", "DECODING_MODES", "DEFAULT_BACKEND", "Backend", "BackendCapabilities", "DecodingChoice",
-    "check_run_options", "decoding_mode", "rank_device",
+    "check_device", "check_run_options", "decoding_mode", "parse_device", "rank_device",
 ]
 
 #: How a task decodes: greedy (1 beam, no sampling), beam search (num_beams > 1), sampling (do_sample).
@@ -191,16 +191,44 @@ def _unsupported(flag: str, backend: Backend, what: str) -> UserInputError:
     return UserInputError(f"{flag} is not supported by backend {backend.name!r} ({what}); drop {flag}{other}")
 
 
-def _is_device_name(device: str) -> bool:
-    """Whether torch reads ``device`` as a device (``cuda:1`` yes, ``gpu`` no: that is the run's own check,
-    which names the forms a device takes)."""
+#: ``--device-map`` values that spread a model over this rank's GPUs (accelerate), besides a single device.
+DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
+
+
+def _device_choices(flag: str) -> str:
+    return "auto, cpu, cuda or cuda:N" + (f" (or {', '.join(DEVICE_MAP_STRATEGIES[1:])})"
+                                          if flag == "--device-map" else "")
+
+
+def parse_device(device: str, flag: str = "--device") -> Any:
+    """``device`` as a ``torch.device``; ``UserInputError`` naming ``flag`` and the forms a device takes when torch
+    does not read it as one (``gpu``)."""
     import torch
 
     try:
-        torch.device(device)
-    except (RuntimeError, ValueError):
-        return False
-    return True
+        return torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise UserInputError(f"{flag} {device!r} is not a device name; use {_device_choices(flag)}") from err
+
+
+def check_device(device: str | None, flag: str = "--device") -> None:
+    """``UserInputError`` naming ``flag`` when ``device`` is not a device of this machine (before anything loads):
+    an unknown name, CUDA without a driver / GPU, or a CUDA index beyond the GPUs there are. ``--device-map``
+    also takes the accelerate strategies (:data:`DEVICE_MAP_STRATEGIES`)."""
+    import torch
+
+    if device in (None, "auto") or (flag == "--device-map" and device in DEVICE_MAP_STRATEGIES):
+        return
+    parsed = parse_device(device, flag)
+    if parsed.type != "cuda":
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise UserInputError(f"{flag} {device}: this machine has no usable CUDA GPU (no NVIDIA driver or no GPU "
+                             "visible to torch); use --device cpu or auto")
+    if parsed.index is not None and parsed.index >= count:
+        raise UserInputError(f"{flag} {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
+                             "pick one of them")
 
 
 def check_run_options(backend: Backend, options: RunOptions, world_size: int = 1) -> None:
@@ -216,7 +244,7 @@ def check_run_options(backend: Backend, options: RunOptions, world_size: int = 1
             raise _unsupported(f"{flag} {value}" if flag == "--attn" else flag, backend,
                                f"fast-decode options it honours: {sorted(capabilities.decode_options) or 'none'}")
     device = str(options.device or "auto")
-    if device != "auto" and _is_device_name(device) and device.split(":")[0] not in capabilities.devices:
+    if device != "auto" and parse_device(device).type not in capabilities.devices:
         raise _unsupported(f"--device {device}", backend, f"devices: {', '.join(capabilities.devices)}")
     if options.dtype not in (None, "auto") and options.dtype not in capabilities.dtypes:
         raise _unsupported(f"--dtype {options.dtype}", backend, f"dtypes: {', '.join(capabilities.dtypes)}")

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mg_eval.api import PROTOCOLS, RunOptions, TaskLike, TokenCountingGenerator
-from mg_eval.backends import DecodingChoice, load_backend
+from mg_eval.backends import DecodingChoice, check_device, load_backend
 from mg_eval.backends import check_run_options as check_backend_options
 from mg_eval.engine import continuous, distributed, provenance, recording, task_stores
 from mg_eval.engine.checks import check_prompts
@@ -358,8 +358,6 @@ def check_run_options(options: RunOptions) -> None:
     """``UserInputError`` naming the flag for a bad run setting (before any data or checkpoint is read; callers
     with expensive work before ``evaluate``, e.g. ``mg-eval ablate --train``, call it first). The backend's
     own checks (its capabilities, its options) are :func:`mg_eval.backends.check_run_options`."""
-    from mg_eval.models.mgm import check_device
-
     protocol, limit = options.protocol, options.limit
     if protocol not in PROTOCOLS:
         raise UserInputError(f"unknown --protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")

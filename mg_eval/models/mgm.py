@@ -26,33 +26,6 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-#: ``--device-map`` values that spread a model over this rank's GPUs (accelerate), besides a single device.
-DEVICE_MAP_STRATEGIES = ("auto", "balanced", "balanced_low_0", "sequential")
-
-
-def check_device(device: str | None, flag: str = "--device") -> None:
-    """``UserInputError`` naming ``flag`` when ``device`` is not a device of this machine (before anything loads):
-    an unknown name, CUDA without a driver / GPU, or a CUDA index beyond the GPUs there are. ``--device-map``
-    also takes the accelerate strategies (:data:`DEVICE_MAP_STRATEGIES`)."""
-    if device in (None, "auto") or (flag == "--device-map" and device in DEVICE_MAP_STRATEGIES):
-        return
-    choices = "auto, cpu, cuda or cuda:N" + (f" (or {', '.join(DEVICE_MAP_STRATEGIES[1:])})"
-                                             if flag == "--device-map" else "")
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError) as err:
-        raise UserInputError(f"{flag} {device!r} is not a device name; use {choices}") from err
-    if parsed.type != "cuda":
-        return
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise UserInputError(f"{flag} {device}: this machine has no usable CUDA GPU (no NVIDIA driver or no GPU "
-                             "visible to torch); use --device cpu or auto")
-    if parsed.index is not None and parsed.index >= count:
-        raise UserInputError(f"{flag} {device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}; "
-                             "pick one of them")
-
-
 def resolve_dtype(dtype: str | None, device: str) -> str:
     """``auto`` -> ``float16`` on GPU (the official scripts' dtype), ``float32`` on CPU."""
     if dtype in (None, "auto"):
